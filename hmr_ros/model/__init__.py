@@ -1,0 +1,1 @@
+"""Neural network modules of hmr_ros (pure PyTorch, no rclpy)."""
