@@ -1,0 +1,91 @@
+"""Command line: ``python -m hmr_ros <command>``.
+
+    info          parameter counts per module
+    export        frame_net.onnx + temporal_net.onnx, with the ONNX Runtime parity check
+    make-body     write the procedural body model in SMPL's .npz layout
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _network_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--variant", default="w32", choices=["w32", "w48"])
+    p.add_argument("--input-size", type=int, default=512, help="network input side in pixels (multiple of 32)")
+    p.add_argument("--window", type=int, default=9, help="frames in the temporal window (T)")
+    p.add_argument("--max-people", type=int, default=16, help="instance slots per frame (K)")
+    p.add_argument("--mode", default="causal", choices=["causal", "centered"])
+    p.add_argument("--checkpoint", default=None, help=".safetensors weights (default: untrained)")
+
+
+def _build(args):
+    from hmr_ros.checkpoint import load_checkpoint
+    from hmr_ros.model.siam import SIAM, SIAMConfig
+
+    import torch
+
+    torch.manual_seed(0)
+    model = SIAM(SIAMConfig(variant=args.variant, input_size=args.input_size, window=args.window,
+                            max_people=args.max_people, mode=args.mode))
+    if args.checkpoint:
+        load_checkpoint(model, args.checkpoint)
+    return model.eval()
+
+
+def cmd_info(args) -> int:
+    model = _build(args)
+    print(f"SIAM-{args.variant} (input {args.input_size}, window {args.window}, K {args.max_people}, {args.mode})")
+    for name, n in model.parameter_counts().items():
+        print(f"  {name:<11} {n:>12,d}  ({n / 1e6:6.2f} M)")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from hmr_ros.export import export_onnx, onnx_parity
+
+    model = _build(args)
+    paths = export_onnx(model, args.out)
+    print(f"wrote {paths.frame_net} and {paths.temporal_net}")
+    diffs = onnx_parity(model, paths)
+    worst = max(diffs.values())
+    for name, d in diffs.items():
+        print(f"  max |onnxruntime - torch| {name:<12} {d:.3e}")
+    ok = worst <= args.tolerance
+    print(f"parity {'OK' if ok else 'FAILED'}: max abs difference {worst:.3e} (tolerance {args.tolerance:.0e}, fp32)")
+    return 0 if ok else 1
+
+
+def cmd_make_body(args) -> int:
+    from hmr_ros.procedural_body import write_procedural_body
+
+    write_procedural_body(args.out)
+    print(f"wrote the procedural body model to {args.out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hmr_ros", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("info", help="parameter counts per module")
+    _network_args(p)
+    p.set_defaults(func=cmd_info)
+    p = sub.add_parser("export", help="export frame_net.onnx and temporal_net.onnx and check parity")
+    _network_args(p)
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--tolerance", type=float, default=1e-4, help="max abs difference accepted (fp32)")
+    p.set_defaults(func=cmd_export)
+    p = sub.add_parser("make-body", help="write the procedural body model (.npz, SMPL layout)")
+    p.add_argument("--out", required=True, help="output .npz path")
+    p.set_defaults(func=cmd_make_body)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

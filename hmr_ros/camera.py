@@ -1,0 +1,136 @@
+"""Letterbox geometry and the camera model that turns network outputs into metric 3D.
+
+Conventions
+- Pixel coordinates (u, v): u right, v down, origin at the top-left corner of the top-left pixel
+  (pixel centres at +0.5), as in OpenCV and ``sensor_msgs/CameraInfo``.
+- The camera optical frame: x right, y down, z forward, metres (REP-103 ``*_optical_frame``).
+- The network predicts, per person, a weak-perspective camera ``(s, dx, dy)`` in normalised letterbox
+  coordinates ([-1, 1] across the S x S network input): the person's root joint projects to
+  ``c + s * (dx, dy)`` where ``c`` is the detected body centre, and ``s`` is the projected size of one metre
+  divided by S/2. ``perspective_root`` lifts it to a full-perspective root position with the real intrinsics,
+  as CLIFF does for crops: depth from the scale, direction from the back-projected pixel.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+#: Largest accepted image side in pixels (16k): beyond this a frame is almost surely corrupt.
+MAX_IMAGE_SIDE = 16384
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """How an H x W image was placed into the S x S network input.
+
+    ``lb = img * scale + (pad_x, pad_y)`` in pixel coordinates; the inverse is exact.
+    """
+
+    size: int        # S, network input side in pixels
+    width: int       # W of the source image
+    height: int      # H of the source image
+    scale: float     # S / max(W, H)
+    pad_x: float     # left padding in network pixels
+    pad_y: float     # top padding in network pixels
+
+    @staticmethod
+    def fit(width: int, height: int, size: int) -> "Letterbox":
+        """The centred, aspect-preserving placement of a W x H image in an S x S square."""
+        scale = size / max(width, height)
+        return Letterbox(size, width, height, scale, (size - width * scale) / 2.0, (size - height * scale) / 2.0)
+
+    def to_image(self, uv_lb: np.ndarray) -> np.ndarray:
+        """(..., 2) network-input pixels -> (..., 2) source-image pixels."""
+        uv_lb = np.asarray(uv_lb, dtype=np.float64)
+        return (uv_lb - (self.pad_x, self.pad_y)) / self.scale
+
+    def to_letterbox(self, uv: np.ndarray) -> np.ndarray:
+        """(..., 2) source-image pixels -> (..., 2) network-input pixels."""
+        uv = np.asarray(uv, dtype=np.float64)
+        return uv * self.scale + (self.pad_x, self.pad_y)
+
+
+def letterbox(rgb: np.ndarray, size: int) -> tuple[np.ndarray, Letterbox]:
+    """Place an (H, W, 3) uint8 image into a (size, size, 3) uint8 square, aspect ratio kept, zero padded.
+
+    One affine warp with exactly the transform that ``Letterbox`` records (fractional padding included),
+    so ``Letterbox.to_image`` is the exact inverse; a resize-then-paste would round the content size and
+    shift people by up to half a pixel per side.
+    """
+    h, w = rgb.shape[:2]
+    lb = Letterbox.fit(w, h, size)
+    # OpenCV puts pixel centres at integers, our convention at +0.5: shift the translation accordingly.
+    t = 0.5 * lb.scale - 0.5
+    m = np.array([[lb.scale, 0.0, lb.pad_x + t], [0.0, lb.scale, lb.pad_y + t]])
+    out = cv2.warpAffine(rgb, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                         borderValue=(0, 0, 0))
+    return out, lb
+
+
+def default_intrinsics(width: int, height: int) -> np.ndarray:
+    """The intrinsics used when CameraInfo is missing or all zero, (3, 3) float64.
+
+    Focal length = the image diagonal in pixels (CLIFF's choice; a ~53 degree horizontal field of view
+    at 4:3, typical of webcams and robot RGB cameras), principal point at the image centre.
+    """
+    f = math.hypot(width, height)
+    return np.array([[f, 0.0, width / 2.0], [0.0, f, height / 2.0], [0.0, 0.0, 1.0]])
+
+
+def resolve_intrinsics(K, width: int, height: int) -> tuple[np.ndarray, bool]:
+    """Validate K and fall back to ``default_intrinsics`` when it is None or all zero.
+
+    Returns (K (3, 3) float64, is_default). Raises ValueError on a wrong shape, non-finite values, or a
+    non-positive focal length (an uncalibrated camera publishes all zeros, which is allowed; half-filled
+    matrices are not).
+    """
+    if K is None:
+        return default_intrinsics(width, height), True
+    K = np.asarray(K, dtype=np.float64)
+    if K.size == 9:
+        K = K.reshape(3, 3)
+    if K.shape != (3, 3):
+        raise ValueError(f"K must be a (3, 3) camera matrix (or 9 values), got shape {K.shape}")
+    if not np.all(np.isfinite(K)):
+        raise ValueError("K must be finite; got NaN or inf in the camera matrix")
+    if not np.any(K):
+        return default_intrinsics(width, height), True
+    if K[0, 0] <= 0 or K[1, 1] <= 0:
+        raise ValueError(f"K must have positive focal lengths fx, fy; got fx={K[0, 0]}, fy={K[1, 1]}")
+    return K, False
+
+
+def perspective_root(cam: torch.Tensor, center_lb: torch.Tensor, lb: Letterbox, K: np.ndarray) -> torch.Tensor:
+    """Full-perspective root-joint positions from the weak-perspective network camera.
+
+    Args:
+        cam: (N, 3) (s, dx, dy): s > 0 is the projected size of 1 m in units of S/2 network pixels;
+            (dx, dy) the root offset from the detected centre in metres at that scale.
+        center_lb: (N, 2) detected body centres in network-input pixels.
+        lb: the letterbox of the frame.
+        K: (3, 3) intrinsics of the source image (see ``resolve_intrinsics``).
+
+    Returns:
+        (N, 3) root joint in the camera optical frame, metres.
+
+    One metre spans ``s * S / 2`` network pixels = ``s * S / (2 * scale)`` image pixels, so with the mean of
+    fx and fy as focal length the depth is ``z = 2 * scale * f / (s * S)``. The root pixel is back-projected
+    through K at that depth (this is the CLIFF full-perspective conversion with the letterbox as the crop).
+    """
+    s, d = cam[:, :1], cam[:, 1:]
+    root_lb = center_lb + s * d * (lb.size / 2.0)
+    u = (root_lb[:, 0] - lb.pad_x) / lb.scale
+    v = (root_lb[:, 1] - lb.pad_y) / lb.scale
+    fx, fy, cx, cy = float(K[0, 0]), float(K[1, 1]), float(K[0, 2]), float(K[1, 2])
+    z = 2.0 * lb.scale * (0.5 * (fx + fy)) / (s[:, 0] * lb.size)
+    return torch.stack([(u - cx) * z / fx, (v - cy) * z / fy, z], dim=-1)
+
+
+def project(points: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """(..., 3) camera-frame points (z > 0) -> (..., 2) pixels."""
+    z = np.clip(points[..., 2:3], 1e-6, None)
+    return points[..., :2] / z * (K[0, 0], K[1, 1]) + (K[0, 2], K[1, 2])

@@ -1,0 +1,144 @@
+"""From multi-resolution backbone features to K instance tokens per frame (the frame head).
+
+Bottom-up, in the CenterNet/ROMP lineage: the four HRNet branches are fused at 1/4 resolution, a body-centre
+heatmap is predicted, its local maxima (3x3 max-pool NMS) give the top-K people, and the fused feature at each
+peak plus a 2D position encoding becomes that person's token. Everything has static shapes (K fixed, a
+validity mask instead of a variable count) so the graph exports to ONNX/TensorRT unchanged.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+#: CenterNet's focal-loss prior: with a zero-initialised output conv the untrained heatmap is sigmoid(-2.19) = 0.1
+#: everywhere, so an untrained network reports nobody at the default threshold instead of K confident ghosts
+#: (random BatchNorm statistics would otherwise saturate the logits).
+HEATMAP_PRIOR_BIAS = -math.log((1 - 0.1) / 0.1)
+
+
+def conv_bn_relu(cin: int, cout: int, k: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class BranchFusion(nn.Module):
+    """Upsample branches 2-4 to the 1/4-resolution grid, concatenate, project to D channels.
+
+    (B, C_i, H/2^(i+2), W/2^(i+2)) x 4 -> (B, D, H/4, W/4).
+    """
+
+    def __init__(self, in_channels: list[int], dim: int):
+        super().__init__()
+        self.proj = nn.Sequential(conv_bn_relu(sum(in_channels), dim, 1), conv_bn_relu(dim, dim, 3))
+
+    def forward(self, feats: list[torch.Tensor]) -> torch.Tensor:
+        size = feats[0].shape[-2:]
+        up = [feats[0]] + [F.interpolate(f, size=size, mode="bilinear", align_corners=False) for f in feats[1:]]
+        return self.proj(torch.cat(up, dim=1))
+
+
+class CenterHead(nn.Module):
+    """Body-centre heatmap logits (B, 1, h, w) from fused features (B, D, h, w)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.body = conv_bn_relu(dim, dim // 2, 3)
+        self.out = nn.Conv2d(dim // 2, 1, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.constant_(self.out.bias, HEATMAP_PRIOR_BIAS)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.body(x))
+
+
+def heatmap_peaks(heat: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-k local maxima of a (B, 1, h, w) heatmap in [0, 1].
+
+    Returns scores (B, k) descending and flat indices (B, k) into h*w. A 3x3 max-pool keeps only local maxima
+    (non-maximum suppression without a variable-size output). Ranking uses an int32 key = score quantised to
+    2^30 / (h*w) levels, then the earlier pixel: exact ties (a flat untrained heatmap, saturated scores) are
+    broken the same way by PyTorch, ONNX Runtime and TensorRT, whose float top-k orders ties arbitrarily.
+    """
+    n = heat.shape[-1] * heat.shape[-2]
+    peak = (heat * (F.max_pool2d(heat, 3, stride=1, padding=1) == heat).to(heat.dtype)).flatten(1)
+    levels = max(2, 2 ** 30 // n)
+    order = torch.arange(n - 1, -1, -1, dtype=torch.int32, device=heat.device)
+    key = (peak.float() * (levels - 1)).round().to(torch.int32) * n + order
+    index = torch.topk(key, k, dim=1).indices
+    return torch.gather(peak, 1, index), index
+
+
+class PositionEncoding(nn.Module):
+    """Fourier features of the normalised (x, y) position, linearly projected to D: (B, K, 2) -> (B, K, D)."""
+
+    def __init__(self, dim: int, num_freqs: int = 16):
+        super().__init__()
+        self.register_buffer("freqs", (2.0 ** torch.arange(num_freqs)) * math.pi / 2, persistent=False)
+        self.proj = nn.Linear(4 * num_freqs, dim)
+
+    def forward(self, xy: torch.Tensor) -> torch.Tensor:
+        angles = (xy.unsqueeze(-1) * self.freqs).flatten(-2)  # (B, K, 2F), xy in [-1, 1]
+        return self.proj(torch.cat([angles.sin(), angles.cos()], dim=-1))
+
+
+@dataclass
+class Instances:
+    """Per-frame output of the frame network (static shapes).
+
+    tokens (B, K, D); centers (B, K, 2) network-input pixels; scores (B, K) in [0, 1]; mask (B, K) bool.
+    """
+
+    tokens: torch.Tensor
+    centers: torch.Tensor
+    scores: torch.Tensor
+    mask: torch.Tensor
+
+
+class InstanceHead(nn.Module):
+    """Fused features -> heatmap -> top-K tokens.
+
+    Args:
+        in_channels: the backbone's four branch widths.
+        dim: D, token width.
+        max_people: K.
+        stride: backbone output stride of the fused grid (4 for HRNet).
+        score_threshold: a peak with a lower score is masked out.
+    """
+
+    def __init__(self, in_channels: list[int], dim: int, max_people: int, stride: int = 4,
+                 score_threshold: float = 0.3):
+        super().__init__()
+        self.max_people, self.stride = max_people, stride
+        self.fusion = BranchFusion(in_channels, dim)
+        self.center = CenterHead(dim)
+        self.position = PositionEncoding(dim)
+        self.norm = nn.LayerNorm(dim)
+        self.register_buffer("score_threshold", torch.tensor(float(score_threshold)))
+
+    def features(self, feats: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Backbone branches -> fused map (B, D, h, w) and heatmap logits (B, 1, h, w)."""
+        fused = self.fusion(feats)
+        return fused, self.center(fused)
+
+    def tokens_at(self, fused: torch.Tensor, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Tokens (B, K, D) and centres (B, K, 2, network pixels) at flat grid indices (B, K).
+
+        Training gathers at ground-truth centres through this same function, so train and test tokens match.
+        """
+        b, d, h, w = fused.shape
+        picked = torch.gather(fused.flatten(2), 2, index.unsqueeze(1).expand(b, d, index.shape[1]))
+        ys = torch.div(index, w, rounding_mode="floor")
+        xs = index - ys * w
+        grid = torch.stack([xs, ys], dim=-1).to(fused.dtype) + 0.5  # cell centres, grid units
+        centers = grid * self.stride
+        xy = torch.stack([grid[..., 0] / w, grid[..., 1] / h], dim=-1) * 2 - 1
+        return self.norm(picked.transpose(1, 2) + self.position(xy)), centers
+
+    def forward(self, feats: list[torch.Tensor]) -> Instances:
+        fused, logits = self.features(feats)
+        scores, index = heatmap_peaks(torch.sigmoid(logits), self.max_people)
+        tokens, centers = self.tokens_at(fused, index)
+        return Instances(tokens, centers, scores, scores >= self.score_threshold)

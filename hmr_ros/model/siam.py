@@ -1,0 +1,144 @@
+"""SIAM as two static-shape graphs: ``FrameNet`` (once per frame) and ``TemporalNet`` (once per frame, on the
+window of cached tokens). The split is what makes the feature cache and the exported engines simple.
+
+    uint8 image (B, S, S, 3) --FrameNet--> tokens (B, K, D), centers (B, K, 2), scores (B, K), mask (B, K)
+    tokens (B, T, K, D), mask (B, T, K) --TemporalNet--> rotmats (B, K, 24, 3, 3), betas (B, K, 10),
+                                                         cam (B, K, 3), tokens (B, K, D)   [output frame]
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from hmr_ros.model.fd import FeatureDecomposition
+from hmr_ros.model.hrnet import HRNet
+from hmr_ros.model.instances import InstanceHead
+from hmr_ros.model.sia import SIA
+from hmr_ros.model.smpl_head import SMPLHead
+
+VARIANTS = ("w32", "w48")
+MODES = ("causal", "centered")
+#: ImageNet statistics, applied inside the graph so callers (and engines) take plain uint8 RGB.
+RGB_MEAN = (0.485, 0.456, 0.406)
+RGB_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class SIAMConfig:
+    """Architecture of one SIAM network. Every field is read by ``build_siam``; invalid values raise."""
+
+    variant: str = "w32"          # HRNet width: "w32" | "w48"
+    input_size: int = 512         # S, letterboxed square side in pixels, multiple of 32
+    max_people: int = 16          # K, instance slots per frame
+    window: int = 9               # T, frames the temporal network sees
+    mode: str = "causal"          # "causal": output the newest frame | "centered": output frame T//2
+    dim: int = 256                # D, token width
+    sia_layers: int = 4
+    sia_heads: int = 8
+    max_window: int = 16          # time-embedding length, the largest usable window
+    iterations: int = 3           # SMPL head refinement steps
+    num_betas: int = 10
+    score_threshold: float = 0.3  # centre-heatmap score below which a slot is masked
+
+    def validate(self) -> None:
+        def bad(name: str, expected: str) -> ValueError:
+            return ValueError(f"SIAMConfig.{name}={getattr(self, name)!r}: expected {expected}")
+
+        if self.variant not in VARIANTS:
+            raise bad("variant", f"one of {VARIANTS}")
+        if self.mode not in MODES:
+            raise bad("mode", f"one of {MODES}")
+        if self.input_size < 64 or self.input_size % 32:
+            raise bad("input_size", "a multiple of 32, at least 64")
+        if not 1 <= self.max_people <= 64:
+            raise bad("max_people", "1..64")
+        if not 1 <= self.window <= self.max_window:
+            raise bad("window", f"1..max_window ({self.max_window})")
+        if self.dim % self.sia_heads:
+            raise bad("dim", f"a multiple of sia_heads ({self.sia_heads})")
+        if not 0.0 <= self.score_threshold <= 1.0:
+            raise bad("score_threshold", "in [0, 1]")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def output_index(self) -> int:
+        """Window slot whose people TemporalNet outputs (0 = oldest)."""
+        return self.window - 1 if self.mode == "causal" else self.window // 2
+
+
+class FrameNet(nn.Module):
+    """uint8 RGB (B, S, S, 3) -> (tokens (B, K, D), centers (B, K, 2) px, scores (B, K), mask (B, K) bool)."""
+
+    def __init__(self, cfg: SIAMConfig):
+        super().__init__()
+        self.backbone = HRNet(cfg.variant)
+        self.head = InstanceHead(list(self.backbone.out_channels), cfg.dim, cfg.max_people,
+                                 score_threshold=cfg.score_threshold)
+        self.register_buffer("rgb_mean", torch.tensor(RGB_MEAN).view(1, 3, 1, 1) * 255.0, persistent=False)
+        self.register_buffer("rgb_std", torch.tensor(RGB_STD).view(1, 3, 1, 1) * 255.0, persistent=False)
+
+    def normalize(self, image: torch.Tensor) -> torch.Tensor:
+        return (image.permute(0, 3, 1, 2).float() - self.rgb_mean) / self.rgb_std
+
+    def features(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Fused map (B, D, S/4, S/4) and heatmap logits (B, 1, S/4, S/4); for training."""
+        return self.head.features(self.backbone(self.normalize(image)))
+
+    def forward(self, image: torch.Tensor):
+        inst = self.head(self.backbone(self.normalize(image)))
+        return inst.tokens, inst.centers, inst.scores, inst.mask
+
+
+class TemporalNet(nn.Module):
+    """(tokens (B, T, K, D), mask (B, T, K)) -> SMPL parameters of the output frame's K people.
+
+    Returns (rotmats (B, K, 24, 3, 3), betas (B, K, 10), cam (B, K, 3), tokens (B, K, D)).
+    """
+
+    def __init__(self, cfg: SIAMConfig):
+        super().__init__()
+        self.causal = cfg.mode == "causal"
+        self.output_index = cfg.output_index
+        self.sia = SIA(cfg.dim, cfg.sia_layers, cfg.sia_heads, cfg.max_window)
+        self.fd = FeatureDecomposition(cfg.dim)
+        fd = self.fd
+        self.smpl_head = SMPLHead(fd.pose_dim, fd.shape_dim, fd.camera_dim, cfg.iterations, cfg.num_betas)
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor):
+        x = self.sia(tokens, mask, causal=self.causal)
+        t = self.output_index
+        out, out_mask = x[:, t], mask[:, t]
+        p = self.smpl_head(self.fd(out, out_mask))
+        return p.rotmats, p.betas, p.cam, out
+
+
+class SIAM(nn.Module):
+    """Both graphs under one module: one state dict, one checkpoint."""
+
+    def __init__(self, cfg: SIAMConfig):
+        super().__init__()
+        cfg.validate()
+        self.config = cfg
+        self.frame_net = FrameNet(cfg)
+        self.temporal_net = TemporalNet(cfg)
+
+    def parameter_counts(self) -> dict[str, int]:
+        """Trainable parameters per module, in the data-path order, plus the total."""
+        parts = {
+            "backbone": self.frame_net.backbone,
+            "frame head": self.frame_net.head,
+            "SIA": self.temporal_net.sia,
+            "FD": self.temporal_net.fd,
+            "SMPL head": self.temporal_net.smpl_head,
+        }
+        counts = {name: sum(p.numel() for p in m.parameters()) for name, m in parts.items()}
+        counts["total"] = sum(p.numel() for p in self.parameters())
+        return counts
+
+
+def build_siam(cfg: SIAMConfig) -> SIAM:
+    return SIAM(cfg)
