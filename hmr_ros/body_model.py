@@ -146,15 +146,18 @@ class BodyModel(nn.Module):
 
     Args:
         arrays: SMPL-layout mapping (keys of :data:`EXPECTED_LAYOUT`), e.g. a loaded ``.npz``.
-        name: shown in messages and :attr:`name` (file name or ``"procedural"``).
+        name: :attr:`name` (file name or ``"procedural"``).
         num_betas: number of shape coefficients used (the first columns of ``shapedirs``).
+        source: where the arrays came from (the file path), named in error messages; default ``name``.
     """
 
-    def __init__(self, arrays: Mapping[str, Any], *, name: str = "custom", num_betas: int = 10) -> None:
+    def __init__(
+        self, arrays: Mapping[str, Any], *, name: str = "custom", num_betas: int = 10, source: str | None = None
+    ) -> None:
         super().__init__()
         if num_betas < 1:
             raise ValueError(f"num_betas must be >= 1, got {num_betas}")
-        data = _validated_arrays(arrays, name, num_betas)
+        data = _validated_arrays(arrays, repr(source) if source is not None else name, num_betas)
         V = data["v_template"].shape[0]
         J = data["kintree_table"].shape[1]
         self._name = name
@@ -265,7 +268,7 @@ def load_body_model(spec: str = "procedural", *, allow_pickle: bool = False, num
         arrays = _read_pkl(path)
     else:
         raise ValueError(f"body model {str(path)!r}: unknown file type {suffix!r}; expected .npz or .pkl")
-    return BodyModel(arrays, name=path.name, num_betas=num_betas)
+    return BodyModel(arrays, name=path.name, num_betas=num_betas, source=str(path))
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
@@ -321,7 +324,13 @@ def _numpy_pickle_functions() -> dict[tuple[str, str], Any]:
     import copyreg
 
     allowed[("copyreg", "_reconstructor")] = copyreg._reconstructor
-    allowed[("builtins", "object")] = object
+    # inert containers found in chumpy object states
+    for name, obj in (("object", object), ("set", set), ("frozenset", frozenset)):
+        allowed[("builtins", name)] = obj
+    # protocol-2 pickles written by Python 3 store array bytes via codecs.encode(str, "latin1")
+    import _codecs
+
+    allowed[("_codecs", "encode")] = _codecs.encode
     return allowed
 
 
@@ -330,13 +339,12 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
     _allowed = _numpy_pickle_functions()
 
+    _py2_modules = {"__builtin__": "builtins", "copy_reg": "copyreg"}
+
     def find_class(self, module: str, name: str) -> Any:
+        module = self._py2_modules.get(module, module)
         if (module, name) in self._allowed:
             return self._allowed[(module, name)]
-        if module == "numpy" and name.startswith("dtypes"):
-            return getattr(np, "dtypes")
-        if module.startswith("numpy.dtypes") and name.endswith("DType"):
-            return getattr(np.dtypes, name)
         if module == "chumpy" or module.startswith("chumpy."):
             return _Chumpy
         if module.startswith("scipy.sparse"):
