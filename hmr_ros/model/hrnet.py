@@ -233,7 +233,7 @@ class HighResolutionModule(nn.Module):
         fused = []
         for i, layers in enumerate(self.fuse_layers):
             target_size = xs[i].shape[-2:]
-            # Summed in branch order, as the official code does, so results match it bit for bit.
+            # Summed in branch order like the official code (float addition is not associative).
             y = None
             for j, (layer, x) in enumerate(zip(layers, xs)):
                 term = layer(x)
