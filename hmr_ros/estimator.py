@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from hmr_ros.backends import create_backend
 from hmr_ros.bodies import Body
 from hmr_ros.body_model import load_body_model
 from hmr_ros.camera import Letterbox, letterbox, perspective_root, project, resolve_intrinsics
@@ -37,7 +38,10 @@ class EstimatorConfig:
     mode: str = "causal"              # "causal" (newest frame, no delay) | "centered" (frame T//2, delayed)
     checkpoint: str | None = None     # .safetensors path; None = untrained (random) weights
     body_model: str = "procedural"    # "procedural" or a path to an SMPL .npz (.pkl with allow_pickle)
-    device: str = "cpu"               # torch device: "cpu", "cuda", "cuda:1", ...
+    device: str = "cpu"               # torch device: "cpu", "cuda", "cuda:1", ... or "auto" (CUDA if available)
+    backend: str = "auto"             # "auto" | "tensorrt" | "torch" | "onnxruntime" (see hmr_ros.backends)
+    precision: str = "auto"           # "auto" (fp16 on CUDA, fp32 on CPU) | "fp16" | "fp32"
+    engine_cache_dir: str | None = None  # ONNX exports / TensorRT engines; None = ~/.cache/hmr_ros
     allow_pickle: bool = False        # opt-in to read a .pkl body model (pickle can run code)
     score_threshold: float = 0.3      # centre score below which a detection is dropped
     max_gap_s: float = 1.0            # a stamp jump larger than this resets the frame buffer
@@ -74,12 +78,15 @@ class Estimator:
         if config.max_gap_s <= 0 or not math.isfinite(config.max_gap_s):
             raise ValueError(f"EstimatorConfig.max_gap_s must be a positive number of seconds, got {config.max_gap_s}")
         self.config = config
-        self.device = torch.device(config.device)
         torch.manual_seed(config.seed)
         self.network = SIAM(config.siam_config())
         if config.checkpoint:
             load_checkpoint(self.network, config.checkpoint)
-        self.network.eval().to(self.device)
+        self.network.eval()
+        # The backend runs frame_net/temporal_net; its device is where everything downstream lives.
+        self.backend = create_backend(config.backend, self.network, config.device, config.precision,
+                                      config.engine_cache_dir)
+        self.device = self.backend.device
         self.body_model = load_body_model(config.body_model, allow_pickle=config.allow_pickle).to(self.device)
         cfg = self.network.config
         self.buffer = FrameBuffer(cfg.window, cfg.max_people, cfg.dim, self.device)
@@ -126,12 +133,12 @@ class Estimator:
         t_lb = time.perf_counter() - t
         with torch.inference_mode():
             t = time.perf_counter()
-            tokens, centers, scores, mask = self.network.frame_net(torch.from_numpy(image).unsqueeze(0).to(self.device))
+            tokens, centers, scores, mask = self.backend.frame(torch.from_numpy(image).unsqueeze(0))
             self.buffer.push(tokens[0], mask[0], centers[0], scores[0], FrameSlot(stamp, FrameMeta(lb, K, default_K)))
             t_frame = time.perf_counter() - t
             t = time.perf_counter()
             win_tokens, win_mask = self.buffer.window_view()
-            rotmats, betas, cam, out_tokens = self.network.temporal_net(win_tokens[None], win_mask[None])
+            rotmats, betas, cam, out_tokens = self.backend.temporal(win_tokens[None], win_mask[None])
             t_temporal = time.perf_counter() - t
             t = time.perf_counter()
             bodies = self._bodies(rotmats[0], betas[0], cam[0], out_tokens[0])

@@ -1,0 +1,65 @@
+"""The interface every inference backend implements: SIAM's two static-shape graphs behind two calls.
+
+    frame(image)           uint8 (1, S, S, 3) RGB            -> FrameOutputs(tokens (1, K, D) float32,
+                                                                centers (1, K, 2) px, scores (1, K), mask (1, K) bool)
+    temporal(tokens, mask) tokens (1, T, K, D), mask (1, T, K) -> TemporalOutputs(rotmats (1, K, 24, 3, 3),
+                                                                betas (1, K, 10), cam (1, K, 3), tokens (1, K, D))
+
+Inputs may live on any device; outputs are float32 (bool for the mask) torch tensors on ``backend.device``, so the
+Estimator's downstream code (frame buffer, camera, body model) is the same whichever backend runs the graphs.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import NamedTuple
+
+import torch
+
+BACKEND_NAMES = ("auto", "tensorrt", "torch", "onnxruntime")
+
+
+class FrameOutputs(NamedTuple):
+    tokens: torch.Tensor    # (1, K, D) float32
+    centers: torch.Tensor   # (1, K, 2) float32, network-input pixels
+    scores: torch.Tensor    # (1, K) float32 in [0, 1]
+    mask: torch.Tensor      # (1, K) bool
+
+
+class TemporalOutputs(NamedTuple):
+    rotmats: torch.Tensor   # (1, K, 24, 3, 3) float32
+    betas: torch.Tensor     # (1, K, 10) float32
+    cam: torch.Tensor       # (1, K, 3) float32, (s, tx, ty) letterbox space
+    tokens: torch.Tensor    # (1, K, D) float32, the output frame's interaction-aware tokens
+
+
+class Backend(ABC):
+    """One way of running SIAM's ``frame_net`` and ``temporal_net``.
+
+    Attributes:
+        name: "torch" | "onnxruntime" | "tensorrt".
+        precision: "fp32" | "fp16".
+        device: where outputs are returned (and the Estimator's downstream tensors live).
+        selection: why this backend was chosen (for ``auto``: one line per skipped candidate, then the choice).
+    """
+
+    name: str = ""
+    precision: str = "fp32"
+    device: torch.device = torch.device("cpu")
+
+    def __init__(self) -> None:
+        self.selection: list[str] = []
+
+    @abstractmethod
+    def frame(self, image: torch.Tensor) -> FrameOutputs:
+        """Run ``frame_net`` on one uint8 (1, S, S, 3) RGB image."""
+
+    @abstractmethod
+    def temporal(self, tokens: torch.Tensor, mask: torch.Tensor) -> TemporalOutputs:
+        """Run ``temporal_net`` on a window: tokens (1, T, K, D) float32, mask (1, T, K) bool."""
+
+    def describe(self) -> str:
+        """One line for logs and diagnostics, e.g. ``torch (cuda:0, fp16, CUDA graphs)``."""
+        return f"{self.name} ({self.device}, {self.precision})"
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.describe()}>"

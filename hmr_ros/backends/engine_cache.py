@@ -1,0 +1,228 @@
+"""On-disk cache of exported ONNX graphs and TensorRT engines: keys, paths and the validity decision.
+
+Exporting SIAM to ONNX takes tens of seconds and building a TensorRT engine minutes, so both are done once and
+reused. An artefact is reused only when everything that shaped it is unchanged:
+
+- ONNX graphs (``OnnxKey``): the network weights (hash of the state dict), the graph code (hash of the model and
+  export sources), and the architecture (``SIAMConfig``: variant, input size S, window T, people K, mode, ...).
+- TensorRT engines (``EngineKey``): the ONNX key plus precision, GPU name, compute capability and TensorRT
+  version (an engine is specific to all three).
+
+Each cache entry is a folder named by a readable prefix and a digest of the key; beside the artefacts it holds
+``key.json`` with the full key and the SHA-256 and size of every artefact. ``check_entry`` decides whether an
+entry may be used and, if not, says why (missing, corrupt, mismatched), so the caller can log the reason for a
+rebuild. Entries are written into a temporary folder and renamed into place, so a crash or a concurrent writer
+never leaves a half-written entry that looks valid.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+KEY_FILE = "key.json"
+ONNX_FILES = ("frame_net.onnx", "temporal_net.onnx")
+ENGINE_FILES = ("frame_net.engine", "temporal_net.engine")
+PRECISIONS = ("fp32", "fp16")
+#: Sources whose code shapes the exported graphs: a change in any of them invalidates cached exports.
+GRAPH_SOURCES = ("model/hrnet.py", "model/instances.py", "model/sia.py", "model/fd.py", "model/smpl_head.py",
+                 "model/siam.py", "export.py")
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/hmr_ros`` (``~/.cache/hmr_ros`` when unset)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "hmr_ros"
+
+
+def state_dict_hash(module: torch.nn.Module) -> str:
+    """SHA-256 (hex, first 16) over every state-dict entry's name, dtype, shape and bytes.
+
+    Covers trained and untrained (seeded) networks alike, and buffers such as the score threshold.
+    """
+    h = hashlib.sha256()
+    for name, t in module.state_dict().items():
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()[:16]
+
+
+def graph_code_hash() -> str:
+    """SHA-256 (hex, first 12) of the sources listed in ``GRAPH_SOURCES``."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for rel in GRAPH_SOURCES:
+        h.update(rel.encode())
+        h.update((root / rel).read_bytes())
+    return h.hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class OnnxKey:
+    """What an exported ONNX pair depends on."""
+
+    weights: str          # state_dict_hash of the network
+    graph: str            # graph_code_hash of the sources
+    variant: str
+    input_size: int       # S
+    window: int           # T
+    max_people: int       # K
+    config: str           # the full SIAMConfig as sorted JSON (mode, dim, layers, ...)
+
+    @classmethod
+    def for_network(cls, network, weights: str | None = None) -> "OnnxKey":
+        """Key of a ``SIAM`` network (``weights`` defaults to its state-dict hash)."""
+        cfg = network.config
+        return cls(weights=weights or state_dict_hash(network), graph=graph_code_hash(), variant=cfg.variant,
+                   input_size=cfg.input_size, window=cfg.window, max_people=cfg.max_people,
+                   config=json.dumps(cfg.to_dict(), sort_keys=True))
+
+    def prefix(self) -> str:
+        return f"{self.variant}-s{self.input_size}-t{self.window}-k{self.max_people}"
+
+
+@dataclass(frozen=True)
+class EngineKey:
+    """What a TensorRT engine pair depends on: its ONNX source plus precision, GPU and TensorRT version."""
+
+    onnx: OnnxKey
+    precision: str             # "fp16" | "fp32"
+    gpu_name: str              # e.g. "NVIDIA GeForce RTX 4090"
+    compute_capability: str    # e.g. "8.9"
+    trt_version: str           # e.g. "10.3.0"
+
+    def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"EngineKey.precision={self.precision!r}: expected one of {PRECISIONS}")
+
+    def prefix(self) -> str:
+        gpu = re.sub(r"[^a-z0-9]+", "-", self.gpu_name.lower()).strip("-")
+        return (f"{self.onnx.prefix()}-{self.precision}-{gpu}-sm{self.compute_capability.replace('.', '')}"
+                f"-trt{self.trt_version}")
+
+
+def key_dict(key) -> dict:
+    """The key as plain JSON-able data (nested keys flattened into dicts)."""
+    return asdict(key)
+
+
+def key_digest(key) -> str:
+    """SHA-256 (hex, first 16) of the key's canonical JSON."""
+    return hashlib.sha256(json.dumps(key_dict(key), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def entry_dir(cache_dir: str | os.PathLike, kind: str, key) -> Path:
+    """``cache_dir/kind/<readable prefix>-<digest>``: one folder per distinct key."""
+    return Path(cache_dir) / kind / f"{key.prefix()}-{key_digest(key)}"
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class EntryCheck:
+    """Whether a cache entry may be used; ``reason`` says why not (for the rebuild log line)."""
+
+    valid: bool
+    reason: str
+
+
+def _differences(want: dict, have: dict, prefix: str = "") -> list[str]:
+    out = []
+    for k in sorted(set(want) | set(have)):
+        a, b = have.get(k), want.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(b, a, f"{prefix}{k}.")
+        elif a != b:
+            out.append(f"{prefix}{k}: cached {a!r}, wanted {b!r}")
+    return out
+
+
+def _nearest(parent: Path, key) -> str:
+    """", closest cached entry differs in: ..." for the sibling entry whose key differs least from ``key``."""
+    best: list[str] | None = None
+    want = key_dict(key)
+    for meta_path in parent.glob(f"*/{KEY_FILE}") if parent.is_dir() else ():
+        try:
+            cached = json.loads(meta_path.read_text())["key"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        diffs = _differences(want, cached) if isinstance(cached, dict) else None
+        if diffs and (best is None or len(diffs) < len(best)):
+            best = diffs
+    return f" (closest cached entry differs in: {'; '.join(best)})" if best else ""
+
+
+def check_entry(folder: str | os.PathLike, key, files: tuple[str, ...]) -> EntryCheck:
+    """Decide whether ``folder`` holds a usable entry for ``key`` with the artefacts ``files``.
+
+    Invalid when: the folder or ``key.json`` is missing; ``key.json`` is unreadable; its key differs from
+    ``key`` (fields listed); an artefact is missing, has another size or another SHA-256 (corrupt/truncated).
+    """
+    folder = Path(folder)
+    meta_path = folder / KEY_FILE
+    if not meta_path.is_file():
+        return EntryCheck(False, f"no cached entry at {folder}{_nearest(folder.parent, key)}")
+    try:
+        meta = json.loads(meta_path.read_text())
+        cached_key, artefacts = meta["key"], meta["files"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        return EntryCheck(False, f"corrupt {meta_path} ({type(e).__name__}: {e})")
+    diffs = _differences(key_dict(key), cached_key) if isinstance(cached_key, dict) else ["key is not a mapping"]
+    if diffs:
+        return EntryCheck(False, f"cached entry {folder} was made for another configuration ({'; '.join(diffs)})")
+    for name in files:
+        path = folder / name
+        record = artefacts.get(name) if isinstance(artefacts, dict) else None
+        if not path.is_file():
+            return EntryCheck(False, f"cached file {path} is missing")
+        if not isinstance(record, dict) or "sha256" not in record or "bytes" not in record:
+            return EntryCheck(False, f"corrupt {meta_path}: no checksum recorded for {name}")
+        size = path.stat().st_size
+        if size != record["bytes"]:
+            return EntryCheck(False, f"cached file {path} is corrupt: {size} bytes, {record['bytes']} recorded")
+        if file_sha256(path) != record["sha256"]:
+            return EntryCheck(False, f"cached file {path} is corrupt: SHA-256 differs from the recorded one")
+    return EntryCheck(True, f"cached entry {folder} is valid")
+
+
+def write_entry(folder: str | os.PathLike, key, produce: Callable[[Path], None], files: tuple[str, ...]) -> Path:
+    """Create the entry ``folder`` atomically: ``produce(tmp)`` writes ``files`` into a temporary sibling
+    folder, checksums and ``key.json`` are added, and the folder is renamed into place (replacing a stale one).
+    """
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        produce(tmp)
+        record = {}
+        for name in files:
+            path = tmp / name
+            if not path.is_file():
+                raise ValueError(f"cache entry producer did not write {name} into {tmp}")
+            record[name] = {"sha256": file_sha256(path), "bytes": path.stat().st_size}
+        (tmp / KEY_FILE).write_text(json.dumps({"key": key_dict(key), "files": record}, indent=2, sort_keys=True))
+        if folder.exists():
+            stale = folder.with_name(f".{folder.name}.stale-{os.getpid()}")
+            os.replace(folder, stale)
+            shutil.rmtree(stale, ignore_errors=True)
+        os.replace(tmp, folder)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+

@@ -1,0 +1,95 @@
+"""ONNX Runtime backend (CPU provider; CUDA provider where onnxruntime-gpu offers it), and the ONNX export cache.
+
+The exported graphs are cached on disk under the network's ``OnnxKey`` (weights hash, graph code, shapes), so
+the export (about 25 s at S=256 on a 2-core CPU) runs once per network, not at every start. The TensorRT backend
+builds its engines from the same cached files.
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+import torch
+
+from hmr_ros.backends.base import Backend, FrameOutputs, TemporalOutputs
+from hmr_ros.backends.engine_cache import ONNX_FILES, OnnxKey, check_entry, default_cache_dir, entry_dir, write_entry
+from hmr_ros.export import FRAME_INPUTS, FRAME_OUTPUTS, TEMPORAL_INPUTS, TEMPORAL_OUTPUTS, ExportResult, export_onnx
+
+log = logging.getLogger("hmr_ros.backends")
+
+
+def cached_onnx(network, cache_dir: str | os.PathLike | None = None, key: OnnxKey | None = None,
+                notes: list[str] | None = None) -> ExportResult:
+    """Paths of ``frame_net.onnx``/``temporal_net.onnx`` for ``network``, exporting only when the cache has no
+    valid entry (missing, corrupt or made for other weights/shapes); the reason is logged and appended to
+    ``notes``."""
+    key = key or OnnxKey.for_network(network)
+    folder = entry_dir(cache_dir or default_cache_dir(), "onnx", key)
+    check = check_entry(folder, key, ONNX_FILES)
+    if not check.valid:
+        msg = f"exporting ONNX graphs: {check.reason}"
+        log.info(msg)
+        if notes is not None:
+            notes.append(msg)
+        was_training = network.training
+        device = next(network.parameters()).device
+        write_entry(folder, key, lambda tmp: export_onnx(network, tmp), ONNX_FILES)
+        network.to(device).train(was_training)  # export_onnx moves the network to the CPU
+    return ExportResult(folder / ONNX_FILES[0], folder / ONNX_FILES[1])
+
+
+def onnxruntime_available() -> tuple[bool, str]:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError as e:
+        return False, f"onnxruntime is not importable ({e})"
+    return True, "onnxruntime is importable"
+
+
+class OnnxRuntimeBackend(Backend):
+    """Run the exported graphs with ONNX Runtime.
+
+    Args:
+        network: the ``SIAM`` module (exported once, then only its config is used).
+        device: where outputs are returned; a CUDA device also selects ORT's CUDA provider when it exists.
+        cache_dir: root of the export cache (default ``~/.cache/hmr_ros``).
+        threads: intra-op threads (0 = ONNX Runtime's default, one per core).
+    """
+
+    name = "onnxruntime"
+    precision = "fp32"
+
+    def __init__(self, network, device: str | torch.device = "cpu", cache_dir: str | os.PathLike | None = None,
+                 threads: int = 0):
+        super().__init__()
+        import onnxruntime as ort
+
+        self.device = torch.device(device)
+        paths = cached_onnx(network, cache_dir, notes=self.selection)
+        self.paths = paths
+        providers = ["CPUExecutionProvider"]
+        if self.device.type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
+            providers.insert(0, ("CUDAExecutionProvider", {"device_id": self.device.index or 0}))
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.intra_op_num_threads = threads
+        self.frame_session = ort.InferenceSession(str(paths.frame_net), opts, providers=providers)
+        self.temporal_session = ort.InferenceSession(str(paths.temporal_net), opts, providers=providers)
+        self.providers = self.frame_session.get_providers()
+
+    def _out(self, arrays: list[np.ndarray]) -> list[torch.Tensor]:
+        return [torch.from_numpy(a).to(self.device) for a in arrays]
+
+    def frame(self, image: torch.Tensor) -> FrameOutputs:
+        feed = {FRAME_INPUTS[0]: image.cpu().numpy()}
+        return FrameOutputs(*self._out(self.frame_session.run(FRAME_OUTPUTS, feed)))
+
+    def temporal(self, tokens: torch.Tensor, mask: torch.Tensor) -> TemporalOutputs:
+        feed = {TEMPORAL_INPUTS[0]: tokens.detach().float().cpu().numpy(), TEMPORAL_INPUTS[1]: mask.cpu().numpy()}
+        return TemporalOutputs(*self._out(self.temporal_session.run(TEMPORAL_OUTPUTS, feed)))
+
+    def describe(self) -> str:
+        provider = self.providers[0].replace("ExecutionProvider", "") if self.providers else "?"
+        return f"onnxruntime ({provider}, {self.precision})"
+

@@ -1,0 +1,124 @@
+"""PyTorch backend: CPU FP32, or CUDA with FP16 autocast, channels_last convolutions and CUDA graphs.
+
+Both graphs have static shapes, so on CUDA each is captured once into a ``torch.cuda.CUDAGraph`` and replayed per
+frame: one launch instead of hundreds of kernel launches from Python. FP16 uses autocast (weights stay FP32 and
+are cast per op; inside a graph that cost is paid once at capture). If capture fails (an op that cannot be
+captured on this PyTorch/GPU), the backend runs eagerly and says why in ``selection``.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import torch
+
+from hmr_ros.backends.base import Backend, FrameOutputs, TemporalOutputs
+
+log = logging.getLogger("hmr_ros.backends")
+
+
+def _as_outputs(values) -> list[torch.Tensor]:
+    """Float outputs to float32 (FP16 autocast returns half), others (the bool mask) unchanged."""
+    return [v.float() if v.is_floating_point() else v for v in values]
+
+
+class _CapturedGraph:
+    """``fn(*inputs)`` captured into a CUDA graph over static input buffers shaped like ``examples``."""
+
+    def __init__(self, fn, examples: list[torch.Tensor], warmup: int = 3):
+        self.inputs = [x.clone() for x in examples]
+        side = torch.cuda.Stream(device=self.inputs[0].device)
+        side.wait_stream(torch.cuda.current_stream(self.inputs[0].device))
+        with torch.cuda.stream(side):  # warm-up on a side stream, as capture requires (lazy inits, autotuning)
+            for _ in range(warmup):
+                fn(*self.inputs)
+        torch.cuda.current_stream(self.inputs[0].device).wait_stream(side)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self.outputs = fn(*self.inputs)
+
+    def __call__(self, *inputs: torch.Tensor) -> list[torch.Tensor]:
+        for dst, src in zip(self.inputs, inputs):
+            dst.copy_(src, non_blocking=True)
+        self.graph.replay()
+        # The next replay overwrites the static outputs: hand out copies.
+        return [o.clone() for o in self.outputs]
+
+
+class TorchBackend(Backend):
+    """Run ``SIAM.frame_net``/``temporal_net`` with PyTorch.
+
+    Args:
+        network: the ``SIAM`` module (moved to ``device`` and put in eval mode).
+        device: "cpu" or a CUDA device.
+        precision: "fp32" or "fp16" (CUDA only); None = fp16 on CUDA, fp32 on CPU.
+        cuda_graphs: capture both graphs on CUDA (ignored on CPU).
+    """
+
+    name = "torch"
+
+    def __init__(self, network, device: str | torch.device = "cpu", precision: str | None = None,
+                 cuda_graphs: bool = True):
+        super().__init__()
+        self.device = torch.device(device)
+        cuda = self.device.type == "cuda"
+        precision = precision or ("fp16" if cuda else "fp32")
+        if precision not in ("fp32", "fp16"):
+            raise ValueError(f"torch backend precision must be 'fp32' or 'fp16', got {precision!r}")
+        if precision == "fp16" and not cuda:
+            raise ValueError("torch backend: fp16 needs a CUDA device; use precision='fp32' on the CPU")
+        if cuda and not torch.cuda.is_available():
+            raise ValueError(f"torch backend: device {self.device} requested but CUDA is not available")
+        self.precision = precision
+        self.network = network.eval().to(self.device)
+        self.cfg = network.config
+        self.graphs = False
+        self._frame_graph = self._temporal_graph = None
+        if cuda:
+            # The frame input is NHWC uint8; normalize() permutes it to NCHW with channels_last strides, so
+            # channels_last weights keep every convolution in the layout cuDNN's tensor-core kernels prefer.
+            self.network.frame_net.to(memory_format=torch.channels_last)
+            if cuda_graphs:
+                try:
+                    self._capture()
+                    self.graphs = True
+                except RuntimeError as e:  # capture is an optimisation: fall back to eager, say why
+                    self._frame_graph = self._temporal_graph = None
+                    self.selection.append(f"torch: CUDA graph capture failed, running eagerly ({e})")
+                    log.warning(self.selection[-1])
+
+    def _autocast(self):
+        if self.precision == "fp16":
+            return torch.autocast("cuda", dtype=torch.float16, cache_enabled=False)
+        return contextlib.nullcontext()
+
+    def _run_frame(self, image: torch.Tensor) -> list[torch.Tensor]:
+        with self._autocast():
+            return _as_outputs(self.network.frame_net(image))
+
+    def _run_temporal(self, tokens: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
+        with self._autocast():
+            return _as_outputs(self.network.temporal_net(tokens, mask))
+
+    def _capture(self) -> None:
+        c, dev = self.cfg, self.device
+        image = torch.zeros(1, c.input_size, c.input_size, 3, dtype=torch.uint8, device=dev)
+        tokens = torch.zeros(1, c.window, c.max_people, c.dim, device=dev)
+        mask = torch.ones(1, c.window, c.max_people, dtype=torch.bool, device=dev)
+        with torch.inference_mode():
+            self._frame_graph = _CapturedGraph(self._run_frame, [image])
+            self._temporal_graph = _CapturedGraph(self._run_temporal, [tokens, mask])
+
+    def frame(self, image: torch.Tensor) -> FrameOutputs:
+        image = image.to(self.device, non_blocking=True)
+        out = self._frame_graph(image) if self._frame_graph else self._run_frame(image)
+        return FrameOutputs(*out)
+
+    def temporal(self, tokens: torch.Tensor, mask: torch.Tensor) -> TemporalOutputs:
+        tokens, mask = tokens.to(self.device), mask.to(self.device)
+        out = self._temporal_graph(tokens, mask) if self._temporal_graph else self._run_temporal(tokens, mask)
+        return TemporalOutputs(*out)
+
+    def describe(self) -> str:
+        extra = ", channels_last, CUDA graphs" if self.graphs else (", channels_last" if self.device.type == "cuda" else "")
+        return f"torch ({self.device}, {self.precision}{extra})"
