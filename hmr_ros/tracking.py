@@ -69,6 +69,8 @@ class TrackerConfig:
         max_lost_frames: frames a confirmed track may stay unseen before it is deleted (default 15).
         output_tentative: also return the bodies of tentative tracks (their ids may still vanish).
         seed: seed of the random generator of the ids (None: from the OS).
+        max_gap_s: a forward stamp jump larger than this (s) resets the tracker, as it resets the
+            estimator's frame buffer (``EstimatorConfig.max_gap_s``); a backwards jump always resets.
     Smoothing
         smoothing: smooth translation, rotations and betas per track; False passes parameters through.
         one_euro_min_cutoff_hz / one_euro_beta: translation filter; beta in Hz per m/s (= 1/m).
@@ -92,11 +94,12 @@ class TrackerConfig:
     max_lost_frames: int = 15
     output_tentative: bool = False
     seed: int | None = None
+    max_gap_s: float = 1.0
     smoothing: bool = True
     one_euro_min_cutoff_hz: float = 1.0
-    one_euro_beta: float = 1.0
-    rotation_min_cutoff_hz: float = 1.5
-    rotation_beta: float = 0.5
+    one_euro_beta: float = 2.0
+    rotation_min_cutoff_hz: float = 1.0
+    rotation_beta: float = 2.0
     one_euro_d_cutoff_hz: float = 1.0
     betas_max_count: int = 100
 
@@ -107,7 +110,7 @@ class TrackerConfig:
                 raise ValueError(f"TrackerConfig.{name} must be >= 0, got {getattr(self, name)}")
         if self.iou_weight + self.root_weight + self.pose_weight + self.orientation_weight <= 0.0:
             raise ValueError("TrackerConfig: iou, root, pose and orientation weights must not all be 0")
-        for name in ("max_root_distance_m", "pose_distance_scale_rad", "one_euro_min_cutoff_hz",
+        for name in ("max_root_distance_m", "pose_distance_scale_rad", "max_gap_s", "one_euro_min_cutoff_hz",
                      "rotation_min_cutoff_hz", "one_euro_d_cutoff_hz"):
             if getattr(self, name) <= 0.0:
                 raise ValueError(f"TrackerConfig.{name} must be > 0, got {getattr(self, name)}")
@@ -264,13 +267,14 @@ class Tracker:
         Args:
             bodies: the detections of one frame, in any order.
             stamp: time of the frame in seconds. A stamp earlier than the previous one (bag loop, clock
-                jump) resets the tracker, as the estimator resets its frame buffer.
+                jump) or more than ``max_gap_s`` after it resets the tracker, as the estimator resets its
+                frame buffer.
         Returns:
             One new Body per detection that belongs to a confirmed track (and to a tentative one when
             ``output_tentative``), in input order, with ``id`` set; the input bodies are not modified.
         """
         stamp = float(stamp)
-        if self._last_stamp is not None and stamp < self._last_stamp:
+        if self._last_stamp is not None and not 0.0 <= stamp - self._last_stamp <= self.config.max_gap_s:
             self.reset()
         self._last_stamp = stamp
         for b in bodies:

@@ -113,13 +113,15 @@ def test_track_is_deleted_after_max_lost_frames(unseen, same):
     assert (ids[0] == ids[20 + unseen]) is same
 
 
-def test_backwards_stamp_resets():
+def test_backwards_stamp_or_long_gap_resets():
     tracker = Tracker(TrackerConfig(seed=0, min_hits=1))
     a = tracker.update([make_body((0.0, 5.0))], 10.0)[0].id
     assert tracker.update([make_body((0.0, 5.0))], 10.0 + 1 / FPS)[0].id == a
     b = tracker.update([make_body((0.0, 5.0))], 3.0)  # bag loop
     assert b[0].id != a
     assert len(tracker.tracks) == 1
+    c = tracker.update([make_body((0.0, 5.0))], 3.0 + 1.5)  # forward jump > max_gap_s = 1 s
+    assert c[0].id not in (a, b[0].id)
     tracker.reset()
     assert tracker.tracks == []
 
@@ -223,3 +225,18 @@ def test_body_model_receives_torch_tensors_of_the_documented_shapes():
     tracker = Tracker(TrackerConfig(seed=0, min_hits=1), body_model=model)
     tracker.update([make_body((0.0, 5.0)), make_body((1.0, 5.0))], 0.0)
     assert seen["shapes"] == ((2, 10), (2, 24, 3, 3), torch.float32)
+
+
+def test_works_with_the_project_body_model():
+    from hmr_ros.body_model import load_body_model
+
+    model = load_body_model("procedural")
+    tracker = Tracker(TrackerConfig(seed=0, min_hits=1), body_model=model)
+    for k in range(5):
+        out = tracker.update([make_body((0.0, 5.0), pose_scale=0.1, seed=k)], k / FPS)[0]
+    rotmats = Rotation.from_rotvec(np.concatenate([out.global_orient[None], out.body_pose.reshape(23, 3)]))
+    with torch.no_grad():
+        ref = model(torch.as_tensor(out.betas[None]), torch.as_tensor(rotmats.as_matrix()[None], dtype=torch.float32))
+    assert out.vertices.shape == (model.num_vertices, 3)
+    np.testing.assert_allclose(out.joints, ref.joints[0].numpy() + out.translation, atol=1e-5)
+    np.testing.assert_allclose(out.vertices, ref.vertices[0].numpy() + out.translation, atol=1e-5)
