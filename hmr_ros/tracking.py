@@ -419,9 +419,12 @@ class Tracker:
                             for b in bodies])
         rotmats = Rotation.from_rotvec(rotvecs.reshape(-1, 3)).as_matrix().reshape(len(bodies), NUM_JOINTS, 3, 3)
         betas = np.stack([b.betas for b in bodies])
+        # The estimator's body model may live on the GPU: feed it on its own device.
+        buffers = list(self.body_model.buffers()) if isinstance(self.body_model, torch.nn.Module) else []
+        device = buffers[0].device if buffers else torch.device("cpu")
         with torch.no_grad():
-            out = self.body_model(torch.as_tensor(betas, dtype=torch.float32),
-                                  torch.as_tensor(rotmats, dtype=torch.float32))
+            out = self.body_model(torch.as_tensor(betas, dtype=torch.float32, device=device),
+                                  torch.as_tensor(rotmats, dtype=torch.float32, device=device))
         joints = out.joints.detach().cpu().numpy()
         vertices = out.vertices.detach().cpu().numpy()
         return [
