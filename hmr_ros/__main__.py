@@ -3,6 +3,8 @@
     info          parameter counts per module
     export        frame_net.onnx + temporal_net.onnx, with the ONNX Runtime parity check
     make-body     write the procedural body model in SMPL's .npz layout
+    build-engine  build (or verify) the cached TensorRT engines ahead of time
+    check-backends  every available backend vs PyTorch FP32: vertex/joint error (mm) and latency
 """
 from __future__ import annotations
 
@@ -64,6 +66,59 @@ def cmd_make_body(args) -> int:
     return 0
 
 
+def cmd_build_engine(args) -> int:
+    import logging
+
+    from hmr_ros.backends.tensorrt_backend import tensorrt_available
+
+    ok, why = tensorrt_available()
+    if not ok:
+        print(f"error: cannot build TensorRT engines here: {why}. Install TensorRT 10 for your CUDA version on a "
+              "machine with an NVIDIA GPU (e.g. `pip install tensorrt-cu12`), then run this command again.",
+              file=sys.stderr)
+        return 2
+    import torch
+
+    if not torch.cuda.is_available():
+        print("error: TensorRT is installed but torch sees no CUDA GPU (torch.cuda.is_available() is False)",
+              file=sys.stderr)
+        return 2
+    from hmr_ros.backends.engine_cache import OnnxKey, default_cache_dir
+    from hmr_ros.backends.onnx_backend import cached_onnx
+    from hmr_ros.backends.tensorrt_backend import TensorRTBackend, engine_key, ensure_engines
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    model = _build(args)
+    cache = args.cache or default_cache_dir()
+    if args.force:
+        with torch.cuda.device(args.device):
+            key = engine_key(OnnxKey.for_network(model), args.precision, args.device)
+            ensure_engines(cached_onnx(model, cache), key, cache, force="--force given", say=print)
+    backend = TensorRTBackend(model, args.device, args.precision, cache)
+    print(f"engines ready in {backend.folder} ({backend.describe()})")
+    return 0
+
+
+def cmd_check_backends(args) -> int:
+    import logging
+
+    import torch
+
+    from hmr_ros.backends.check import check_backends, format_table
+    from hmr_ros.estimator import EstimatorConfig
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    torch.manual_seed(0)
+    config = EstimatorConfig(variant=args.variant, input_size=args.input_size, window=args.window,
+                             max_people=args.max_people, mode=args.mode, checkpoint=args.checkpoint,
+                             engine_cache_dir=args.cache)
+    report = check_backends(config, frames=args.frames, device=args.device)
+    print(format_table(report, f"SIAM-{args.variant} input {args.input_size}, window {args.window}, "
+                               f"K {args.max_people}, {args.frames} frames; reference torch cpu fp32"))
+    print("all backends within tolerance" if report.ok else "FAILED: a backend is outside its tolerance or failed")
+    return 0 if report.ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hmr_ros", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -79,6 +134,19 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("make-body", help="write the procedural body model (.npz, SMPL layout)")
     p.add_argument("--out", required=True, help="output .npz path")
     p.set_defaults(func=cmd_make_body)
+    p = sub.add_parser("build-engine", help="build the TensorRT engines (cached) ahead of time")
+    _network_args(p)
+    p.add_argument("--precision", default="fp16", choices=["fp16", "fp32"])
+    p.add_argument("--cache", default=None, help="engine cache folder (default ~/.cache/hmr_ros)")
+    p.add_argument("--device", default="cuda", help="CUDA device to build for")
+    p.add_argument("--force", action="store_true", help="rebuild even when a valid cached engine exists")
+    p.set_defaults(func=cmd_build_engine)
+    p = sub.add_parser("check-backends", help="compare every available backend with PyTorch FP32")
+    _network_args(p)
+    p.add_argument("--frames", type=int, default=12, help="frames run through each backend")
+    p.add_argument("--device", default="auto", help="GPU to test ('auto' = cuda if available)")
+    p.add_argument("--cache", default=None, help="ONNX/engine cache folder (default ~/.cache/hmr_ros)")
+    p.set_defaults(func=cmd_check_backends)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

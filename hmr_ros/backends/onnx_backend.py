@@ -54,14 +54,15 @@ class OnnxRuntimeBackend(Backend):
         network: the ``SIAM`` module (exported once, then only its config is used).
         device: where outputs are returned; a CUDA device also selects ORT's CUDA provider when it exists.
         cache_dir: root of the export cache (default ``~/.cache/hmr_ros``).
-        threads: intra-op threads (0 = ONNX Runtime's default, one per core).
+        threads: intra-op threads; None = ``torch.get_num_threads()``, so one knob sets the process's CPU budget
+            (ONNX Runtime's own default, one spinning thread per core, starves a shared machine).
     """
 
     name = "onnxruntime"
     precision = "fp32"
 
     def __init__(self, network, device: str | torch.device = "cpu", cache_dir: str | os.PathLike | None = None,
-                 threads: int = 0):
+                 threads: int | None = None):
         super().__init__()
         import onnxruntime as ort
 
@@ -73,7 +74,7 @@ class OnnxRuntimeBackend(Backend):
             providers.insert(0, ("CUDAExecutionProvider", {"device_id": self.device.index or 0}))
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.intra_op_num_threads = threads
+        opts.intra_op_num_threads = torch.get_num_threads() if threads is None else threads
         self.frame_session = ort.InferenceSession(str(paths.frame_net), opts, providers=providers)
         self.temporal_session = ort.InferenceSession(str(paths.temporal_net), opts, providers=providers)
         self.providers = self.frame_session.get_providers()

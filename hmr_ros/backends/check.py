@@ -1,0 +1,193 @@
+"""``python -m hmr_ros check-backends``: every available backend against PyTorch FP32 on the same frames.
+
+Each backend runs the full Estimator pipeline (frame net, buffer, temporal net, camera, body model) on the same
+fixed frames; its bodies are compared with those of the reference (torch, CPU, FP32) person by person:
+maximum vertex and joint distance in millimetres, plus step latency median/p99. Tolerances: FP32 <= 0.1 mm,
+FP16 <= 5 mm.
+
+Comparisons use ``score_threshold = 0`` and square frames: an untrained network's centre heatmap is flat, so
+every slot is a "person" and the deterministic top-k tie-break (an int32 key, see ``heatmap_peaks``) makes all
+backends pick the same slots; square frames have no letterbox padding where those slots would be dropped.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+
+from hmr_ros.backends import skip_reason
+from hmr_ros.backends.onnx_backend import onnxruntime_available
+from hmr_ros.backends.tensorrt_backend import tensorrt_available
+
+TOLERANCE_MM = {"fp32": 0.1, "fp16": 5.0}
+REFERENCE = ("torch", "cpu", "fp32")
+
+
+@dataclass
+class CheckRow:
+    """One backend's agreement with the reference and its speed."""
+
+    backend: str
+    device: str
+    precision: str
+    description: str = ""
+    max_vertex_mm: float = float("nan")
+    max_joint_mm: float = float("nan")
+    latency_median_ms: float = float("nan")
+    latency_p99_ms: float = float("nan")
+    people: int = 0                  # bodies compared over all frames
+    ok: bool = False
+    note: str = ""
+
+    @property
+    def tolerance_mm(self) -> float:
+        return TOLERANCE_MM[self.precision]
+
+
+@dataclass
+class CheckReport:
+    rows: list[CheckRow]
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.rows) and all(r.ok for r in self.rows)
+
+
+def fixed_frames(count: int, size: int, seed: int = 0) -> list[np.ndarray]:
+    """``count`` reproducible (size, size, 3) uint8 RGB frames: smooth colour blobs drifting slowly, so the
+    backbone sees structure and consecutive frames are related like video."""
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(0, 255, (8, 8, 3)).astype(np.float32)
+    drift = rng.normal(0, 12, (8, 8, 3)).astype(np.float32)
+    frames = []
+    for i in range(count):
+        small = np.clip(base + i * drift, 0, 255)
+        frames.append(cv2.resize(small, (size, size), interpolation=cv2.INTER_CUBIC).clip(0, 255).astype(np.uint8))
+    return frames
+
+
+def candidates(device: str = "auto") -> tuple[list[tuple[str, str, str]], list[str]]:
+    """(backend, device, precision) triples runnable here, and why the others are not."""
+    from hmr_ros.backends import resolve_device
+
+    dev = resolve_device(device)
+    runnable, skipped = [REFERENCE], []
+    ok, why = onnxruntime_available()
+    if ok:
+        runnable.append(("onnxruntime", "cpu", "fp32"))
+    else:
+        skipped.append(f"onnxruntime: {why}")
+    for name in ("torch", "tensorrt"):
+        why = skip_reason(name, "cuda", dev)
+        if why:
+            skipped.append(why)
+            continue
+        runnable += [(name, str(dev), "fp32"), (name, str(dev), "fp16")]
+    if dev.type == "cuda" and ok:
+        import onnxruntime as ort
+
+        if "CUDAExecutionProvider" in ort.get_available_providers():
+            runnable.append(("onnxruntime", str(dev), "fp32"))
+        else:
+            skipped.append("onnxruntime-cuda: this onnxruntime has no CUDAExecutionProvider")
+    if not tensorrt_available()[0] and not any("tensorrt" in s for s in skipped):
+        skipped.append(f"tensorrt: {tensorrt_available()[1]}")
+    return runnable, skipped
+
+
+def _run(config, frames: list[np.ndarray]):
+    from hmr_ros.estimator import Estimator
+
+    est = Estimator(config)
+    outputs, latencies = [], []
+    for i, frame in enumerate(frames):
+        bodies = est.step(frame, stamp=i / 30.0)
+        outputs.append(bodies)
+        if i:  # the first step includes lazy initialisation (allocations, autotuning)
+            latencies.append(est.timings.total)
+    return est, outputs, latencies
+
+
+def compare_bodies(reference: list[list], other: list[list]) -> tuple[float, float, int, str]:
+    """Max vertex and joint distance (mm) between two runs' bodies, frame by frame and slot by slot.
+
+    Returns (max vertex mm, max joint mm, bodies compared, note); a differing person count or detection
+    centre makes the distances infinite and the note says where.
+    """
+    v_err = j_err = 0.0
+    n = 0
+    for f, (ref, got) in enumerate(zip(reference, other)):
+        if len(ref) != len(got):
+            return float("inf"), float("inf"), n, f"frame {f}: {len(got)} people, reference {len(ref)}"
+        for a, b in zip(ref, got):
+            if np.abs(a.center - b.center).max() > 1e-3:
+                return float("inf"), float("inf"), n, f"frame {f}: detections differ from the reference"
+            v_err = max(v_err, float(np.linalg.norm(a.vertices - b.vertices, axis=-1).max()) * 1e3)
+            j_err = max(j_err, float(np.linalg.norm(a.joints - b.joints, axis=-1).max()) * 1e3)
+            n += 1
+    return v_err, j_err, n, ""
+
+
+def check_backends(config, frames: int = 12, device: str = "auto",
+                   only: list[tuple[str, str, str]] | None = None) -> CheckReport:
+    """Run every candidate backend (or ``only`` these) with ``config`` and compare with the reference.
+
+    ``config`` is an ``EstimatorConfig``; its backend/device/precision fields are replaced per candidate and
+    its score threshold set to 0 (see the module docstring).
+    """
+    runnable, skipped = candidates(device)
+    todo = only if only is not None else runnable
+    base = dataclasses.replace(config, score_threshold=0.0)
+    images = fixed_frames(frames, base.input_size)
+    ref_cfg = dataclasses.replace(base, backend=REFERENCE[0], device=REFERENCE[1], precision=REFERENCE[2])
+    _, reference, ref_lat = _run(ref_cfg, images)
+    rows = []
+    for name, dev, precision in todo:
+        row = CheckRow(name, dev, precision)
+        try:
+            if (name, dev, precision) == REFERENCE:
+                est, outputs, lat = None, reference, ref_lat
+                row.description = "torch (cpu, fp32) [reference]"
+            else:
+                est, outputs, lat = _run(dataclasses.replace(base, backend=name, device=dev, precision=precision),
+                                         images)
+                row.description = est.backend.describe()
+        except Exception as e:  # an available backend that fails is a failed check, reported in its row
+            row.note = f"failed: {type(e).__name__}: {e}"
+            rows.append(row)
+            continue
+        row.max_vertex_mm, row.max_joint_mm, row.people, row.note = compare_bodies(reference, outputs)
+        if lat:
+            row.latency_median_ms = float(np.median(lat))
+            row.latency_p99_ms = float(np.percentile(lat, 99))
+        row.ok = (row.people > 0 and row.max_vertex_mm <= row.tolerance_mm and row.max_joint_mm <= row.tolerance_mm)
+        if row.people == 0 and not row.note:
+            row.note = "no bodies to compare"
+        rows.append(row)
+        del est
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    return CheckReport(rows, skipped)
+
+
+def format_table(report: CheckReport, title: str = "") -> str:
+    """Markdown table of the report, then the skipped backends."""
+    lines = [title] if title else []
+    lines += ["| backend | device | precision | max vertex err (mm) | max joint err (mm) | tolerance (mm) "
+              "| latency median (ms) | latency p99 (ms) | result |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for r in report.rows:
+        result = "ok" if r.ok else "FAIL"
+        if r.note:
+            result += f" ({r.note})"
+        lines.append(f"| {r.description or r.backend} | {r.device} | {r.precision} | {r.max_vertex_mm:.4f} "
+                     f"| {r.max_joint_mm:.4f} | {r.tolerance_mm:g} | {r.latency_median_ms:.1f} "
+                     f"| {r.latency_p99_ms:.1f} | {result} |")
+    for s in report.skipped:
+        lines.append(f"skipped: {s}")
+    return "\n".join(lines)
+

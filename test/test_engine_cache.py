@@ -1,0 +1,152 @@
+"""The ONNX/TensorRT artefact cache: keys change with every component, entries are checked for corruption and
+mismatch, and writes are atomic. No TensorRT needed: the entries are files these tests write."""
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from hmr_ros.backends.engine_cache import (ENGINE_FILES, EngineKey, OnnxKey, check_entry, default_cache_dir,
+                                           entry_dir, key_digest, state_dict_hash, write_entry)
+from hmr_ros.model.siam import SIAM, SIAMConfig
+
+ONNX_KEY = OnnxKey(weights="0123456789abcdef", graph="a1b2c3d4e5f6", variant="w32", input_size=512, window=9,
+                   max_people=16, config='{"mode": "causal"}')
+ENGINE_KEY = EngineKey(onnx=ONNX_KEY, precision="fp16", gpu_name="NVIDIA GeForce RTX 4090",
+                       compute_capability="8.9", trt_version="10.3.0")
+
+
+def write_fake_engines(folder, key, payload=b"serialized engine bytes"):
+    def produce(tmp):
+        for i, name in enumerate(ENGINE_FILES):
+            (tmp / name).write_bytes(payload + bytes([i]))
+
+    return write_entry(folder, key, produce, ENGINE_FILES)
+
+
+@pytest.mark.parametrize("change", [
+    {"weights": "fedcba9876543210"}, {"graph": "ffffffffffff"}, {"input_size": 384}, {"window": 16},
+    {"max_people": 10}, {"variant": "w48"}, {"config": '{"mode": "centered"}'},
+])
+def test_engine_key_changes_with_every_onnx_component(change, tmp_path):
+    other = dataclasses.replace(ENGINE_KEY, onnx=dataclasses.replace(ONNX_KEY, **change))
+    assert key_digest(other) != key_digest(ENGINE_KEY)
+    assert entry_dir(tmp_path, "tensorrt", other) != entry_dir(tmp_path, "tensorrt", ENGINE_KEY)
+
+
+@pytest.mark.parametrize("change", [
+    {"precision": "fp32"}, {"gpu_name": "NVIDIA RTX A6000"}, {"compute_capability": "8.6"}, {"trt_version": "10.4.0"},
+])
+def test_engine_key_changes_with_precision_gpu_and_tensorrt_version(change, tmp_path):
+    other = dataclasses.replace(ENGINE_KEY, **change)
+    assert key_digest(other) != key_digest(ENGINE_KEY)
+    assert entry_dir(tmp_path, "tensorrt", other) != entry_dir(tmp_path, "tensorrt", ENGINE_KEY)
+
+
+def test_entry_folder_name_is_readable():
+    name = entry_dir("/c", "tensorrt", ENGINE_KEY).name
+    assert name.startswith("w32-s512-t9-k16-fp16-nvidia-geforce-rtx-4090-sm89-trt10.3.0-")
+
+
+def test_engine_key_rejects_unknown_precision():
+    with pytest.raises(ValueError, match="precision"):
+        dataclasses.replace(ENGINE_KEY, precision="int8")
+
+
+def test_weights_hash_follows_the_weights_and_the_network_key_the_shapes():
+    torch.manual_seed(0)
+    a = SIAM(SIAMConfig(input_size=64, window=2, max_people=2))
+    torch.manual_seed(0)
+    b = SIAM(SIAMConfig(input_size=64, window=2, max_people=2))
+    assert state_dict_hash(a) == state_dict_hash(b)
+    with torch.no_grad():
+        b.temporal_net.smpl_head.parameters().__next__().add_(1e-3)
+    assert state_dict_hash(a) != state_dict_hash(b)
+    ka = OnnxKey.for_network(a)
+    assert (ka.input_size, ka.window, ka.max_people, ka.variant) == (64, 2, 2, "w32")
+    torch.manual_seed(0)
+    c = SIAM(SIAMConfig(input_size=96, window=2, max_people=2))
+    assert key_digest(OnnxKey.for_network(c, weights=ka.weights)) != key_digest(ka)
+
+
+def test_valid_entry_is_accepted(tmp_path):
+    folder = write_fake_engines(entry_dir(tmp_path, "tensorrt", ENGINE_KEY), ENGINE_KEY)
+    check = check_entry(folder, ENGINE_KEY, ENGINE_FILES)
+    assert check.valid, check.reason
+    meta = json.loads((folder / "key.json").read_text())
+    assert meta["key"]["onnx"]["input_size"] == 512 and meta["key"]["trt_version"] == "10.3.0"
+
+
+def test_missing_entry_says_so(tmp_path):
+    check = check_entry(entry_dir(tmp_path, "tensorrt", ENGINE_KEY), ENGINE_KEY, ENGINE_FILES)
+    assert not check.valid and "no cached entry" in check.reason
+
+
+def test_missing_entry_names_what_differs_in_the_closest_cached_one(tmp_path):
+    old = dataclasses.replace(ENGINE_KEY, trt_version="10.0.1")
+    write_fake_engines(entry_dir(tmp_path, "tensorrt", old), old)
+    check = check_entry(entry_dir(tmp_path, "tensorrt", ENGINE_KEY), ENGINE_KEY, ENGINE_FILES)
+    assert not check.valid
+    assert "trt_version: cached '10.0.1', wanted '10.3.0'" in check.reason
+
+
+def test_truncated_engine_is_corrupt(tmp_path):
+    folder = write_fake_engines(entry_dir(tmp_path, "tensorrt", ENGINE_KEY), ENGINE_KEY)
+    path = folder / ENGINE_FILES[1]
+    path.write_bytes(path.read_bytes()[:5])
+    check = check_entry(folder, ENGINE_KEY, ENGINE_FILES)
+    assert not check.valid and "corrupt" in check.reason and ENGINE_FILES[1] in check.reason
+
+
+def test_same_size_bit_flip_is_corrupt(tmp_path):
+    folder = write_fake_engines(entry_dir(tmp_path, "tensorrt", ENGINE_KEY), ENGINE_KEY)
+    path = folder / ENGINE_FILES[0]
+    data = bytearray(path.read_bytes())
+    data[3] ^= 0xFF
+    path.write_bytes(bytes(data))
+    check = check_entry(folder, ENGINE_KEY, ENGINE_FILES)
+    assert not check.valid and "SHA-256" in check.reason
+
+
+def test_missing_artefact_and_unreadable_key_file_are_reported(tmp_path):
+    folder = write_fake_engines(entry_dir(tmp_path, "tensorrt", ENGINE_KEY), ENGINE_KEY)
+    (folder / ENGINE_FILES[0]).unlink()
+    assert "missing" in check_entry(folder, ENGINE_KEY, ENGINE_FILES).reason
+    (folder / "key.json").write_text("{not json")
+    check = check_entry(folder, ENGINE_KEY, ENGINE_FILES)
+    assert not check.valid and "corrupt" in check.reason and "key.json" in check.reason
+
+
+def test_entry_made_for_another_key_is_mismatched(tmp_path):
+    other = dataclasses.replace(ENGINE_KEY, gpu_name="NVIDIA A100-SXM4-80GB", compute_capability="8.0")
+    folder = write_fake_engines(tmp_path / "entry", other)
+    check = check_entry(folder, ENGINE_KEY, ENGINE_FILES)
+    assert not check.valid and "another configuration" in check.reason
+    assert "gpu_name" in check.reason and "compute_capability" in check.reason
+
+
+def test_failed_write_leaves_no_entry_and_rewrite_replaces_a_stale_one(tmp_path):
+    folder = entry_dir(tmp_path, "tensorrt", ENGINE_KEY)
+
+    def broken(tmp):
+        (tmp / ENGINE_FILES[0]).write_bytes(b"half")
+        raise RuntimeError("builder crashed")
+
+    with pytest.raises(RuntimeError, match="builder crashed"):
+        write_entry(folder, ENGINE_KEY, broken, ENGINE_FILES)
+    assert not folder.exists() and list(folder.parent.iterdir()) == []
+    write_fake_engines(folder, ENGINE_KEY, b"old")
+    write_fake_engines(folder, ENGINE_KEY, b"new")
+    assert (folder / ENGINE_FILES[0]).read_bytes() == b"new\x00"
+    assert check_entry(folder, ENGINE_KEY, ENGINE_FILES).valid
+    assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name]
+
+
+def test_producer_must_write_every_artefact(tmp_path):
+    with pytest.raises(ValueError, match="did not write"):
+        write_entry(tmp_path / "e", ENGINE_KEY, lambda tmp: (tmp / ENGINE_FILES[0]).write_bytes(b"x"), ENGINE_FILES)
+
+
+def test_default_cache_dir_follows_xdg(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert default_cache_dir() == tmp_path / "hmr_ros"
