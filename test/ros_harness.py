@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,119 @@ def installed_paths() -> tuple[Path, Path]:
             raise RuntimeError(f"{p} is missing from the hmr_ros install at {prefix}: rebuild with `make build`")
     return node, config
 
+
+
+class NodeProcess:
+    """The installed hmr_node started as a child process with config/hmr.yaml plus override parameters.
+
+    Output goes to a log file (read with ``log()``); ``stop()`` sends SIGINT and waits.
+    """
+
+    def __init__(self, overrides: dict, tmp_path: Path, extra_args: list[str] | None = None):
+        import subprocess
+
+        import yaml
+
+        node, config = installed_paths()
+        self.override_file = tmp_path / "overrides.yaml"
+        self.override_file.write_text(yaml.safe_dump({"/**": {"ros__parameters": overrides}}))
+        self.log_file = tmp_path / "hmr_node.log"
+        self.cmd = [str(node), "--ros-args", "--params-file", str(config), "--params-file", str(self.override_file)]
+        self.cmd += extra_args or []
+        self._out = open(self.log_file, "w")
+        self.proc = subprocess.Popen(self.cmd, stdout=self._out, stderr=subprocess.STDOUT, env=dict(os.environ))
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def log(self) -> str:
+        self._out.flush()
+        return self.log_file.read_text(errors="replace")
+
+    def stop(self, timeout: float = 20.0) -> int:
+        import signal
+        import subprocess
+
+        if self.alive():
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._out.close()
+        return self.proc.returncode
+
+
+def run_node_to_exit(overrides: dict, tmp_path: Path, timeout: float = 120.0):
+    """Run hmr_node until it exits by itself (start-up failures); returns the CompletedProcess."""
+    import subprocess
+
+    import yaml
+
+    node, config = installed_paths()
+    override_file = tmp_path / "overrides.yaml"
+    override_file.write_text(yaml.safe_dump({"/**": {"ros__parameters": overrides}}))
+    return subprocess.run([str(node), "--ros-args", "--params-file", str(config), "--params-file", str(override_file)],
+                          capture_output=True, text=True, timeout=timeout, env=dict(os.environ))
+
+
+class Probe:
+    """An rclpy node in the test process that feeds hmr_node and records everything it publishes.
+
+    Records (receive time, message) lists: ``smpl``, ``markers`` and ``diagnostics`` (hmr_node's status only).
+    """
+
+    def __init__(self, image_topic: str = "/image", info_topic: str = "/camera_info", compressed: bool = False):
+        import rclpy
+        from diagnostic_msgs.msg import DiagnosticArray
+        from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+        from visualization_msgs.msg import MarkerArray
+
+        from hmr_ros.msg import SMPLHumanArray
+        from hmr_ros.ros.diagnostics import STATUS_NAME
+
+        self._rclpy = rclpy
+        self.node = rclpy.create_node("hmr_test_probe")
+        self.smpl, self.markers, self.diagnostics = [], [], []
+        stamp = lambda rec: (lambda m: rec.append((time.monotonic(), m)))  # noqa: E731
+        self.node.create_subscription(SMPLHumanArray, "/humans/smpl", stamp(self.smpl), 50)
+        self.node.create_subscription(MarkerArray, "/humans/smpl/markers", stamp(self.markers), 50)
+
+        def on_diag(msg):
+            for s in msg.status:
+                if s.name == STATUS_NAME:
+                    self.diagnostics.append((time.monotonic(), s))
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", on_diag, 50)
+        self.pub_image = self.node.create_publisher(CompressedImage if compressed else Image, image_topic, 10)
+        self.pub_info = self.node.create_publisher(CameraInfo, info_topic, 10)
+
+    def spin_until(self, predicate, timeout: float, proc: "NodeProcess | None" = None) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            if proc is not None and not proc.alive():
+                raise AssertionError(f"hmr_node exited with {proc.proc.returncode}:\n{proc.log()[-3000:]}")
+            self._rclpy.spin_once(self.node, timeout_sec=0.05)
+        return predicate()
+
+    def wait_ready(self, proc: "NodeProcess", timeout: float = 120.0) -> None:
+        """Until hmr_node subscribes to our image topic and its diagnostics reach us."""
+        ok = self.spin_until(lambda: self.pub_image.get_subscription_count() > 0 and self.diagnostics
+                             and self.pub_info.get_subscription_count() > 0, timeout, proc)
+        assert ok, f"hmr_node not ready within {timeout} s:\n{proc.log()[-3000:]}"
+
+    def result(self, stamp: tuple[int, int], timeout: float, proc: "NodeProcess"):
+        """(SMPLHumanArray, MarkerArray) published for the image stamped ``stamp``."""
+        def find():
+            s = [m for _, m in self.smpl if (m.header.stamp.sec, m.header.stamp.nanosec) == stamp]
+            k = [m for _, m in self.markers
+                 if m.markers and (m.markers[-1].header.stamp.sec, m.markers[-1].header.stamp.nanosec) == stamp]
+            return (s[0], k[0]) if s and k else None
+        ok = self.spin_until(lambda: find() is not None, timeout, proc)
+        assert ok, f"no result for the image stamped {stamp} within {timeout} s:\n{proc.log()[-3000:]}"
+        return find()
+
+    def destroy(self) -> None:
+        self.node.destroy_node()

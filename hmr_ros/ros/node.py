@@ -1,0 +1,262 @@
+"""hmr_node: camera images -> ``Estimator`` -> /humans/smpl, mesh markers and /diagnostics.
+
+The node only translates between ROS and the core. Threads:
+- the executor (main thread) runs the subscription callbacks, which only store the newest image (a frame
+  still waiting when the next one arrives is dropped and counted), cache CameraInfo, and the diagnostics timer;
+- one worker thread takes the newest image, decodes it, runs ``Estimator.step`` and publishes.
+So the latency stays bounded (at most one waiting frame) at any input rate.
+
+Bad input never stops the node: it is logged once per kind (then at most every 10 s with a count),
+counted in /diagnostics, and the next good frame is processed.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import rclpy
+import torch
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from visualization_msgs.msg import MarkerArray
+
+import hmr_ros.ros  # noqa: F401  (generated messages from the install tree)
+from hmr_ros.estimator import Estimator
+from hmr_ros.msg import SMPLHumanArray
+from hmr_ros.ros import diagnostics
+from hmr_ros.ros.image_codec import ImageDecodeError, compressed_msg_to_rgb, image_msg_to_rgb
+from hmr_ros.ros.markers import MeshMarkerWriter
+from hmr_ros.ros.messages import bodies_to_msg, order_bodies
+from hmr_ros.ros.params import NodeConfig, ParameterError, declare_and_read
+
+SMPL_TOPIC = "humans/smpl"
+MARKER_TOPIC = "humans/smpl/markers"
+IMAGE_TOPIC = "image"
+CAMERA_INFO_TOPIC = "camera_info"
+LOG_REPEAT_S = 10.0
+
+# newest frame only, from any publisher (best effort subscribers match reliable publishers too)
+SENSOR_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT)
+OUTPUT_QOS = QoSProfile(depth=5, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE)
+
+
+def stamp_seconds(stamp) -> float:
+    return stamp.sec + 1e-9 * stamp.nanosec
+
+
+def intrinsics_problem(info: CameraInfo) -> str | None:
+    """None when CameraInfo.k is a usable pinhole matrix, else why not."""
+    k = np.asarray(info.k, dtype=np.float64)
+    if k.shape != (9,) or not np.all(np.isfinite(k)):
+        return "K has non-finite values"
+    fx, fy = k[0], k[4]
+    if fx <= 0 or fy <= 0:
+        return f"K has non-positive focal lengths fx={fx:g} fy={fy:g}"
+    return None
+
+
+@dataclass
+class _Pending:
+    msg: Image | CompressedImage
+    received: float  # time.monotonic()
+
+
+class _OnceLogger:
+    """Logs the first occurrence of each kind, then at most every LOG_REPEAT_S seconds with a count."""
+
+    def __init__(self, logger):
+        self._logger = logger
+        self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, kind: str, message: str, level: str = "warning") -> None:
+        now = time.monotonic()
+        with self._lock:
+            last = self._last.get(kind)
+            if last is not None and now - last < LOG_REPEAT_S:
+                self._suppressed[kind] = self._suppressed.get(kind, 0) + 1
+                return
+            more = self._suppressed.pop(kind, 0)
+            self._last[kind] = now
+        text = f"[{kind}] {message}" + (f" ({more} more since the last report)" if more else "")
+        # rclpy ties a severity to each call site, so every level needs its own call
+        if level == "error":
+            self._logger.error(text)
+        elif level == "info":
+            self._logger.info(text)
+        else:
+            self._logger.warning(text)
+
+
+class HmrNode(Node):
+    def __init__(self, **node_kwargs):
+        super().__init__("hmr_node", **node_kwargs)
+        self.cfg: NodeConfig = declare_and_read(self)   # ParameterError -> caller exits
+        if self.cfg.torch_threads:
+            torch.set_num_threads(self.cfg.torch_threads)
+        self.estimator = Estimator(self.cfg.estimator_config())  # ValueError/OSError -> caller exits
+        self._log_once = _OnceLogger(self.get_logger())
+        est = self.estimator
+        weights = self.cfg.checkpoint or "UNTRAINED (no checkpoint)"
+        self._info = diagnostics.StaticInfo(
+            backend=f"torch {torch.__version__} {est.device}",
+            model=f"SIAM {self.cfg.variant} {self.cfg.input_size}px T={self.cfg.window} "
+                  f"K={self.cfg.max_people} {self.cfg.mode}",
+            weights=weights, body_model=est.body_model_name,
+            input_topic=self.resolve_topic_name(IMAGE_TOPIC), untrained=est.untrained)
+        self.stats = diagnostics.PipelineStats()
+        self._markers = (MeshMarkerWriter(est.faces, self.cfg.marker_face_stride, self.cfg.marker_alpha)
+                         if self.cfg.publish_markers else None)
+
+        self._camera_k: dict[str, tuple[np.ndarray, int, int]] = {}  # frame_id -> (K, width, height)
+        self._cv = threading.Condition()
+        self._pending: _Pending | None = None
+        self._stop = False
+        # centered mode outputs an older frame: remember the headers of the frames in the window
+        self._headers: deque = deque(maxlen=self.cfg.window + 2)
+
+        self.pub_smpl = self.create_publisher(SMPLHumanArray, SMPL_TOPIC, OUTPUT_QOS)
+        self.pub_markers = self.create_publisher(MarkerArray, MARKER_TOPIC, OUTPUT_QOS) if self._markers else None
+        self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        image_type = CompressedImage if self.cfg.image_transport == "compressed" else Image
+        self.create_subscription(image_type, IMAGE_TOPIC, self._on_image, SENSOR_QOS)
+        self.create_subscription(CameraInfo, CAMERA_INFO_TOPIC, self._on_camera_info, SENSOR_QOS)
+        self.create_timer(self.cfg.diagnostics_period_s, self._on_diagnostics_timer)
+        self._worker = threading.Thread(target=self._run_worker, name="hmr_inference", daemon=True)
+        self._worker.start()
+
+        if est.untrained:
+            self.get_logger().warning("network is UNTRAINED (no checkpoint parameter): the published people are "
+                                      "outputs of random weights, not real detections")
+        self.get_logger().info(f"ready: {self._info.model}, {self._info.backend}, body model "
+                               f"'{est.body_model_name}', {image_type.__name__} on '{self._info.input_topic}'")
+
+    # -- callbacks (executor thread) ------------------------------------------------------------------------
+    def _on_image(self, msg) -> None:
+        now = time.monotonic()
+        with self._cv:
+            replaced = self._pending is not None
+            self._pending = _Pending(msg, now)
+            self._cv.notify()
+        self.stats.on_received(now, replaced)
+
+    def _on_camera_info(self, info: CameraInfo) -> None:
+        problem = intrinsics_problem(info)
+        if problem:
+            self.stats.on_bad_input("bad_camera_info")
+            self._log_once("bad_camera_info", f"ignoring CameraInfo of '{info.header.frame_id}': {problem}")
+            return
+        k = np.asarray(info.k, dtype=np.float64).reshape(3, 3)
+        self._camera_k[info.header.frame_id] = (k, int(info.width), int(info.height))
+
+    def _on_diagnostics_timer(self) -> None:
+        report = self.stats.report(time.monotonic(), self._info, self.cfg.warn_latency_ms, self.cfg.stale_input_s)
+        self.pub_diag.publish(diagnostics.to_msg(report, self.get_clock().now().to_msg()))
+
+    # -- worker thread --------------------------------------------------------------------------------------
+    def _run_worker(self) -> None:
+        while True:
+            with self._cv:
+                while self._pending is None and not self._stop:
+                    self._cv.wait()
+                if self._stop:
+                    return
+                job, self._pending = self._pending, None
+            try:
+                self._process(job)
+            except Exception as exc:  # an unexpected failure must not kill the worker: report and go on
+                self.stats.on_inference_error(f"{type(exc).__name__}: {exc}")
+                self._log_once("inference_error", f"frame failed: {type(exc).__name__}: {exc}", level="error")
+
+    def _intrinsics(self, frame_id: str, width: int, height: int) -> np.ndarray | None:
+        cached = self._camera_k.get(frame_id)
+        if cached is None:
+            self._log_once("no_camera_info", f"no CameraInfo for frame '{frame_id}' yet: using default intrinsics")
+            return None
+        k, w, h = cached
+        if (w, h) != (0, 0) and (w, h) != (width, height):
+            self.stats.on_bad_input("camera_info_size_mismatch")
+            self._log_once("camera_info_size_mismatch", f"CameraInfo of '{frame_id}' is for {w}x{h} images but "
+                           f"the image is {width}x{height}: using default intrinsics")
+            return None
+        return k
+
+    def _process(self, job: _Pending) -> None:
+        msg = job.msg
+        try:
+            rgb = compressed_msg_to_rgb(msg) if isinstance(msg, CompressedImage) else image_msg_to_rgb(msg)
+        except ImageDecodeError as exc:
+            self.stats.on_bad_input(exc.kind)
+            self._log_once(exc.kind, f"dropping image from '{msg.header.frame_id}': {exc}")
+            return
+        height, width = rgb.shape[:2]
+        stamp = stamp_seconds(msg.header.stamp)
+        K = self._intrinsics(msg.header.frame_id, width, height)
+        reset_before = self.estimator.last_reset_reason
+        try:
+            bodies = self.estimator.step(rgb, stamp, K)
+        except ValueError as exc:
+            self.stats.on_bad_input("rejected_image")
+            self._log_once("rejected_image", f"dropping image from '{msg.header.frame_id}': {exc}")
+            return
+        reason = self.estimator.last_reset_reason
+        if reason is not None and reason is not reset_before:
+            self.stats.on_buffer_reset()
+            self._log_once("buffer_reset", f"temporal window reset: {reason}", level="info")
+        self._headers.append((stamp, msg.header, width, height))
+
+        out_stamp = self.estimator.output_stamp
+        found = [(h, w, ht) for s, h, w, ht in self._headers if s == out_stamp]
+        if not found:  # centered mode before the window holds the output frame
+            return
+        header, w, h = found[-1]
+        bodies = order_bodies(bodies)
+        self.pub_smpl.publish(bodies_to_msg(bodies, header, self.estimator.body_model_name, w, h))
+        if self._markers is not None:
+            self.pub_markers.publish(self._markers.build(
+                [b.vertices for b in bodies], (header.stamp.sec, header.stamp.nanosec), header.frame_id))
+        self.stats.on_processed(1e3 * (time.monotonic() - job.received), len(bodies), K is None)
+
+    def stop(self) -> None:
+        with self._cv:
+            self._stop = True
+            self._cv.notify()
+        self._worker.join(timeout=10.0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``ros2 run hmr_ros hmr_node``; returns the process exit code."""
+    rclpy.init(args=argv)
+    node = None
+    try:
+        try:
+            node = HmrNode()
+        except ParameterError as exc:
+            print(f"hmr_node: {exc}", file=sys.stderr, flush=True)
+            return 2
+        except (ValueError, OSError) as exc:  # missing/corrupt checkpoint or body model, bad device
+            print(f"hmr_node: cannot start: {exc}", file=sys.stderr, flush=True)
+            return 1
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        try:
+            executor.spin()
+        except (KeyboardInterrupt, ExternalShutdownException):
+            pass
+        return 0
+    finally:
+        if node is not None:
+            if hasattr(node, "_worker"):
+                node.stop()
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()

@@ -1,0 +1,48 @@
+"""Start hmr_node (and optionally RViz with the mesh markers).
+
+    ros2 launch hmr_ros hmr.launch.py image:=/camera/color/image_raw camera_info:=/camera/color/camera_info
+    ros2 launch hmr_ros hmr.launch.py params_file:=/path/to/my_hmr.yaml rviz:=true rviz_fixed_frame:=camera_link
+"""
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument
+from launch.conditions import IfCondition
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.substitutions import FindPackageShare
+
+
+def generate_launch_description():
+    share = FindPackageShare("hmr_ros")
+    arguments = [
+        DeclareLaunchArgument("image", default_value="/camera/image_raw",
+                              description="input image topic (sensor_msgs/Image, or CompressedImage with "
+                                          "image_transport: compressed in the params file)"),
+        DeclareLaunchArgument("camera_info", default_value="/camera/camera_info",
+                              description="sensor_msgs/CameraInfo of that camera (default intrinsics without it)"),
+        DeclareLaunchArgument("params_file", default_value=PathJoinSubstitution([share, "config", "hmr.yaml"]),
+                              description="hmr_node parameters (YAML)"),
+        DeclareLaunchArgument("rviz", default_value="false", description="also start RViz showing the meshes"),
+        DeclareLaunchArgument("rviz_fixed_frame", default_value="camera_optical_frame",
+                              description="RViz fixed frame: the camera frame, or any frame TF connects to it"),
+    ]
+    hmr_node = Node(
+        package="hmr_ros",
+        executable="hmr_node",
+        name="hmr_node",
+        output="screen",
+        parameters=[LaunchConfiguration("params_file")],
+        remappings=[
+            ("image", LaunchConfiguration("image")),
+            ("camera_info", LaunchConfiguration("camera_info")),
+        ],
+    )
+    rviz = Node(
+        package="rviz2",
+        executable="rviz2",
+        name="rviz2",
+        output="screen",
+        arguments=["-d", PathJoinSubstitution([share, "config", "hmr.rviz"]),
+                   "-f", LaunchConfiguration("rviz_fixed_frame")],
+        condition=IfCondition(LaunchConfiguration("rviz")),
+    )
+    return LaunchDescription(arguments + [hmr_node, rviz])

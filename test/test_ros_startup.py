@@ -1,0 +1,23 @@
+"""hmr_node refuses bad configuration at start with one clear line on stderr and a non-zero exit code
+(no traceback): out-of-range and unknown parameters, a missing body-model or checkpoint file."""
+import pytest
+
+import ros_harness
+
+ros_harness.require_ros()
+
+
+@pytest.mark.parametrize("overrides,code,expected", [
+    (dict(input_size=100), 2, "invalid parameter 'input_size'"),
+    (dict(mode="sideways"), 2, "invalid parameter 'mode': expected one of 'causal', 'centered'"),
+    (dict(input_sise=256), 2, "unknown parameter(s) input_sise"),
+    (dict(body_model="/nonexistent/SMPL_NEUTRAL.npz"), 1, "/nonexistent/SMPL_NEUTRAL.npz"),
+    (dict(checkpoint="/nonexistent/siam.safetensors"), 1, "/nonexistent/siam.safetensors"),
+])
+def test_bad_configuration_is_one_line_and_a_non_zero_exit(overrides, code, expected, tmp_path, monkeypatch):
+    ros_harness.isolate_ros_environment(monkeypatch)
+    done = ros_harness.run_node_to_exit({"input_size": 128, "window": 2, **overrides}, tmp_path)
+    assert done.returncode == code, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("hmr_node:")]
+    assert len(lines) == 1 and expected in lines[0], done.stderr
