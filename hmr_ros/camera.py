@@ -39,9 +39,11 @@ class Letterbox:
 
     @staticmethod
     def fit(width: int, height: int, size: int) -> "Letterbox":
-        """The centred, aspect-preserving placement of a W x H image in an S x S square."""
+        """The centred, aspect-preserving placement of a W x H image in an S x S square (integer padding)."""
         scale = size / max(width, height)
-        return Letterbox(size, width, height, scale, (size - width * scale) / 2.0, (size - height * scale) / 2.0)
+        pad_x = (size - min(size, round(width * scale))) // 2
+        pad_y = (size - min(size, round(height * scale))) // 2
+        return Letterbox(size, width, height, scale, float(pad_x), float(pad_y))
 
     def to_image(self, uv_lb: np.ndarray) -> np.ndarray:
         """(..., 2) network-input pixels -> (..., 2) source-image pixels."""
@@ -57,17 +59,18 @@ class Letterbox:
 def letterbox(rgb: np.ndarray, size: int) -> tuple[np.ndarray, Letterbox]:
     """Place an (H, W, 3) uint8 image into a (size, size, 3) uint8 square, aspect ratio kept, zero padded.
 
-    One affine warp with exactly the transform that ``Letterbox`` records (fractional padding included),
-    so ``Letterbox.to_image`` is the exact inverse; a resize-then-paste would round the content size and
-    shift people by up to half a pixel per side.
+    The resize uses exactly ``Letterbox.scale`` (OpenCV honours fx/fy when no output size is forced), so
+    ``Letterbox.to_image`` is the exact inverse. Downscaling averages areas (INTER_AREA): plain bilinear sampling
+    would alias and move small, distant people by up to a source pixel.
     """
     h, w = rgb.shape[:2]
     lb = Letterbox.fit(w, h, size)
-    # OpenCV puts pixel centres at integers, our convention at +0.5: shift the translation accordingly.
-    t = 0.5 * lb.scale - 0.5
-    m = np.array([[lb.scale, 0.0, lb.pad_x + t], [0.0, lb.scale, lb.pad_y + t]])
-    out = cv2.warpAffine(rgb, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                         borderValue=(0, 0, 0))
+    interp = cv2.INTER_AREA if lb.scale < 1.0 else cv2.INTER_LINEAR
+    resized = cv2.resize(rgb, None, fx=lb.scale, fy=lb.scale, interpolation=interp)
+    x0, y0 = int(lb.pad_x), int(lb.pad_y)
+    out = np.zeros((size, size, 3), dtype=np.uint8)
+    crop = resized[: size - y0, : size - x0]
+    out[y0:y0 + crop.shape[0], x0:x0 + crop.shape[1]] = crop
     return out, lb
 
 

@@ -73,6 +73,14 @@ class StepTimings:
     total: float = 0.0
 
 
+def _inside(centers_lb: torch.Tensor, lb: Letterbox) -> torch.Tensor:
+    """(..., 2) network pixels -> (...) bool: inside the image content of the letterbox."""
+    x0, y0 = lb.pad_x, lb.pad_y
+    x1, y1 = x0 + lb.width * lb.scale, y0 + lb.height * lb.scale
+    u, v = centers_lb[..., 0], centers_lb[..., 1]
+    return (u >= x0) & (u < x1) & (v >= y0) & (v < y1)
+
+
 class Estimator:
     def __init__(self, config: EstimatorConfig = EstimatorConfig()):
         if config.max_gap_s <= 0 or not math.isfinite(config.max_gap_s):
@@ -134,6 +142,9 @@ class Estimator:
         with torch.inference_mode():
             t = time.perf_counter()
             tokens, centers, scores, mask = self.backend.frame(torch.from_numpy(image).unsqueeze(0))
+            # A body centre in the letterbox padding is not a person of this image (an untrained or confused
+            # network can fire there): drop it before the temporal network ever attends to it.
+            mask = mask & _inside(centers, lb)
             self.buffer.push(tokens[0], mask[0], centers[0], scores[0], FrameSlot(stamp, FrameMeta(lb, K, default_K)))
             t_frame = time.perf_counter() - t
             t = time.perf_counter()

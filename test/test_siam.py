@@ -1,0 +1,89 @@
+"""SIAM's two graphs: shapes, masks, permutation equivariance, modes and configuration."""
+import pytest
+import torch
+
+from hmr_ros.model.siam import SIAM, SIAMConfig
+
+K, T = 4, 3
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return SIAM(SIAMConfig(input_size=64, max_people=K, window=T)).eval()
+
+
+def window(seed=0, dim=256):
+    g = torch.Generator().manual_seed(seed)
+    tokens = torch.randn(1, T, K, dim, generator=g)
+    mask = torch.ones(1, T, K, dtype=torch.bool)
+    mask[0, :, 3] = False
+    mask[0, 0, :] = False
+    return tokens, mask
+
+
+@torch.inference_mode()
+def test_frame_net_shapes(model):
+    image = torch.randint(0, 256, (2, 64, 64, 3), dtype=torch.uint8)
+    tokens, centers, scores, mask = model.frame_net(image)
+    assert tokens.shape == (2, K, 256) and centers.shape == (2, K, 2) and scores.shape == (2, K)
+    assert mask.dtype == torch.bool and mask.shape == (2, K)
+    assert ((centers >= 0) & (centers <= 64)).all()
+    assert (scores[:, :-1] >= scores[:, 1:]).all()  # sorted by score
+
+
+@torch.inference_mode()
+def test_temporal_net_outputs_valid_smpl_parameters(model):
+    rotmats, betas, cam, out = model.temporal_net(*window())
+    assert rotmats.shape == (1, K, 24, 3, 3) and betas.shape == (1, K, 10) and cam.shape == (1, K, 3)
+    assert out.shape == (1, K, 256)
+    eye = torch.eye(3).expand_as(rotmats)
+    assert torch.allclose(rotmats @ rotmats.transpose(-1, -2), eye, atol=1e-5)
+    assert torch.allclose(torch.linalg.det(rotmats), torch.ones(1, K, 24), atol=1e-5)
+    assert (cam[..., 0] > 0).all()
+
+
+@torch.inference_mode()
+def test_absent_people_and_frames_do_not_change_present_people(model):
+    tokens, mask = window()
+    altered = torch.where(mask.unsqueeze(-1), tokens, 5 * torch.randn_like(tokens))
+    a, b = model.temporal_net(tokens, mask), model.temporal_net(altered, mask)
+    present = mask[0, -1]
+    for x, y in zip(a, b):
+        assert torch.allclose(x[0, present], y[0, present], atol=1e-5)
+
+
+@torch.inference_mode()
+def test_temporal_net_is_permutation_equivariant_over_people(model):
+    tokens, mask = window()
+    p = torch.tensor([2, 0, 3, 1])
+    a = model.temporal_net(tokens, mask)
+    b = model.temporal_net(tokens[:, :, p], mask[:, :, p])
+    present = mask[0, -1, p]
+    for x, y in zip(a, b):
+        assert torch.allclose(x[0, p][present], y[0][present], atol=1e-5)
+
+
+@torch.inference_mode()
+def test_centered_mode_outputs_the_middle_frame_and_sees_the_future():
+    torch.manual_seed(0)
+    m = SIAM(SIAMConfig(input_size=64, max_people=K, window=T, mode="centered")).eval()
+    assert m.config.output_index == 1
+    tokens, mask = window()
+    changed = tokens.clone()
+    changed[:, 2] += torch.randn(256)  # not a constant: LayerNorm ignores uniform shifts
+    a, b = m.temporal_net(tokens, mask)[2], m.temporal_net(changed, mask)[2]
+    assert not torch.allclose(a[0, :3], b[0, :3], atol=1e-4)
+
+
+def test_w48_uses_the_wider_backbone():
+    counts = SIAM(SIAMConfig(variant="w48", input_size=64, max_people=2, window=2)).parameter_counts()
+    assert counts["backbone"] == 65_325_120
+    assert counts["total"] == sum(v for k, v in counts.items() if k != "total")
+
+
+@pytest.mark.parametrize("field,value", [("variant", "w64"), ("mode", "future"), ("input_size", 100),
+                                         ("window", 17), ("max_people", 0), ("score_threshold", 1.5)])
+def test_invalid_config_is_rejected_naming_the_field(field, value):
+    with pytest.raises(ValueError, match=field):
+        SIAM(SIAMConfig(**{field: value}))
