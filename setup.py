@@ -1,0 +1,26 @@
+"""pip install of the ROS-free core (``import hmr_ros``): the Estimator, models, body model, rendering.
+
+The ROS 2 package (messages, hmr_node, launch, config) is built with colcon from CMakeLists.txt instead;
+see README.md. torch is not listed: install the build for your platform first (``make setup`` uses
+torch==2.13.0).
+"""
+from setuptools import find_packages, setup
+
+setup(
+    name="hmr_ros",
+    version="0.1.0",
+    description="Multi-person video 3D human mesh recovery (SIAM reconstruction) for ROS 2",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["hmr_ros", "hmr_ros.*"]),
+    install_requires=[
+        "numpy>=1.24",
+        "scipy>=1.10",
+        "safetensors>=0.4",
+        "opencv-python-headless>=4.8",
+    ],
+    extras_require={
+        "onnx": ["onnx>=1.16", "onnxscript>=0.1", "onnxruntime>=1.18"],
+        "test": ["pytest>=7", "pyyaml>=6"],
+    },
+)
