@@ -21,6 +21,7 @@ setup(
     ],
     extras_require={
         "onnx": ["onnx>=1.16", "onnxscript>=0.1", "onnxruntime>=1.18"],
-        "test": ["pytest>=7", "pyyaml>=6"],
+        # smplx: the reference the body-model tests compare against (needs the torch installed first)
+        "test": ["pytest>=7", "pyyaml>=6", "smplx>=0.1.28"],
     },
 )
