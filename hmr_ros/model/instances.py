@@ -7,9 +7,11 @@ validity mask instead of a variable count) so the graph exports to ONNX/TensorRT
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -54,18 +56,30 @@ class CenterHead(nn.Module):
         return self.out(self.body(x))
 
 
+@functools.lru_cache(maxsize=8)
+def _tie_order(h: int, w: int) -> np.ndarray:
+    """(h*w,) int32 tie-break rank per cell: h*w - 1 for the cell nearest the image centre, 0 for the farthest."""
+    ys, xs = np.mgrid[:h, :w]
+    dist = ((xs + 0.5 - w / 2) ** 2 + (ys + 0.5 - h / 2) ** 2).ravel()
+    rank = np.empty(h * w, dtype=np.int32)
+    rank[np.argsort(dist, kind="stable")] = np.arange(h * w - 1, -1, -1, dtype=np.int32)
+    return rank
+
+
 def heatmap_peaks(heat: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-k local maxima of a (B, 1, h, w) heatmap in [0, 1].
 
     Returns scores (B, k) descending and flat indices (B, k) into h*w. A 3x3 max-pool keeps only local maxima
     (non-maximum suppression without a variable-size output). Ranking uses an int32 key = score quantised to
-    2^30 / (h*w) levels, then the earlier pixel: exact ties (a flat untrained heatmap, saturated scores) are
-    broken the same way by PyTorch, ONNX Runtime and TensorRT, whose float top-k orders ties arbitrarily.
+    2^30 / (h*w) levels, then closeness to the image centre: exact ties (a flat untrained heatmap, saturated
+    scores) are broken identically by PyTorch, ONNX Runtime and TensorRT, whose float top-k orders ties
+    arbitrarily, and in favour of where people usually are rather than the letterbox padding of a corner.
     """
-    n = heat.shape[-1] * heat.shape[-2]
+    h, w = heat.shape[-2:]
+    n = h * w
     peak = (heat * (F.max_pool2d(heat, 3, stride=1, padding=1) == heat).to(heat.dtype)).flatten(1)
     levels = max(2, 2 ** 30 // n)
-    order = torch.arange(n - 1, -1, -1, dtype=torch.int32, device=heat.device)
+    order = torch.from_numpy(_tie_order(int(h), int(w))).to(heat.device)
     key = (peak.float() * (levels - 1)).round().to(torch.int32) * n + order
     index = torch.topk(key, k, dim=1).indices
     return torch.gather(peak, 1, index), index
