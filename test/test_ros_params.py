@@ -80,3 +80,9 @@ def test_checkpoint_path_reaches_the_estimator_config():
     cfg = make_config({**defaults(), "checkpoint": "/models/siam_w32.safetensors", "mode": "centered"})
     est = cfg.estimator_config()
     assert est.checkpoint == "/models/siam_w32.safetensors" and est.mode == "centered"
+
+
+def test_readme_documents_every_parameter():
+    readme = (REPO / "README.md").read_text()
+    for p in PARAMS:
+        assert f"| `{p.name}` |" in readme, f"README parameter table lacks {p.name}"
