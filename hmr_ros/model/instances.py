@@ -66,7 +66,7 @@ def _tie_order(h: int, w: int) -> np.ndarray:
     return rank
 
 
-def heatmap_peaks(heat: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+def heatmap_peaks(heat: torch.Tensor, k: int, order: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-k local maxima of a (B, 1, h, w) heatmap in [0, 1].
 
     Returns scores (B, k) descending and flat indices (B, k) into h*w. A 3x3 max-pool keeps only local maxima
@@ -74,12 +74,14 @@ def heatmap_peaks(heat: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tenso
     2^30 / (h*w) levels, then closeness to the image centre: exact ties (a flat untrained heatmap, saturated
     scores) are broken identically by PyTorch, ONNX Runtime and TensorRT, whose float top-k orders ties
     arbitrarily, and in favour of where people usually are rather than the letterbox padding of a corner.
+    ``order`` is ``_tie_order(h, w)`` already on the device (a buffer), computed here when not given.
     """
     h, w = heat.shape[-2:]
     n = h * w
     peak = (heat * (F.max_pool2d(heat, 3, stride=1, padding=1) == heat).to(heat.dtype)).flatten(1)
     levels = max(2, 2 ** 30 // n)
-    order = torch.from_numpy(_tie_order(int(h), int(w))).to(heat.device)
+    if order is None or order.numel() != n:
+        order = torch.from_numpy(_tie_order(int(h), int(w))).to(heat.device)
     key = (peak.float() * (levels - 1)).round().to(torch.int32) * n + order
     index = torch.topk(key, k, dim=1).indices
     return torch.gather(peak, 1, index), index
@@ -120,10 +122,11 @@ class InstanceHead(nn.Module):
         max_people: K.
         stride: backbone output stride of the fused grid (4 for HRNet).
         score_threshold: a peak with a lower score is masked out.
+        input_size: S, when known, to precompute the top-K tie-break order for the S/stride grid.
     """
 
     def __init__(self, in_channels: list[int], dim: int, max_people: int, stride: int = 4,
-                 score_threshold: float = 0.3):
+                 score_threshold: float = 0.3, input_size: int | None = None):
         super().__init__()
         self.max_people, self.stride = max_people, stride
         self.fusion = BranchFusion(in_channels, dim)
@@ -131,6 +134,10 @@ class InstanceHead(nn.Module):
         self.position = PositionEncoding(dim)
         self.norm = nn.LayerNorm(dim)
         self.register_buffer("score_threshold", torch.tensor(float(score_threshold)))
+        # Precomputed once so the per-frame graph does no host-to-device copy (and CUDA graphs can capture it).
+        grid = (input_size // stride) if input_size else 0
+        order = torch.from_numpy(_tie_order(grid, grid)) if grid else torch.zeros(0, dtype=torch.int32)
+        self.register_buffer("tie_order", order, persistent=False)
 
     def features(self, feats: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Backbone branches -> fused map (B, D, h, w) and heatmap logits (B, 1, h, w)."""
@@ -153,6 +160,6 @@ class InstanceHead(nn.Module):
 
     def forward(self, feats: list[torch.Tensor]) -> Instances:
         fused, logits = self.features(feats)
-        scores, index = heatmap_peaks(torch.sigmoid(logits), self.max_people)
+        scores, index = heatmap_peaks(torch.sigmoid(logits), self.max_people, self.tie_order)
         tokens, centers = self.tokens_at(fused, index)
         return Instances(tokens, centers, scores, scores >= self.score_threshold)

@@ -77,7 +77,7 @@ class FrameNet(nn.Module):
         super().__init__()
         self.backbone = HRNet(cfg.variant)
         self.head = InstanceHead(list(self.backbone.out_channels), cfg.dim, cfg.max_people,
-                                 score_threshold=cfg.score_threshold)
+                                 score_threshold=cfg.score_threshold, input_size=cfg.input_size)
         self.register_buffer("rgb_mean", torch.tensor(RGB_MEAN).view(1, 3, 1, 1) * 255.0, persistent=False)
         self.register_buffer("rgb_std", torch.tensor(RGB_STD).view(1, 3, 1, 1) * 255.0, persistent=False)
 
