@@ -31,7 +31,7 @@ def _overrides(checkpoint: str) -> dict:
     """Demo settings on top of config/hmr.yaml: a smaller input for CPU speed; an untrained network's flat
     detection heatmap (score 0.1 everywhere) passes nobody at the default threshold, so it is lowered to show
     the mesh path."""
-    values = {"input_size": 256, "max_people": 2, "torch_threads": 0}
+    values = {"input_size": 256, "max_people": 3, "torch_threads": 0}
     if checkpoint:
         values["checkpoint"] = checkpoint
     else:
@@ -136,8 +136,10 @@ def main(argv: list[str] | None = None) -> int:
             cv2.imwrite(str(out / "overlay" / f"frame_{i:04d}.png"), cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
             summary["frames"].append({"index": i, "stamp": list(stamp), "people": len(msg.humans),
                                       "ground_truth_people": len(frame.people), "latency_s": round(latency, 3)})
-            print(f"[demo] frame {i + 1}/{len(clip.frames)}: {len(msg.humans)} people "
-                  f"(scene has {len(frame.people)}), {latency:.2f} s", flush=True)
+            what = ("random-weight outputs, not detections" if not args.checkpoint
+                    else f"the scene has {len(frame.people)}")
+            print(f"[demo] frame {i + 1}/{len(clip.frames)}: {len(msg.humans)} people published ({what}), "
+                  f"{latency:.2f} s", flush=True)
     except RuntimeError as exc:
         print(f"[demo] FAILED: {exc}", file=sys.stderr)
         code = 1
