@@ -66,8 +66,15 @@ def installed_paths() -> tuple[Path, Path]:
 
 
 
+def with_private_cache(overrides: dict, tmp_path: Path) -> dict:
+    """``overrides`` with ``engine_cache_dir`` in ``tmp_path`` unless the test chose one: a node under test
+    never writes ONNX exports or engines into the user's ~/.cache."""
+    return {"engine_cache_dir": str(tmp_path / "engine_cache"), **overrides}
+
+
 class NodeProcess:
-    """The installed hmr_node started as a child process with config/hmr.yaml plus override parameters.
+    """The installed hmr_node started as a child process with config/hmr.yaml plus override parameters
+    (and a private ``engine_cache_dir``, see ``with_private_cache``).
 
     Output goes to a log file (read with ``log()``); ``stop()`` sends SIGINT and waits.
     """
@@ -78,6 +85,7 @@ class NodeProcess:
         import yaml
 
         node, config = installed_paths()
+        overrides = with_private_cache(overrides, tmp_path)
         self.override_file = tmp_path / "overrides.yaml"
         self.override_file.write_text(yaml.safe_dump({"/**": {"ros__parameters": overrides}}))
         self.log_file = tmp_path / "hmr_node.log"
@@ -115,6 +123,7 @@ def run_node_to_exit(overrides: dict, tmp_path: Path, timeout: float = 120.0):
     import yaml
 
     node, config = installed_paths()
+    overrides = with_private_cache(overrides, tmp_path)
     override_file = tmp_path / "overrides.yaml"
     override_file.write_text(yaml.safe_dump({"/**": {"ros__parameters": overrides}}))
     return subprocess.run([str(node), "--ros-args", "--params-file", str(config), "--params-file", str(override_file)],

@@ -3,6 +3,7 @@ the same points (vertices[faces]), stamp, frame, ids, colours; DELETEALL when pe
 travel through a real rclpy publisher as bytes."""
 import math
 import time
+import zlib
 
 import numpy as np
 import pytest
@@ -16,7 +17,8 @@ from geometry_msgs.msg import Point  # noqa: E402
 from rclpy.serialization import deserialize_message, serialize_message  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
-from hmr_ros.ros.markers import MARKER_NS, MeshMarkerWriter, person_color, triangle_indices  # noqa: E402
+from hmr_ros.ros.markers import (MARKER_NS, PALETTE, MeshMarkerWriter, people_colors, person_color,  # noqa: E402
+                                 track_color, triangle_indices)
 
 V, F = 60, 100
 
@@ -105,6 +107,23 @@ def test_custom_colours_and_float64_vertices(mesh):
     assert (c.r, c.g, c.b) == pytest.approx((0.1, 0.2, 0.3))
     pts = np.array([[p.x, p.y, p.z] for p in got.markers[0].points])
     np.testing.assert_array_equal(pts, v64[0][faces.reshape(-1)])
+
+
+def test_a_tracked_person_keeps_their_colour_whatever_their_position_in_the_list():
+    ids = ["abcde", "qwert", "zzzzz", "mnbvc"]
+    first = people_colors(ids)
+    later = people_colors(list(reversed(ids)) + ["fresh"])
+    assert [later[3 - i] for i in range(4)] == first      # same id -> same colour at another index
+    assert all(c in PALETTE for c in first)
+    assert track_color("abcde") == first[0]
+    # the colour is a property of the id, not of this process (no salted hash): fixed value for a fixed id
+    assert track_color("abcde") == PALETTE[zlib.crc32(b"abcde") % len(PALETTE)]
+    assert len({track_color(i) for i in ("aaaaa", "bbbbb", "ccccc", "ddddd", "eeeee", "fffff")}) > 1
+
+
+def test_people_without_an_id_are_coloured_by_index():
+    assert people_colors(["", "", ""]) == [person_color(0), person_color(1), person_color(2)]
+    assert people_colors(["", "abcde"]) == [person_color(0), track_color("abcde")]
 
 
 @pytest.mark.parametrize("bad", [

@@ -4,7 +4,9 @@ and images and checks what comes back on /humans/smpl, /humans/smpl/markers and 
 
 The network is untrained, so the tests check consistency (stamps, frames, counts, vertex counts, liveness,
 diagnostics, dropping), not accuracy. Square images with score_threshold 0.05 make the untrained network
-report max_people people, so the mesh path is exercised on every frame.
+report max_people people, so the mesh path is exercised on every frame. The torch backend keeps start-up
+fast (no ONNX export); tracking stays on with tentative tracks published, so every detection of every
+frame is published (with its id) and the counts below hold from the first frame.
 """
 import math
 import threading
@@ -25,8 +27,8 @@ from hmr_ros.ros.diagnostics import WARN  # noqa: E402
 
 SIDE = 128
 PEOPLE = 3
-FAST = dict(input_size=128, window=2, max_people=PEOPLE, score_threshold=0.05, torch_threads=1,
-            diagnostics_period_s=0.5)
+FAST = dict(backend="torch", input_size=128, window=2, max_people=PEOPLE, score_threshold=0.05, torch_threads=1,
+            diagnostics_period_s=0.5, tracking_output_tentative=True)
 REMAP = ["-r", "image:=/cam_a/image_raw", "-r", "camera_info:=/cam_a/camera_info"]
 FRAME = "cam_a_optical"
 TIMEOUT = 60.0  # one CPU inference takes 0.3-1 s; generous for a loaded 2-core CI machine
@@ -118,13 +120,21 @@ def test_diagnostics_report_rates_drops_latency_and_model(ros):
     status, values = ros.latest_diagnostics(time.monotonic())
     assert status.hardware_id == "hmr_ros"
     for key in ("input rate (Hz)", "processed rate (Hz)", "frames dropped (busy)", "latency mean (ms)",
-                "backend", "model", "body model", "weights", "bad inputs"):
+                "backend", "backend selection", "model", "body model", "weights", "bad inputs", "tracking",
+                "live tracks"):
         assert key in values, key
     assert values["body model"] == "procedural"
     assert values["model"].startswith("SIAM w32 128px T=2")
-    assert values["backend"].startswith("torch")
+    assert values["tracking"].startswith("on (min_hits=3")
     assert int(values["frames processed"]) >= 3
     assert status.level[0] >= WARN and "UNTRAINED" in status.message  # no checkpoint given
+
+
+def test_diagnostics_and_ready_line_name_the_backend_in_use(ros):
+    _, values = ros.latest_diagnostics(time.monotonic())
+    assert values["backend"] == "torch (cpu, fp32)"   # Backend.describe() of the backend that runs
+    assert values["backend selection"] == "torch requested"
+    assert "backend torch (cpu, fp32) [torch requested]" in ros.proc.log()
 
 
 BAD = {

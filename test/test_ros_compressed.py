@@ -14,8 +14,8 @@ import rclpy  # noqa: E402
 from sensor_msgs.msg import CompressedImage  # noqa: E402
 
 SIDE, WINDOW = 128, 3
-SETTINGS = dict(image_transport="compressed", mode="centered", input_size=128, window=WINDOW, max_people=2,
-                score_threshold=0.05, torch_threads=1, diagnostics_period_s=0.5)
+SETTINGS = dict(backend="torch", image_transport="compressed", mode="centered", input_size=128, window=WINDOW,
+                max_people=2, score_threshold=0.05, torch_threads=1, diagnostics_period_s=0.5)
 TIMEOUT = 60.0
 
 

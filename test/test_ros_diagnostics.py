@@ -65,6 +65,21 @@ def test_no_input_and_untrained_network_warn():
     assert r.level == WARN and "UNTRAINED" in r.message
 
 
+def test_backend_selection_and_tracking_are_reported():
+    info = StaticInfo(**{**INFO.__dict__, "backend": "onnxruntime (CPU, fp32)",
+                         "backend_selection": "tensorrt-cuda skipped: no CUDA; auto chose onnxruntime (CPU, fp32)",
+                         "tracking": "on (min_hits=3, max_lost_frames=15, smoothing on)"})
+    stats = PipelineStats(now=0.0)
+    stats.on_processed(10.0, people=2, default_intrinsics=False, live_tracks=3)
+    v = stats.report(1.0, info, 1000, 5).values
+    assert v["backend"] == "onnxruntime (CPU, fp32)"
+    assert v["backend selection"].endswith("auto chose onnxruntime (CPU, fp32)")
+    assert v["tracking"].startswith("on (min_hits=3") and v["live tracks"] == "3"
+    stats.on_processed(10.0, people=2, default_intrinsics=False)   # tracking off: no track count
+    assert stats.report(2.0, INFO, 1000, 5).values["live tracks"] == "n/a"
+    assert INFO.tracking == "off"
+
+
 def test_a_problem_warns_only_in_the_period_it_happened():
     stats = PipelineStats(now=0.0)
     stats.on_received(0.1, False)

@@ -27,12 +27,14 @@ class Report:
 class StaticInfo:
     """What does not change while the node runs."""
 
-    backend: str         # e.g. "torch 2.13.0 cpu"
+    backend: str         # the backend in use, ``Backend.describe()``: e.g. "torch (cpu, fp32)"
     model: str           # e.g. "SIAM w32 512px T=9 causal"
     weights: str         # checkpoint path, or "UNTRAINED (no checkpoint)"
     body_model: str
     input_topic: str
     untrained: bool
+    backend_selection: str = ""  # why that backend: ``Backend.selection`` joined with "; "
+    tracking: str = "off"        # e.g. "on (min_hits=3, max_lost_frames=15, smoothing)" or "off"
 
 
 class PipelineStats:
@@ -52,6 +54,7 @@ class PipelineStats:
         self.buffer_resets = 0
         self.last_input_time: float | None = None
         self.default_intrinsics_frames = 0
+        self.live_tracks: int | None = None  # None while tracking is off
         self._latencies: list[float] = []   # ms, since the last report
         self._last_report_time = start
         self._last_counts = (0, 0, 0, 0, 0)  # received, processed, dropped, bad, errors at the last report
@@ -78,9 +81,12 @@ class PipelineStats:
             self.inference_errors += 1
             self.last_error = message
 
-    def on_processed(self, latency_ms: float, people: int, default_intrinsics: bool) -> None:
+    def on_processed(self, latency_ms: float, people: int, default_intrinsics: bool,
+                     live_tracks: int | None = None) -> None:
+        """One frame published; ``live_tracks``: the tracker's tracks after it (None without tracking)."""
         with self._lock:
             self.processed += 1
+            self.live_tracks = live_tracks
             self.published_people += people
             self.last_people = people
             self._latencies.append(latency_ms)
@@ -118,6 +124,9 @@ class PipelineStats:
                 "frames with default intrinsics": str(self.default_intrinsics_frames),
                 "inference errors": str(self.inference_errors),
                 "backend": info.backend,
+                "backend selection": info.backend_selection or "n/a",
+                "tracking": info.tracking,
+                "live tracks": "n/a" if self.live_tracks is None else str(self.live_tracks),
                 "model": info.model,
                 "weights": info.weights,
                 "body model": info.body_model,

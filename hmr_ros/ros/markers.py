@@ -14,6 +14,7 @@ their alignment and are copied unchanged.
 from __future__ import annotations
 
 import struct
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,18 @@ _STAMP_SENTINEL = (0x5A3C2D1E, 0x1A2B3C4D)  # (sec, nanosec) values no real head
 def person_color(index: int) -> tuple[float, float, float]:
     """RGB in [0, 1] of person ``index`` (cycles through ``PALETTE``)."""
     return PALETTE[index % len(PALETTE)]
+
+
+def track_color(track_id: str) -> tuple[float, float, float]:
+    """RGB in [0, 1] of the person with track id ``track_id``: the same in every frame and every run (a CRC
+    of the id, not Python's per-process salted ``hash``), so a tracked person keeps their colour."""
+    return PALETTE[zlib.crc32(track_id.encode("utf-8")) % len(PALETTE)]
+
+
+def people_colors(ids) -> list[tuple[float, float, float]]:
+    """Colour per person in publishing order: ``track_color(id)`` for a tracked person, ``person_color(i)``
+    (by index) for one without an id (tracking off)."""
+    return [track_color(i_d) if i_d else person_color(i) for i, i_d in enumerate(ids)]
 
 
 def _sentinel_point(i: int) -> tuple[float, float, float]:

@@ -3,7 +3,8 @@
 The node only translates between ROS and the core. Threads:
 - the executor (main thread) runs the subscription callbacks, which only store the newest image (a frame
   still waiting when the next one arrives is dropped and counted), cache CameraInfo, and the diagnostics timer;
-- one worker thread takes the newest image, decodes it, runs ``Estimator.step`` and publishes.
+- one worker thread takes the newest image, decodes it, runs ``Estimator.step`` and the ``Tracker`` (ids and
+  smoothing, when ``tracking`` is on) and publishes.
 So the latency stays bounded (at most one waiting frame) at any input rate.
 
 Bad input never stops the node: it is logged once per kind (then at most every 10 s with a count),
@@ -33,9 +34,10 @@ from hmr_ros.estimator import Estimator
 from hmr_ros.msg import SMPLHumanArray
 from hmr_ros.ros import diagnostics
 from hmr_ros.ros.image_codec import ImageDecodeError, compressed_msg_to_rgb, image_msg_to_rgb
-from hmr_ros.ros.markers import MeshMarkerWriter
+from hmr_ros.ros.markers import MeshMarkerWriter, people_colors
 from hmr_ros.ros.messages import bodies_to_msg, order_bodies
 from hmr_ros.ros.params import NodeConfig, ParameterError, declare_and_read
+from hmr_ros.tracking import Tracker
 
 SMPL_TOPIC = "humans/smpl"
 MARKER_TOPIC = "humans/smpl/markers"
@@ -106,13 +108,18 @@ class HmrNode(Node):
         self.estimator = Estimator(self.cfg.estimator_config())  # ValueError/OSError -> caller exits
         self._log_once = _OnceLogger(self.get_logger())
         est = self.estimator
+        # identities over the estimator's outputs; it re-poses the smoothed bodies with the same body model
+        self.tracker = (Tracker(self.cfg.tracker_config(), body_model=est.body_model)
+                        if self.cfg.tracking else None)
         weights = self.cfg.checkpoint or "UNTRAINED (no checkpoint)"
         self._info = diagnostics.StaticInfo(
-            backend=f"torch {torch.__version__} {est.device}",
+            backend=est.backend.describe(),
+            backend_selection="; ".join(est.backend.selection),
             model=f"SIAM {self.cfg.variant} {self.cfg.input_size}px T={self.cfg.window} "
                   f"K={self.cfg.max_people} {self.cfg.mode}",
             weights=weights, body_model=est.body_model_name,
-            input_topic=self.resolve_topic_name(IMAGE_TOPIC), untrained=est.untrained)
+            input_topic=self.resolve_topic_name(IMAGE_TOPIC), untrained=est.untrained,
+            tracking=self._tracking_summary())
         self.stats = diagnostics.PipelineStats()
         self._markers = (MeshMarkerWriter(est.faces, self.cfg.marker_face_stride, self.cfg.marker_alpha)
                          if self.cfg.publish_markers else None)
@@ -137,8 +144,18 @@ class HmrNode(Node):
         if est.untrained:
             self.get_logger().warning("network is UNTRAINED (no checkpoint parameter): the published people are "
                                       "outputs of random weights, not real detections")
-        self.get_logger().info(f"ready: {self._info.model}, {self._info.backend}, body model "
-                               f"'{est.body_model_name}', {image_type.__name__} on '{self._info.input_topic}'")
+        self.get_logger().info(f"ready: {self._info.model}, backend {self._info.backend} "
+                               f"[{self._info.backend_selection}], body model '{est.body_model_name}', "
+                               f"tracking {self._info.tracking}, {image_type.__name__} on "
+                               f"'{self._info.input_topic}'")
+
+    def _tracking_summary(self) -> str:
+        if self.tracker is None:
+            return "off"
+        c = self.tracker.config
+        return (f"on (min_hits={c.min_hits}, max_lost_frames={c.max_lost_frames}, "
+                f"{'tentative tracks published, ' if c.output_tentative else ''}"
+                f"smoothing {'on' if c.smoothing else 'off'})")
 
     # -- callbacks (executor thread) ------------------------------------------------------------------------
     def _on_image(self, msg) -> None:
@@ -210,6 +227,10 @@ class HmrNode(Node):
             return
         reason = self.estimator.last_reset_reason
         if reason is not None and reason is not reset_before:
+            # the same stamp event also resets the tracker inside update(); resetting here as well keeps
+            # the two in step even in centered mode, where the tracker sees older stamps
+            if self.tracker is not None:
+                self.tracker.reset()
             self.stats.on_buffer_reset()
             self._log_once("buffer_reset", f"temporal window reset: {reason}", level="info")
         self._headers.append((stamp, msg.header, width, height))
@@ -219,12 +240,16 @@ class HmrNode(Node):
         if not found:  # centered mode before the window holds the output frame
             return
         header, w, h = found[-1]
+        if self.tracker is not None:
+            bodies = self.tracker.update(bodies, out_stamp)
         bodies = order_bodies(bodies)
         self.pub_smpl.publish(bodies_to_msg(bodies, header, self.estimator.body_model_name, w, h))
         if self._markers is not None:
             self.pub_markers.publish(self._markers.build(
-                [b.vertices for b in bodies], (header.stamp.sec, header.stamp.nanosec), header.frame_id))
-        self.stats.on_processed(1e3 * (time.monotonic() - job.received), len(bodies), K is None)
+                [b.vertices for b in bodies], (header.stamp.sec, header.stamp.nanosec), header.frame_id,
+                colors=people_colors([b.id for b in bodies])))
+        live = None if self.tracker is None else len(self.tracker.tracks)
+        self.stats.on_processed(1e3 * (time.monotonic() - job.received), len(bodies), K is None, live)
 
     def stop(self) -> None:
         with self._cv:

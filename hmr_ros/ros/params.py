@@ -7,9 +7,12 @@ is the rclpy side.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, fields
 
+from hmr_ros.backends import BACKEND_NAMES, PRECISION_CHOICES
 from hmr_ros.estimator import EstimatorConfig
+from hmr_ros.tracking import TrackerConfig
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class ParamSpec:
 
 
 _E = EstimatorConfig()
+_T = TrackerConfig()
 
 PARAMS: tuple[ParamSpec, ...] = (
     # --- input ---------------------------------------------------------------------------------------------
@@ -67,6 +71,37 @@ PARAMS: tuple[ParamSpec, ...] = (
               "trust)"),
     ParamSpec("device", _E.device, "torch device: 'cpu', 'cuda', 'cuda:1', ..."),
     ParamSpec("torch_threads", 0, "CPU threads for torch; 0 = torch's default", range=(0, 256, 1)),
+    # --- inference backend -----------------------------------------------------------------------------------
+    ParamSpec("backend", _E.backend, "inference backend of the network: 'auto' tries tensorrt > torch-cuda > "
+              "onnxruntime > torch-cpu and reports why each earlier one was skipped (diagnostics)",
+              choices=BACKEND_NAMES),
+    ParamSpec("precision", _E.precision, "'auto' = fp16 on CUDA, fp32 on CPU (onnxruntime runs fp32 only)",
+              choices=PRECISION_CHOICES),
+    ParamSpec("engine_cache_dir", "", "directory of the ONNX exports and TensorRT engines ('~' is expanded); "
+              "empty = $XDG_CACHE_HOME/hmr_ros, by default ~/.cache/hmr_ros"),
+    # --- tracking ------------------------------------------------------------------------------------------
+    ParamSpec("tracking", True, "give each person a persistent id (SMPLHuman.id) and smooth them over time; "
+              "false publishes every detection with an empty id"),
+    ParamSpec("tracking_smoothing", _T.smoothing, "One-Euro smoothing of translation and joint rotations, "
+              "running mean of the betas, per track"),
+    ParamSpec("tracking_min_hits", _T.min_hits, "consecutive detections that confirm a new track (only "
+              "confirmed tracks are published unless tracking_output_tentative)", range=(1, 100, 1)),
+    ParamSpec("tracking_max_lost_frames", _T.max_lost_frames, "frames a confirmed track may go unseen and "
+              "still take its id back when the person reappears nearby", range=(0, 1000, 1)),
+    ParamSpec("tracking_output_tentative", _T.output_tentative, "also publish people of tentative (not yet "
+              "confirmed) tracks; their ids may vanish"),
+    ParamSpec("tracking_max_root_distance_m", _T.max_root_distance_m, "gate radius around a track's "
+              "predicted 3D root (it grows while the track is unseen), metres", range=(0.01, 10.0, 0)),
+    ParamSpec("tracking_max_cost", _T.max_cost, "a detection and a track whose association cost (in [0, 1]) "
+              "exceeds this are not matched", range=(0.01, 1.0, 0)),
+    ParamSpec("tracking_one_euro_min_cutoff_hz", _T.one_euro_min_cutoff_hz, "translation One-Euro cutoff "
+              "at rest (lower = smoother, more lag), Hz", range=(0.001, 100.0, 0)),
+    ParamSpec("tracking_one_euro_beta", _T.one_euro_beta, "translation One-Euro speed coefficient (higher = "
+              "less lag when moving), Hz per m/s", range=(0.0, 1000.0, 0)),
+    ParamSpec("tracking_rotation_min_cutoff_hz", _T.rotation_min_cutoff_hz, "joint rotation One-Euro cutoff "
+              "at rest, Hz", range=(0.001, 100.0, 0)),
+    ParamSpec("tracking_rotation_beta", _T.rotation_beta, "joint rotation One-Euro speed coefficient, Hz per "
+              "rad/s", range=(0.0, 1000.0, 0)),
     # --- output --------------------------------------------------------------------------------------------
     ParamSpec("publish_markers", True, "publish the meshes as visualization_msgs/MarkerArray on "
               "'humans/smpl/markers'"),
@@ -104,6 +139,20 @@ class NodeConfig:
     allow_pickle: bool
     device: str
     torch_threads: int
+    backend: str
+    precision: str
+    engine_cache_dir: str
+    tracking: bool
+    tracking_smoothing: bool
+    tracking_min_hits: int
+    tracking_max_lost_frames: int
+    tracking_output_tentative: bool
+    tracking_max_root_distance_m: float
+    tracking_max_cost: float
+    tracking_one_euro_min_cutoff_hz: float
+    tracking_one_euro_beta: float
+    tracking_rotation_min_cutoff_hz: float
+    tracking_rotation_beta: float
     publish_markers: bool
     marker_face_stride: int
     marker_alpha: float
@@ -115,7 +164,22 @@ class NodeConfig:
         return EstimatorConfig(variant=self.variant, input_size=self.input_size, window=self.window,
                                max_people=self.max_people, mode=self.mode, checkpoint=self.checkpoint or None,
                                body_model=self.body_model, device=self.device, allow_pickle=self.allow_pickle,
-                               score_threshold=self.score_threshold, max_gap_s=self.max_gap_s)
+                               score_threshold=self.score_threshold, max_gap_s=self.max_gap_s,
+                               backend=self.backend, precision=self.precision,
+                               engine_cache_dir=os.path.expanduser(self.engine_cache_dir) or None)
+
+    def tracker_config(self) -> TrackerConfig:
+        """The tracker's settings; the others keep ``TrackerConfig``'s defaults. ``max_gap_s`` is the
+        estimator's, so the tracker resets on the same stamp jumps as the temporal window."""
+        return TrackerConfig(smoothing=self.tracking_smoothing, min_hits=self.tracking_min_hits,
+                             max_lost_frames=self.tracking_max_lost_frames,
+                             output_tentative=self.tracking_output_tentative,
+                             max_root_distance_m=self.tracking_max_root_distance_m,
+                             max_cost=self.tracking_max_cost,
+                             one_euro_min_cutoff_hz=self.tracking_one_euro_min_cutoff_hz,
+                             one_euro_beta=self.tracking_one_euro_beta,
+                             rotation_min_cutoff_hz=self.tracking_rotation_min_cutoff_hz,
+                             rotation_beta=self.tracking_rotation_beta, max_gap_s=self.max_gap_s)
 
 
 def make_config(values: dict) -> NodeConfig:
