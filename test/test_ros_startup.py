@@ -1,5 +1,6 @@
 """hmr_node refuses bad configuration at start with one clear line on stderr and a non-zero exit code
-(no traceback): out-of-range and unknown parameters, a missing body-model or checkpoint file."""
+(no traceback): out-of-range and unknown parameters, a missing body-model or checkpoint file, a backend
+named explicitly that cannot run."""
 import pytest
 
 import ros_harness
@@ -16,6 +17,9 @@ ros_harness.require_ros()
     (dict(tracking_min_hits=0), 2, "invalid parameter 'tracking_min_hits'"),
     (dict(body_model="/nonexistent/SMPL_NEUTRAL.npz"), 1, "/nonexistent/SMPL_NEUTRAL.npz"),
     (dict(checkpoint="/nonexistent/siam.safetensors"), 1, "/nonexistent/siam.safetensors"),
+    # a backend named explicitly that cannot run stops the node (auto would fall back instead)
+    (dict(backend="onnxruntime", precision="fp16"), 1,
+     "cannot start: onnxruntime backend runs the exported graphs in fp32 only"),
 ])
 def test_bad_configuration_is_one_line_and_a_non_zero_exit(overrides, code, expected, tmp_path, monkeypatch):
     ros_harness.isolate_ros_environment(monkeypatch)
