@@ -95,7 +95,8 @@ def test_every_range_of_a_tracker_parameter_makes_a_valid_tracker_config():
 @pytest.mark.parametrize("name,value,expected", [
     ("input_size", 100, "in [128, 1024]"),
     ("input_size", 200, "multiple of 32"),
-    ("window", 0, "in [1, 64]"),
+    ("window", 0, "in [1, 16]"),
+    ("window", 17, "in [1, 16]"),
     ("mode", "sideways", "one of 'causal', 'centered'"),
     ("image_transport", "theora", "one of 'raw', 'compressed'"),
     ("marker_alpha", 1.5, "in [0, 1]"),

@@ -56,7 +56,8 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("variant", _E.variant, "HRNet backbone width", choices=("w32", "w48")),
     ParamSpec("input_size", _E.input_size, "network input side in pixels (images are letterboxed to it)",
               range=(128, 1024, 32)),
-    ParamSpec("window", _E.window, "frames in the temporal window", range=(1, 64, 1)),
+    ParamSpec("window", _E.window, "frames in the temporal window (the time embedding covers 16)",
+              range=(1, 16, 1)),
     ParamSpec("max_people", _E.max_people, "most people reconstructed per image", range=(1, 64, 1)),
     ParamSpec("mode", _E.mode, "'causal': output the newest frame (no delay); 'centered': output the frame "
               "window//2 back (smoother, delayed by that many frames)", choices=("causal", "centered")),
