@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
@@ -36,6 +35,7 @@ from hmr_ros.msg import SMPLHumanArray
 from hmr_ros.ros.image_codec import compressed_msg_to_rgb, image_msg_to_rgb
 from hmr_ros.ros.markers import MARKER_NS, MeshMarkerWriter, person_color
 from hmr_ros.ros.messages import bodies_to_msg
+from machine_info import cpu_line  # bench/, this script's folder
 
 W, H = 640, 480
 
@@ -150,13 +150,7 @@ def main() -> None:
     node.destroy_node()
     rclpy.shutdown()
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    print(f"\nMachine: {cpu}, {os.cpu_count()} cores; {platform.python_version()}; image {W}x{H}; "
+    print(f"\nMachine: {cpu_line()}; image {W}x{H}; "
           f"procedural body ({len(bodies[0].vertices)} vertices, {len(faces)} faces); median of {r} runs\n")
     print("| stage | " + " | ".join(f"{n} people" for n in args.people) + " |")
     print("|---|" + "---|" * len(args.people))

@@ -23,7 +23,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -35,10 +34,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's hmr_ros
 
 from hmr_ros.backends.base import Backend, FrameOutputs  # noqa: E402
-from hmr_ros.camera import letterbox  # noqa: E402
 from hmr_ros.estimator import Estimator, EstimatorConfig  # noqa: E402
 from hmr_ros.frame_buffer import FrameBuffer, FrameSlot  # noqa: E402
 from hmr_ros.ros.image_codec import raw_to_rgb  # noqa: E402
+from machine_info import cpu_line  # noqa: E402  (bench/, this script's folder)
 
 W, H = 640, 480
 MAX_PEOPLE = 16
@@ -80,15 +79,8 @@ def rss_mb() -> tuple[float, float]:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     gpu = f"; GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else "; no GPU"
-    return (f"{cpu}, {os.cpu_count()} cores{gpu}; torch {torch.__version__} ({torch.get_num_threads()} threads); "
-            f"Python {platform.python_version()}")
+    return f"{cpu_line()}{gpu}; torch {torch.__version__} ({torch.get_num_threads()} threads)"
 
 
 def camera_frame() -> tuple[bytes, np.ndarray]:

@@ -12,7 +12,6 @@ counted in /diagnostics, and the next good frame is processed.
 """
 from __future__ import annotations
 
-import math
 import sys
 import threading
 import time
