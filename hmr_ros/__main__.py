@@ -136,9 +136,15 @@ def cmd_train(args) -> int:
     workers = args.workers
     if workers is None:  # render in parallel when a GPU is waiting for data
         workers = 0 if device == "cpu" else max(0, min(12, (os.cpu_count() or 1) - 2))
+    try:
+        sizes = [tuple(int(v) for v in item.lower().split("x")) for item in args.image_sizes.split(",")]
+    except ValueError:
+        sizes = []
+    if not sizes or any(len(wh) != 2 for wh in sizes):
+        raise ValueError(f"--image-sizes: expected WxH[,WxH...] such as 640x480,480x640; got {args.image_sizes!r}")
     train(config, args.steps, args.batch_clips, args.lr, device, args.seed, args.out, args.log_every,
           init_checkpoint=args.checkpoint, workers=workers, amp=not args.no_amp, save_every=args.save_every,
-          max_people=args.people)
+          max_people=args.people, image_sizes=sizes)
     return 0
 
 
@@ -183,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=None,
                    help="data-rendering processes (default: 0 on CPU, min(12, cores - 2) on a GPU)")
     p.add_argument("--people", type=int, default=None, help="most people per clip (default: --max-people)")
+    p.add_argument("--image-sizes", default="640x480,480x640",
+                   help="rendered camera sizes WxH, comma separated (rendering cost grows with the pixels)")
     p.add_argument("--no-amp", action="store_true", help="train in float32 on CUDA (default: bfloat16 autocast)")
     p.set_defaults(func=cmd_train)
     args = parser.parse_args(argv)
