@@ -13,7 +13,7 @@ from hmr_ros.estimator import Estimator, EstimatorConfig
 from hmr_ros.model.siam import SIAM, SIAMConfig
 from hmr_ros.synthetic_dataset import SyntheticClipDataset, collate
 from hmr_ros.train import LOSS_NAMES, lr_factor, train
-from hmr_ros.training import siam_losses
+from hmr_ros.training import center_focal_loss, siam_losses
 
 S, T, K = 64, 2, 2
 CFG = SIAMConfig(input_size=S, window=T, max_people=K)
@@ -125,3 +125,18 @@ def test_bad_arguments_and_short_data_are_rejected(batch, tmp_path):
     with pytest.raises(ValueError, match="ran out after 1 of 2"):
         train(CFG, steps=2, batch_clips=1, lr=1e-3, device="cpu", seed=0, out_path=None, log_every=0,
               data=[batch], log=lambda _: None)
+
+
+def test_focal_loss_stays_finite_for_saturated_bfloat16_logits():
+    """What the CUDA bfloat16 autocast path relies on: a confident centre must not turn the loss into nan."""
+    target = torch.zeros(1, 1, 4, 4)
+    target[0, 0, 1, 1] = 1.0
+    logits = torch.full((1, 1, 4, 4), -5.0)
+    logits[0, 0, 1, 1] = 20.0
+    low = center_focal_loss(logits.bfloat16(), target)
+    assert torch.isfinite(low) and float(low) == pytest.approx(float(center_focal_loss(logits, target)), abs=1e-3)
+
+
+def test_command_line_rejects_bad_image_sizes(capsys):
+    rc = main(["train", "--input-size", str(S), "--steps", "1", "--out", "x.safetensors", "--image-sizes", "640x"])
+    assert rc == 2 and "--image-sizes" in capsys.readouterr().err
