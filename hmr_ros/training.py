@@ -33,8 +33,12 @@ class ClipBatch:
 
 
 def center_focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 2.0, beta: float = 4.0) -> torch.Tensor:
-    """CenterNet's penalty-reduced focal loss, normalised by the number of centres (target == 1)."""
-    p = torch.sigmoid(logits).clamp(1e-4, 1 - 1e-4)
+    """CenterNet's penalty-reduced focal loss, normalised by the number of centres (target == 1).
+
+    Computed in float32 whatever the logits' dtype: in bfloat16 ``1 - 1e-4`` rounds to 1, so a saturated centre
+    would give ``log(0) * 0 = nan`` under mixed precision.
+    """
+    p = torch.sigmoid(logits.float()).clamp(1e-4, 1 - 1e-4)
     pos = (target >= 1.0 - 1e-6).to(p.dtype)
     pos_loss = -torch.log(p) * (1 - p) ** alpha * pos
     neg_loss = -torch.log(1 - p) * p ** alpha * (1 - target) ** beta * (1 - pos)
