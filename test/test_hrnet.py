@@ -11,13 +11,7 @@ import torch.nn.functional as F
 from hmr_ros.model.hrnet import HRNET_SPECS, HRNet
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    # The CI box has 2 cores shared with other jobs; one thread is faster than oversubscription.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 @pytest.fixture(scope="module")

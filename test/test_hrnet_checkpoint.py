@@ -19,12 +19,7 @@ HEAD_WIDTHS = (32, 64, 128, 256)  # official classification head, before the x4 
 NUM_CLASSES, NUM_KEYPOINTS = 1000, 17
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 # ---------------------------------------------------------------------------------------------------------------
