@@ -140,13 +140,13 @@ def check_backends(config, frames: int = 12, device: str = "auto",
     its score threshold set to 0 (see the module docstring).
     """
     runnable, skipped = candidates(device)
-    todo = only if only is not None else runnable
+    planned = only if only is not None else runnable
     base = dataclasses.replace(config, score_threshold=0.0)
     images = fixed_frames(frames, base.input_size)
     ref_cfg = dataclasses.replace(base, backend=REFERENCE[0], device=REFERENCE[1], precision=REFERENCE[2])
     _, reference, ref_lat = _run(ref_cfg, images)
     rows = []
-    for name, dev, precision in todo:
+    for name, dev, precision in planned:
         row = CheckRow(name, dev, precision)
         try:
             if (name, dev, precision) == REFERENCE:
