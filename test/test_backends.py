@@ -152,6 +152,15 @@ def test_torch_backend_defaults_per_device(network):
             TorchBackend(network, "cuda")
 
 
+def test_backends_return_plain_tensors_to_any_caller(network, ort_backend):
+    # Called outside the Estimator's inference_mode (as check-backends or a user's script would): no autograd
+    # history is recorded, on either graph.
+    (image,), (tokens, mask) = example_inputs(network, seed=2)
+    for backend in (TorchBackend(network, "cpu"), ort_backend):
+        for out in (*backend.frame(image), *backend.temporal(tokens, mask)):
+            assert not out.requires_grad and out.grad_fn is None, backend.describe()
+
+
 def test_estimator_runs_through_the_chosen_backend_with_equal_bodies(cache):
     frames = fixed_frames(4, 64)
     runs = {}

@@ -37,6 +37,7 @@ class _CapturedGraph:
         with torch.cuda.graph(self.graph):
             self.outputs = fn(*self.inputs)
 
+    @torch.inference_mode()  # the static inputs are inference tensors: only writable in inference mode
     def __call__(self, *inputs: torch.Tensor) -> list[torch.Tensor]:
         for dst, src in zip(self.inputs, inputs):
             dst.copy_(src, non_blocking=True)
@@ -109,11 +110,15 @@ class TorchBackend(Backend):
             self._frame_graph = _CapturedGraph(self._run_frame, [image])
             self._temporal_graph = _CapturedGraph(self._run_temporal, [tokens, mask])
 
+    # inference_mode here, not only in the Estimator: any caller (check-backends, a user's script) gets outputs
+    # without autograd history, and the captured graphs' inference-tensor inputs stay writable.
+    @torch.inference_mode()
     def frame(self, image: torch.Tensor) -> FrameOutputs:
         image = image.to(self.device, non_blocking=True)
         out = self._frame_graph(image) if self._frame_graph else self._run_frame(image)
         return FrameOutputs(*out)
 
+    @torch.inference_mode()
     def temporal(self, tokens: torch.Tensor, mask: torch.Tensor) -> TemporalOutputs:
         tokens, mask = tokens.to(self.device), mask.to(self.device)
         out = self._temporal_graph(tokens, mask) if self._temporal_graph else self._run_temporal(tokens, mask)
