@@ -1,6 +1,6 @@
 """Command line: ``python -m hmr_ros <command>``.
 
-    info          parameter counts per module
+    info          parameter counts per module and GFLOP per frame
     export        frame_net.onnx + temporal_net.onnx, with the ONNX Runtime parity check
     make-body     write the procedural body model in SMPL's .npz layout
     build-engine  build (or verify) the cached TensorRT engines ahead of time
@@ -41,6 +41,10 @@ def cmd_info(args) -> int:
     print(f"SIAM-{args.variant} (input {args.input_size}, window {args.window}, K {args.max_people}, {args.mode})")
     for name, n in model.parameter_counts().items():
         print(f"  {name:<11} {n:>12,d}  ({n / 1e6:6.2f} M)")
+    flops = model.flop_counts()
+    print(f"GFLOP per frame at {args.input_size}x{args.input_size} (2 per multiply-add):")
+    for name, n in flops.items():
+        print(f"  {name:<12} {n / 1e9:9.2f}")
     return 0
 
 
@@ -152,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hmr_ros", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("info", help="parameter counts per module")
+    p = sub.add_parser("info", help="parameter counts per module and GFLOP per frame")
     _network_args(p)
     p.set_defaults(func=cmd_info)
     p = sub.add_parser("export", help="export frame_net.onnx and temporal_net.onnx and check parity")

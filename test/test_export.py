@@ -39,6 +39,8 @@ def test_cli_info_prints_every_module(capsys):
     for name in ("backbone", "frame head", "SIA", "FD", "SMPL head", "total"):
         assert name in out
     assert "29,305,536" in out  # HRNet-W32 backbone
+    flops = SIAM(SIAMConfig(input_size=64)).flop_counts()
+    assert f"frame_net    {flops['frame_net'] / 1e9:9.2f}" in out and "GFLOP per frame at 64x64" in out
 
 
 def test_cli_export_reports_parity(tmp_path, capsys):

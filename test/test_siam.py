@@ -87,3 +87,21 @@ def test_w48_uses_the_wider_backbone():
 def test_invalid_config_is_rejected_naming_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         SIAM(SIAMConfig(**{field: value}))
+
+
+def test_flop_counts_match_the_frame_head_by_hand_and_scale_with_the_input_area():
+    cfg = SIAMConfig(input_size=128, window=4, max_people=8)
+    flops = SIAM(cfg).flop_counts()
+    cells, d, k = (128 // 4) ** 2, cfg.dim, cfg.max_people
+    head = (2 * cells * 480 * d              # fusion 1x1: 32+64+128+256 = 480 HRNet-W32 channels -> D
+            + 2 * cells * d * d * 9          # fusion 3x3
+            + 2 * cells * d * (d // 2) * 9   # centre head 3x3
+            + 2 * cells * (d // 2)           # centre logits 1x1
+            + 2 * k * 64 * d)                # position encoding, 16 frequencies x (sin, cos) x (x, y) -> D, per token
+    assert flops["frame head"] == head
+    assert flops["frame_net"] == flops["backbone"] + flops["frame head"]
+    bigger = SIAM(SIAMConfig(input_size=256, window=4, max_people=8)).flop_counts()
+    assert bigger["frame_net"] / flops["frame_net"] == pytest.approx(4.0, rel=1e-3)  # convolutions: per pixel
+    assert bigger["temporal_net"] == flops["temporal_net"]  # tokens only: independent of the image size
+    longer = SIAM(SIAMConfig(input_size=128, window=8, max_people=8)).flop_counts()
+    assert longer["temporal_net"] > flops["temporal_net"] and longer["frame_net"] == flops["frame_net"]

@@ -139,6 +139,30 @@ class SIAM(nn.Module):
         counts["total"] = sum(p.numel() for p in self.parameters())
         return counts
 
+    def flop_counts(self) -> dict[str, int]:
+        """Floating-point operations per frame of each graph at this config's static shapes (S, T, K).
+
+        Counted by PyTorch's ``FlopCounterMode`` (2 per multiply-add of convolutions, matmuls and attention;
+        elementwise ops are not counted) on a shape-only copy on the meta device: no weights are touched and it
+        takes well under a second. Keys: "backbone", "frame head", "frame_net", "temporal_net".
+        """
+        from torch.utils.flop_counter import FlopCounterMode
+
+        cfg = self.config
+        with torch.device("meta"):
+            shadow = SIAM(cfg).to("meta").eval()  # .to: buffers built from numpy start on the CPU
+            image = torch.zeros(1, cfg.input_size, cfg.input_size, 3, dtype=torch.uint8)
+            tokens = torch.zeros(1, cfg.window, cfg.max_people, cfg.dim)
+            mask = torch.ones(1, cfg.window, cfg.max_people, dtype=torch.bool)
+        with torch.inference_mode(), FlopCounterMode(display=False, depth=2) as frame_count:
+            shadow.frame_net(image)
+        with torch.inference_mode(), FlopCounterMode(display=False, depth=1) as temporal_count:
+            shadow.temporal_net(tokens, mask)
+        frame, temporal = frame_count.get_flop_counts(), temporal_count.get_flop_counts()
+        return {"backbone": sum(frame["FrameNet.backbone"].values()),
+                "frame head": sum(frame["FrameNet.head"].values()),
+                "frame_net": frame_count.get_total_flops(), "temporal_net": temporal_count.get_total_flops()}
+
 
 def build_siam(cfg: SIAMConfig) -> SIAM:
     return SIAM(cfg)
