@@ -158,7 +158,7 @@ class SIAM(nn.Module):
             shadow.frame_net(image)
         with torch.inference_mode(), FlopCounterMode(display=False, depth=1) as temporal_count:
             shadow.temporal_net(tokens, mask)
-        frame, temporal = frame_count.get_flop_counts(), temporal_count.get_flop_counts()
+        frame = frame_count.get_flop_counts()
         return {"backbone": sum(frame["FrameNet.backbone"].values()),
                 "frame head": sum(frame["FrameNet.head"].values()),
                 "frame_net": frame_count.get_total_flops(), "temporal_net": temporal_count.get_total_flops()}
