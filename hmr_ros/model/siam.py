@@ -82,7 +82,9 @@ class FrameNet(nn.Module):
         self.register_buffer("rgb_std", torch.tensor(RGB_STD).view(1, 3, 1, 1) * 255.0, persistent=False)
 
     def normalize(self, image: torch.Tensor) -> torch.Tensor:
-        return (image.permute(0, 3, 1, 2).float() - self.rgb_mean) / self.rgb_std
+        # Cast before the permute: TensorRT takes UINT8 only as a network input/output (no Transpose on it). The
+        # permuted view keeps channels_last strides either way.
+        return (image.float().permute(0, 3, 1, 2) - self.rgb_mean) / self.rgb_std
 
     def features(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Fused map (B, D, S/4, S/4) and heatmap logits (B, 1, S/4, S/4); for training."""
