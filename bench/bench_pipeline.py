@@ -3,6 +3,7 @@
     python bench/bench_pipeline.py                      # reduced grid (fits a 2-core CPU), backend auto
     python bench/bench_pipeline.py --grid full          # W32/W48 x 384/512 x window 1/9/16 x 1/5/10 people
     python bench/bench_pipeline.py --rss-frames 10000   # host RSS drift over a long run (GPU machines)
+    python bench/bench_pipeline.py --grid targets --rss-frames 10000   # just what the targets need, with verdicts
     . install/setup.bash && python bench/bench_pipeline.py   # adds message/marker build and publish stages
 
 Stages per frame (median ms): decode (640x480 rgb8 message payload), preprocess (letterbox), frame_net, buffer
@@ -15,12 +16,21 @@ wrapper that keeps the first n instance slots emulate n detected people; every g
 shape (K=16), so only the body model and the ROS stages depend on n, as in deployment. The network sees a square
 480x480 crop of the decoded frame (no letterbox padding, where the flat heatmap's first slots would be dropped).
 
+On CUDA every graph call is followed by a synchronize, so each stage's time is its own (the pipeline is
+sequential anyway: the body model waits for the graphs). GPU memory is reported twice: the PyTorch allocator's
+peak (``gpu_torch_peak_mb``) and the device memory in use after the case (``gpu_device_mb``, total - free, as
+nvidia-smi counts it: CUDA context, TensorRT engines and workspace included; other processes on the GPU too).
+
+The targets (issue 4: W32@512 FP16 with 10 people >= 100 FPS end to end, p99 < 20 ms, GPU memory <= 2 GiB; window
+16 within 15 % of window 1; host RSS flat within 5 %) get a PASS / FAIL / not measured line each.
+
 Writes a JSON file (``--json``) and prints Markdown tables for docs/performance.md.
 """
 from __future__ import annotations
 
 import argparse
 import datetime
+import gc
 import json
 import os
 import statistics
@@ -42,26 +52,38 @@ from machine_info import cpu_line  # noqa: E402  (bench/, this script's folder)
 W, H = 640, 480
 MAX_PEOPLE = 16
 FULL_GRID = [(v, s, t, n) for v in ("w32", "w48") for s in (384, 512) for t in (1, 9, 16) for n in (1, 5, 10)]
+TARGET_GRID = [("w32", 512, t, 10) for t in (1, 9, 16)]
 REDUCED_GRID = [("w32", 384, 9, 1), ("w32", 384, 9, 5), ("w32", 384, 9, 10), ("w32", 384, 1, 5),
                 ("w32", 384, 16, 5), ("w32", 512, 9, 5), ("w48", 384, 9, 5)]
 
 
 class FirstPeople(Backend):
-    """Wraps a backend; keeps only the first ``n`` instance slots valid (emulates n detected people)."""
+    """Wraps a backend; keeps only the first ``n`` instance slots valid (emulates n detected people).
+
+    On CUDA it synchronizes after each graph: kernels run asynchronously, and without it a graph's time would be
+    charged to whichever later stage first waits for the GPU.
+    """
 
     def __init__(self, inner: Backend, n: int):
         super().__init__()
         self.inner, self.n = inner, n
         self.name, self.precision, self.device = inner.name, inner.precision, inner.device
         self.selection = inner.selection
+        self.sync = inner.device.type == "cuda"
 
     def frame(self, image):
         out = self.inner.frame(image)
         keep = torch.arange(out.mask.shape[-1], device=out.mask.device) < self.n
-        return FrameOutputs(out.tokens, out.centers, out.scores, out.mask & keep)
+        out = FrameOutputs(out.tokens, out.centers, out.scores, out.mask & keep)
+        if self.sync:
+            torch.cuda.synchronize(self.device)
+        return out
 
     def temporal(self, tokens, mask):
-        return self.inner.temporal(tokens, mask)
+        out = self.inner.temporal(tokens, mask)
+        if self.sync:
+            torch.cuda.synchronize(self.device)
+        return out
 
     def describe(self):
         return self.inner.describe()
@@ -76,6 +98,12 @@ def rss_mb() -> tuple[float, float]:
                 key, kb = line.split()[:2]
                 values[key] = int(kb) / 1024
     return values.get("VmRSS:", float("nan")), values.get("VmHWM:", float("nan"))
+
+
+def gpu_device_mb(device: torch.device) -> float:
+    """Device memory in use on ``device`` (total - free), MiB: what nvidia-smi shows, context and TensorRT included."""
+    free, total = torch.cuda.mem_get_info(device)
+    return (total - free) / 2**20
 
 
 def machine() -> str:
@@ -197,10 +225,14 @@ def run_case(args, variant: str, size: int, window: int, people: int, payload: b
         "host_rss_mb": round(rss_mb()[0], 1), "host_rss_peak_mb": round(rss_mb()[1], 1),
     }
     if cuda:
-        result["gpu_peak_mb"] = round(torch.cuda.max_memory_allocated(est.device) / 2**20, 1)
+        result["gpu_torch_peak_mb"] = round(torch.cuda.max_memory_allocated(est.device) / 2**20, 1)
+        result["gpu_device_mb"] = round(gpu_device_mb(est.device), 1)
     print(f"# {variant}@{size} T={window} people={people}: {result['end_to_end_ms']['median']:.1f} ms/frame, "
           f"{result['fps']:.2f} FPS ({result['backend']})", flush=True)
     del est
+    gc.collect()
+    if cuda:  # hand the cached blocks back, so the next case's device memory is its own
+        torch.cuda.empty_cache()
     return result
 
 
@@ -220,9 +252,10 @@ def rss_run(args, payload: bytes) -> dict:
             samples.append((i + 1, rss_mb()[0]))
     after = [mb for n, mb in samples if n >= warm]
     first = after[0]
+    worst = max(after, key=lambda mb: abs(mb - first))  # flat means neither growing nor shrinking
     out = {"frames": args.rss_frames, "input_size": args.rss_size, "backend": est.backend.describe(),
            "rss_after_warmup_mb": round(first, 1), "rss_end_mb": round(after[-1], 1),
-           "rss_max_mb": round(max(after), 1), "drift_percent": round(100 * (max(after) - first) / first, 2),
+           "rss_max_mb": round(max(after), 1), "drift_percent": round(100 * (worst - first) / first, 2),
            "samples": [(n, round(mb, 1)) for n, mb in samples]}
     print(f"# RSS over {args.rss_frames} frames at {args.rss_size}: {first:.1f} -> {after[-1]:.1f} MiB "
           f"(max drift {out['drift_percent']:+.2f} %)", flush=True)
@@ -244,8 +277,11 @@ def tables(report: dict) -> str:
         out.append(f"\nwindow {r['long']} vs {r['short']} ({r['variant']}@{r['input_size']}, {r['people']} people): "
                    f"{r['ratio']:.3f} x per frame (goal <= 1.15)")
     peak = max((c["host_rss_peak_mb"] for c in cases), default=float("nan"))
+    gpu = [c for c in cases if "gpu_device_mb" in c]
     out.append(f"\npeak host RSS {peak:.0f} MiB" + (
-        f"; peak GPU memory {max(c.get('gpu_peak_mb', 0) for c in cases):.0f} MiB" if any("gpu_peak_mb" in c for c in cases) else ""))
+        f"; GPU memory: PyTorch allocator peak {max(c['gpu_torch_peak_mb'] for c in gpu):.0f} MiB, device in use "
+        f"up to {max(c['gpu_device_mb'] for c in gpu):.0f} MiB (context {report['gpu_context_mb']:.0f} MiB)"
+        if gpu else ""))
     if report.get("ros_stages") is not True:
         out.append(f"ROS stages not measured: {report.get('ros_stages')}")
     if "rss" in report:
@@ -255,9 +291,68 @@ def tables(report: dict) -> str:
     return "\n".join(out)
 
 
+#: Issue 4's targets (benchmarks, not timed tests).
+TARGETS = {"fps": 100.0, "p99_ms": 20.0, "gpu_mb": 2048.0, "window_ratio": 1.15, "rss_drift_percent": 5.0,
+           "rss_frames": 10_000}
+TARGET_CASE = ("w32", 512, 10)  # variant, input size, people; FP16 on a GPU
+
+
+def verdicts(report: dict) -> list[tuple[str, str, str]]:
+    """(target, what was measured, "PASS" | "FAIL" | "not measured: why") for each target.
+
+    The speed and GPU-memory targets are judged on the W32@512 FP16 cases with 10 people, every window measured
+    (the worst one counts); a run without them (a CPU, FP32) shows its figures but judges nothing.
+    """
+    def judge(ok: bool) -> str:
+        return "PASS" if ok else "FAIL"
+
+    cases = [c for c in report["cases"] if (c["variant"], c["input_size"], c["people"]) == TARGET_CASE]
+    fp16 = [c for c in cases if ", fp16" in c["backend"]]
+    windows = ",".join(str(c["window"]) for c in fp16)
+    rows = []
+    if fp16:
+        fps = min(c["fps"] for c in fp16)
+        p99 = max(c["end_to_end_ms"]["p99"] for c in fp16)
+        rows.append((f">= {TARGETS['fps']:.0f} FPS end to end", f"{fps:.1f} FPS (slowest of T={windows}; "
+                     f"{fp16[0]['backend']})", judge(fps >= TARGETS["fps"])))
+        rows.append((f"p99 latency < {TARGETS['p99_ms']:.0f} ms", f"{p99:.1f} ms", judge(p99 < TARGETS["p99_ms"])))
+        if all("gpu_device_mb" in c for c in fp16):
+            mem = max(c["gpu_device_mb"] for c in fp16)
+            rows.append((f"GPU memory <= {TARGETS['gpu_mb'] / 1024:.0f} GiB", f"{mem:.0f} MiB in use on the device",
+                         judge(mem <= TARGETS["gpu_mb"])))
+    else:
+        ran = (f"{min(c['fps'] for c in cases):.2f} FPS with {cases[0]['backend']}" if cases else "no W32@512 case "
+               "with 10 people")
+        why = "not measured: needs W32@512 FP16 with 10 people on a CUDA GPU (--grid targets)"
+        rows += [(f">= {TARGETS['fps']:.0f} FPS end to end", ran, why), (f"p99 latency < {TARGETS['p99_ms']:.0f} ms",
+                 "-", why), (f"GPU memory <= {TARGETS['gpu_mb'] / 1024:.0f} GiB", "-", why)]
+    ratios = report.get("window_ratio", [])
+    if ratios:
+        worst = max(ratios, key=lambda r: r["ratio"])
+        rows.append((f"window 16 within {100 * (TARGETS['window_ratio'] - 1):.0f} % of window 1",
+                     f"{worst['ratio']:.3f} x ({worst['variant']}@{worst['input_size']}, {worst['people']} people)",
+                     judge(worst["ratio"] <= TARGETS["window_ratio"])))
+    else:
+        rows.append(("window 16 within 15 % of window 1", "-", "not measured: needs cases with T=1 and T=16"))
+    rss = report.get("rss")
+    if rss and rss["frames"] >= TARGETS["rss_frames"]:
+        rows.append((f"host RSS flat (+-{TARGETS['rss_drift_percent']:.0f} %) over {TARGETS['rss_frames']:,} frames",
+                     f"{rss['drift_percent']:+.2f} % ({rss['backend']})",
+                     judge(abs(rss["drift_percent"]) <= TARGETS["rss_drift_percent"])))
+    else:
+        rows.append((f"host RSS flat (+-{TARGETS['rss_drift_percent']:.0f} %) over {TARGETS['rss_frames']:,} frames",
+                     f"{rss['drift_percent']:+.2f} % over {rss['frames']:,} frames" if rss else "-",
+                     f"not measured: needs --rss-frames {TARGETS['rss_frames']}"))
+    return rows
+
+
+def verdict_table(rows: list[tuple[str, str, str]]) -> str:
+    return "\n".join(["| target | measured | verdict |", "|---|---|---|"] + [f"| {t} | {m} | {v} |" for t, m, v in rows])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--grid", choices=["reduced", "full"], default="reduced")
+    ap.add_argument("--grid", choices=["reduced", "full", "targets"], default="reduced")
     ap.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime", "tensorrt"])
     ap.add_argument("--device", default="auto")
     ap.add_argument("--precision", default="auto", choices=["auto", "fp16", "fp32"])
@@ -272,7 +367,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    grid = FULL_GRID if args.grid == "full" else REDUCED_GRID
+    grid = {"full": FULL_GRID, "targets": TARGET_GRID, "reduced": REDUCED_GRID}[args.grid]
     if args.cases:
         grid = [(v, int(s), int(t), int(n)) for v, s, t, n in (c.split(":") for c in args.cases.split(","))]
     payload, _ = camera_frame()
@@ -286,6 +381,10 @@ def main() -> None:
         ros_status = f"{type(e).__name__}: {e} (source install/setup.bash for the generated messages)"
     report = {"machine": machine(), "date": datetime.datetime.now().isoformat(timespec="minutes"),
               "frames": args.frames, "warmup": args.warmup, "ros_stages": ros_status, "cases": []}
+    device = torch.device(args.device if args.device != "auto" else "cuda" if torch.cuda.is_available() else "cpu")
+    if device.type == "cuda":
+        torch.zeros(1, device=device)  # create the context now, so its memory is measured apart from the cases
+        report["gpu_context_mb"] = round(gpu_device_mb(device), 1)
     try:
         for case in grid:
             report["cases"].append(run_case(args, *case, payload, ros))
@@ -299,9 +398,12 @@ def main() -> None:
         for (v, s, t, n) in by if t == 1 and (v, s, 16, n) in by]
     if args.rss_frames:
         report["rss"] = rss_run(args, payload)
+    report["targets"] = [dict(zip(("target", "measured", "verdict"), row)) for row in verdicts(report)]
     Path(args.json).write_text(json.dumps(report, indent=2))
     print()
     print(tables(report))
+    print()
+    print(verdict_table(verdicts(report)))
     print(f"\nJSON: {args.json}")
 
 
