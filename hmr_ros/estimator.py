@@ -64,7 +64,12 @@ class FrameMeta:
 
 @dataclass
 class StepTimings:
-    """Milliseconds spent in each stage of the last ``step``."""
+    """Milliseconds spent in each stage of the last ``step`` (host wall time).
+
+    On CUDA, kernels run asynchronously and ``step`` waits for the GPU only when it copies the bodies to the host,
+    so there the graphs' time shows up in ``body_model``; ``total`` is right everywhere. For per-stage GPU times
+    synchronize after each graph, as ``bench/bench_pipeline.py`` does.
+    """
 
     letterbox: float = 0.0
     frame_net: float = 0.0
