@@ -236,24 +236,34 @@ def run_case(args, variant: str, size: int, window: int, people: int, payload: b
     return result
 
 
-def rss_run(args, payload: bytes) -> dict:
-    """Host RSS sampled over ``--rss-frames`` frames at ``--rss-size``: drift after warm-up, in percent."""
+def rss_run(args, payload: bytes, ros) -> dict:
+    """Host RSS sampled over ``--rss-frames`` frames at ``--rss-size``: drift after warm-up, in percent.
+
+    Each frame does what the node does: decode, ``Estimator.step``, ``Tracker.update`` and, where the ROS
+    messages import, message build, marker build and publish, so a leak anywhere on that path shows.
+    """
+    from hmr_ros.tracking import Tracker
+
     est = Estimator(EstimatorConfig(input_size=args.rss_size, window=9, max_people=MAX_PEOPLE, backend=args.backend,
                                     device=args.device, precision=args.precision, score_threshold=0.0,
                                     engine_cache_dir=args.cache))
     est.backend = FirstPeople(est.backend, 5)
+    tracker = Tracker(body_model=est.body_model)
     samples = []
     every = max(1, args.rss_frames // 20)
     warm = max(10, args.rss_frames // 10)
     for i in range(args.rss_frames):
         rgb = raw_to_rgb(payload, H, W, "rgb8", 3 * W)
-        est.step(rgb[:, (W - H) // 2:(W + H) // 2], stamp=i / 30.0)
+        bodies = tracker.update(est.step(rgb[:, (W - H) // 2:(W + H) // 2], stamp=i / 30.0), i / 30.0)
+        if ros:
+            ros.run(bodies)
         if i + 1 == warm or (i + 1) % every == 0:
             samples.append((i + 1, rss_mb()[0]))
     after = [mb for n, mb in samples if n >= warm]
     first = after[0]
     worst = max(after, key=lambda mb: abs(mb - first))  # flat means neither growing nor shrinking
     out = {"frames": args.rss_frames, "input_size": args.rss_size, "backend": est.backend.describe(),
+           "per_frame": "decode, Estimator.step, Tracker.update" + (", message/marker build, publish" if ros else ""),
            "rss_after_warmup_mb": round(first, 1), "rss_end_mb": round(after[-1], 1),
            "rss_max_mb": round(max(after), 1), "drift_percent": round(100 * (worst - first) / first, 2),
            "samples": [(n, round(mb, 1)) for n, mb in samples]}
@@ -286,7 +296,8 @@ def tables(report: dict) -> str:
         out.append(f"ROS stages not measured: {report.get('ros_stages')}")
     if "rss" in report:
         r = report["rss"]
-        out.append(f"host RSS over {r['frames']} frames at S={r['input_size']}: {r['rss_after_warmup_mb']} MiB after "
+        out.append(f"host RSS over {r['frames']} frames at S={r['input_size']} ({r['per_frame']}): "
+                   f"{r['rss_after_warmup_mb']} MiB after "
                    f"warm-up, {r['rss_end_mb']} MiB at the end, max drift {r['drift_percent']:+.2f} %")
     return "\n".join(out)
 
@@ -388,6 +399,8 @@ def main() -> None:
     try:
         for case in grid:
             report["cases"].append(run_case(args, *case, payload, ros))
+        if args.rss_frames:
+            report["rss"] = rss_run(args, payload, ros)
     finally:
         if ros:
             ros.close()
@@ -396,8 +409,6 @@ def main() -> None:
         {"variant": v, "input_size": s, "people": n, "short": 1, "long": 16,
          "ratio": round(by[(v, s, 16, n)]["end_to_end_ms"]["median"] / by[(v, s, 1, n)]["end_to_end_ms"]["median"], 3)}
         for (v, s, t, n) in by if t == 1 and (v, s, 16, n) in by]
-    if args.rss_frames:
-        report["rss"] = rss_run(args, payload)
     report["targets"] = [dict(zip(("target", "measured", "verdict"), row)) for row in verdicts(report)]
     Path(args.json).write_text(json.dumps(report, indent=2))
     print()

@@ -34,6 +34,8 @@ def test_bench_runs_a_tiny_grid_and_reports_stages_ratio_rss_and_verdicts(tmp_pa
     assert ratio["ratio"] == pytest.approx(sixteen["end_to_end_ms"]["median"] / one["end_to_end_ms"]["median"],
                                            abs=1e-3)
     assert report["rss"]["frames"] == 20 and report["rss"]["rss_end_mb"] > 0
+    assert "Estimator.step, Tracker.update" in report["rss"]["per_frame"]  # the node's path, not the network alone
+    assert ("publish" in report["rss"]["per_frame"]) == (report["ros_stages"] is True)
     verdict = {t["target"]: t["verdict"] for t in report["targets"]}
     assert verdict[">= 100 FPS end to end"].startswith("not measured: needs W32@512 FP16")
     assert verdict["window 16 within 15 % of window 1"] in ("PASS", "FAIL")
