@@ -409,12 +409,13 @@ def main() -> None:
         {"variant": v, "input_size": s, "people": n, "short": 1, "long": 16,
          "ratio": round(by[(v, s, 16, n)]["end_to_end_ms"]["median"] / by[(v, s, 1, n)]["end_to_end_ms"]["median"], 3)}
         for (v, s, t, n) in by if t == 1 and (v, s, 16, n) in by]
-    report["targets"] = [dict(zip(("target", "measured", "verdict"), row)) for row in verdicts(report)]
+    judged = verdicts(report)
+    report["targets"] = [dict(zip(("target", "measured", "verdict"), row)) for row in judged]
     Path(args.json).write_text(json.dumps(report, indent=2))
     print()
     print(tables(report))
     print()
-    print(verdict_table(verdicts(report)))
+    print(verdict_table(judged))
     print(f"\nJSON: {args.json}")
 
 

@@ -100,7 +100,9 @@ def geodesic_angle(q_a: np.ndarray, q_b: np.ndarray) -> np.ndarray:
 # Filters
 # ----------------------------------------------------------------------------------------------------------
 class _OneEuroParams:
-    def __init__(self, min_cutoff_hz: float, beta: float, d_cutoff_hz: float) -> None:
+    """Validated One-Euro parameters; subclasses define ``reset()`` (their state), called once here."""
+
+    def __init__(self, min_cutoff_hz: float = 1.0, beta: float = 0.0, d_cutoff_hz: float = 1.0) -> None:
         if min_cutoff_hz <= 0.0 or d_cutoff_hz <= 0.0:
             raise ValueError(
                 f"One-Euro cutoffs must be > 0 Hz, got min_cutoff_hz={min_cutoff_hz}, d_cutoff_hz={d_cutoff_hz}"
@@ -110,6 +112,7 @@ class _OneEuroParams:
         self.min_cutoff_hz = float(min_cutoff_hz)
         self.beta = float(beta)
         self.d_cutoff_hz = float(d_cutoff_hz)
+        self.reset()
 
 
 class OneEuroFilter(_OneEuroParams):
@@ -123,10 +126,6 @@ class OneEuroFilter(_OneEuroParams):
         beta: cutoff increase per unit of speed, in Hz / (signal unit / s) (higher = less lag when fast).
         d_cutoff_hz: cutoff in Hz of the low-pass filter on the derivative.
     """
-
-    def __init__(self, min_cutoff_hz: float = 1.0, beta: float = 0.0, d_cutoff_hz: float = 1.0) -> None:
-        super().__init__(min_cutoff_hz, beta, d_cutoff_hz)
-        self.reset()
 
     def reset(self) -> None:
         """Forget the state; the next sample is passed through unchanged."""
@@ -177,10 +176,6 @@ class SO3OneEuroFilter(_OneEuroParams):
         beta: cutoff increase per rad/s of joint angular speed, in Hz / (rad/s) = 1/rad.
         d_cutoff_hz: cutoff in Hz of the low-pass filter on the angular velocity.
     """
-
-    def __init__(self, min_cutoff_hz: float = 1.0, beta: float = 0.0, d_cutoff_hz: float = 1.0) -> None:
-        super().__init__(min_cutoff_hz, beta, d_cutoff_hz)
-        self.reset()
 
     def reset(self) -> None:
         """Forget the state; the next sample is passed through unchanged."""
