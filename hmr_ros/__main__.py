@@ -14,7 +14,7 @@ import sys
 
 
 def _network_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--variant", default="w32", choices=["w32", "w48"])
+    p.add_argument("--variant", default="w32", choices=["w18", "w32", "w48"])
     p.add_argument("--input-size", type=int, default=512, help="network input side in pixels (multiple of 32)")
     p.add_argument("--window", type=int, default=9, help="frames in the temporal window (T)")
     p.add_argument("--max-people", type=int, default=16, help="instance slots per frame (K)")

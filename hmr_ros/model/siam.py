@@ -18,7 +18,7 @@ from hmr_ros.model.instances import InstanceHead
 from hmr_ros.model.sia import SIA
 from hmr_ros.model.smpl_head import SMPLHead
 
-VARIANTS = ("w32", "w48")
+VARIANTS = ("w18", "w32", "w48")
 MODES = ("causal", "centered")
 #: ImageNet statistics, applied inside the graph so callers (and engines) take plain uint8 RGB.
 RGB_MEAN = (0.485, 0.456, 0.406)
@@ -29,7 +29,7 @@ RGB_STD = (0.229, 0.224, 0.225)
 class SIAMConfig:
     """Architecture of one SIAM network. Every field is read by ``build_siam``; invalid values raise."""
 
-    variant: str = "w32"          # HRNet width: "w32" | "w48"
+    variant: str = "w32"          # HRNet width: "w18" | "w32" | "w48"
     input_size: int = 512         # S, letterboxed square side in pixels, multiple of 32
     max_people: int = 16          # K, instance slots per frame
     window: int = 9               # T, frames the temporal network sees
