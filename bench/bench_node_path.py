@@ -30,7 +30,7 @@ from std_msgs.msg import Header
 from visualization_msgs.msg import Marker, MarkerArray
 
 from hmr_ros.bodies import Body
-from hmr_ros.body_model import load_body_model
+from hmr_ros.smpl.body_model import load_body_model
 from hmr_ros.msg import SMPLHumanArray
 from hmr_ros.ros.image_codec import compressed_msg_to_rgb, image_msg_to_rgb
 from hmr_ros.ros.markers import MARKER_NS, MeshMarkerWriter, person_color

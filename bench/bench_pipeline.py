@@ -242,7 +242,7 @@ def rss_run(args, payload: bytes, ros) -> dict:
     Each frame does what the node does: decode, ``Estimator.step``, ``Tracker.update`` and, where the ROS
     messages import, message build, marker build and publish, so a leak anywhere on that path shows.
     """
-    from hmr_ros.tracking import Tracker
+    from hmr_ros.tracking.tracker import Tracker
 
     est = Estimator(EstimatorConfig(input_size=args.rss_size, window=9, max_people=MAX_PEOPLE, backend=args.backend,
                                     device=args.device, precision=args.precision, score_threshold=0.0,
@@ -385,7 +385,7 @@ def main() -> None:
 
     ros, ros_status = None, True
     try:
-        from hmr_ros.body_model import load_body_model
+        from hmr_ros.smpl.body_model import load_body_model
 
         ros = RosStages(np.asarray(load_body_model("procedural").faces))
     except ImportError as e:

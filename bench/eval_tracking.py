@@ -1,4 +1,4 @@
-"""Evaluate the tracker and smoother on the synthetic scenarios of ``hmr_ros.track_eval``.
+"""Evaluate the tracker and smoother on the synthetic scenarios of ``hmr_ros.sim.tracking_scenarios``.
 
     python bench/eval_tracking.py                 # the table in docs/tracking.md (seed 0)
     python bench/eval_tracking.py --seeds 0 1 2   # the same on other random draws
@@ -20,17 +20,18 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hmr_ros import track_eval  # noqa: E402
-from hmr_ros.tracking import TrackerConfig  # noqa: E402
+from hmr_ros.eval import tracking as tracking_eval  # noqa: E402
+from hmr_ros.sim import tracking_scenarios as sim_scenarios  # noqa: E402
+from hmr_ros.tracking.tracker import TrackerConfig  # noqa: E402
 
 
 def table(seed: int, with_tokens: bool) -> None:
     t0 = time.perf_counter()
-    noise = track_eval.DetectorNoise(with_tokens=with_tokens)
-    results = [track_eval.run_scenario(s, TrackerConfig(seed=seed), noise, seed)
-               for s in track_eval.all_scenarios(seed)]
+    noise = sim_scenarios.DetectorNoise(with_tokens=with_tokens)
+    results = [tracking_eval.run_scenario(s, TrackerConfig(seed=seed), noise, seed)
+               for s in sim_scenarios.all_scenarios(seed)]
     print(f"seed {seed}, tokens {'on' if with_tokens else 'off'} ({time.perf_counter() - t0:.1f} s)")
-    print(track_eval.format_table(results))
+    print(tracking_eval.format_table(results))
     print()
 
 
@@ -38,12 +39,12 @@ def tune(seed: int) -> None:
     """One-Euro grid on the crossing and occlusion_10 scenarios: translation parameters with the rotation
     defaults, then rotation parameters with the translation defaults (they act on different errors:
     translation on camera-frame MPJPE, rotations on root-relative MPJPE; both on Accel)."""
-    scenarios = [track_eval.scenario_crossing(seed), track_eval.scenario_occlusion(10, seed)]
-    noise = track_eval.DetectorNoise()
-    detections = [track_eval.simulate_detections(s, noise, seed) for s in scenarios]
-    skeleton = track_eval.KinematicSkeleton()
+    scenarios = [sim_scenarios.scenario_crossing(seed), sim_scenarios.scenario_occlusion(10, seed)]
+    noise = sim_scenarios.DetectorNoise()
+    detections = [sim_scenarios.simulate_detections(s, noise, seed) for s in scenarios]
+    skeleton = sim_scenarios.KinematicSkeleton()
     base = TrackerConfig(seed=seed)
-    raw = [track_eval.evaluate(s, track_eval.run_tracker(s, d, dataclasses.replace(base, smoothing=False), skeleton))
+    raw = [tracking_eval.evaluate(s, tracking_eval.run_tracker(s, d, dataclasses.replace(base, smoothing=False), skeleton))
            for s, d in zip(scenarios, detections)]
     print("| translation min_cutoff Hz | translation beta 1/m | rotation min_cutoff Hz | rotation beta 1/rad "
           "| Accel reduction (worst) | MPJPE change (worst) | camera MPJPE change (worst) |")
@@ -57,7 +58,7 @@ def tune(seed: int) -> None:
                                   rotation_min_cutoff_hz=r_fc, rotation_beta=r_beta)
         acc, mp, mpc = [], [], []
         for s, d, r in zip(scenarios, detections, raw):
-            m = track_eval.evaluate(s, track_eval.run_tracker(s, d, cfg, skeleton))
+            m = tracking_eval.evaluate(s, tracking_eval.run_tracker(s, d, cfg, skeleton))
             acc.append(1.0 - m.accel_error_mm / r.accel_error_mm)
             mp.append(m.mpjpe_mm / r.mpjpe_mm - 1.0)
             mpc.append(m.mpjpe_cam_mm / r.mpjpe_cam_mm - 1.0)

@@ -49,7 +49,7 @@ def cmd_info(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from hmr_ros.export import export_onnx, onnx_parity
+    from hmr_ros.backends.export import export_onnx, onnx_parity
 
     model = _build(args)
     paths = export_onnx(model, args.out)
@@ -64,7 +64,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_make_body(args) -> int:
-    from hmr_ros.procedural_body import write_procedural_body
+    from hmr_ros.smpl.procedural_body import write_procedural_body
 
     write_procedural_body(args.out)
     print(f"wrote the procedural body model to {args.out}")
@@ -109,7 +109,7 @@ def cmd_check_backends(args) -> int:
 
     import torch
 
-    from hmr_ros.backends.check import check_backends, format_table
+    from hmr_ros.eval.check_backends import check_backends, format_table
     from hmr_ros.estimator import EstimatorConfig
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -128,7 +128,7 @@ def cmd_train(args) -> int:
     import os
 
     from hmr_ros.model.siam import SIAMConfig
-    from hmr_ros.train import train
+    from hmr_ros.training.loop import train
 
     config = SIAMConfig(variant=args.variant, input_size=args.input_size, window=args.window,
                         max_people=args.max_people, mode=args.mode)

@@ -19,11 +19,11 @@ import torch
 
 from hmr_ros.backends import create_backend
 from hmr_ros.bodies import Body
-from hmr_ros.body_model import load_body_model
+from hmr_ros.smpl.body_model import load_body_model
 from hmr_ros.camera import Letterbox, letterbox, perspective_root, project, resolve_intrinsics
 from hmr_ros.checkpoint import load_checkpoint
 from hmr_ros.frame_buffer import FrameBuffer, FrameSlot
-from hmr_ros.geometry import rotmat_to_axis_angle
+from hmr_ros.geometry.rotations import rotmat_to_axis_angle
 from hmr_ros.model.siam import SIAM, SIAMConfig
 
 

@@ -11,7 +11,7 @@ import torch
 
 from hmr_ros.camera import letterbox, project
 from hmr_ros.estimator import Estimator, EstimatorConfig
-from hmr_ros.geometry import axis_angle_to_rotmat
+from hmr_ros.geometry.rotations import axis_angle_to_rotmat
 
 T, K, S = 3, 3, 64
 

@@ -34,7 +34,7 @@ ENGINE_FILES = ("frame_net.engine", "temporal_net.engine")
 PRECISIONS = ("fp32", "fp16")
 #: Sources whose code shapes the exported graphs: a change in any of them invalidates cached exports.
 GRAPH_SOURCES = ("model/hrnet.py", "model/instances.py", "model/sia.py", "model/fd.py", "model/smpl_head.py",
-                 "model/siam.py", "export.py")
+                 "model/siam.py", "backends/export.py")
 
 
 def default_cache_dir() -> Path:

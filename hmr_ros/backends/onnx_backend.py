@@ -14,7 +14,7 @@ import torch
 
 from hmr_ros.backends.base import Backend, FrameOutputs, TemporalOutputs
 from hmr_ros.backends.engine_cache import ONNX_FILES, OnnxKey, check_entry, default_cache_dir, entry_dir, write_entry
-from hmr_ros.export import FRAME_INPUTS, FRAME_OUTPUTS, TEMPORAL_INPUTS, TEMPORAL_OUTPUTS, ExportResult, export_onnx
+from hmr_ros.backends.export import FRAME_INPUTS, FRAME_OUTPUTS, TEMPORAL_INPUTS, TEMPORAL_OUTPUTS, ExportResult, export_onnx
 
 log = logging.getLogger("hmr_ros.backends")
 

@@ -23,7 +23,7 @@ from hmr_ros.backends.base import Backend, FrameOutputs, TemporalOutputs
 from hmr_ros.backends.engine_cache import (ENGINE_FILES, EngineKey, OnnxKey, check_entry, default_cache_dir,
                                            entry_dir, write_entry)
 from hmr_ros.backends.onnx_backend import cached_onnx
-from hmr_ros.export import FRAME_INPUTS, FRAME_OUTPUTS, TEMPORAL_INPUTS, TEMPORAL_OUTPUTS, ExportResult
+from hmr_ros.backends.export import FRAME_INPUTS, FRAME_OUTPUTS, TEMPORAL_INPUTS, TEMPORAL_OUTPUTS, ExportResult
 
 log = logging.getLogger("hmr_ros.backends")
 WORKSPACE_GIB = 4          # builder scratch memory limit; SIAM needs far less, TensorRT uses what helps

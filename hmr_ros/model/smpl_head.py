@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from hmr_ros.geometry import rot6d_to_rotmat, rotmat_to_rot6d
+from hmr_ros.geometry.rotations import rot6d_to_rotmat, rotmat_to_rot6d
 from hmr_ros.model.fd import Factors, mlp
 
 NUM_JOINTS = 24

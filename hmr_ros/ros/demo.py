@@ -59,9 +59,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import hmr_ros.ros  # noqa: F401  (generated messages from the install tree)
     from hmr_ros.msg import SMPLHumanArray
-    from hmr_ros.render import render_meshes
+    from hmr_ros.sim.render import render_meshes
     from hmr_ros.ros.messages import smpl_array_to_dict
-    from hmr_ros.synthetic import make_clip
+    from hmr_ros.sim.clips import make_clip
 
     out = args.out.resolve()
     (out / "smpl").mkdir(parents=True, exist_ok=True)

@@ -36,7 +36,7 @@ from hmr_ros.ros.image_codec import ImageDecodeError, compressed_msg_to_rgb, ima
 from hmr_ros.ros.markers import MeshMarkerWriter, people_colors
 from hmr_ros.ros.messages import bodies_to_msg, order_bodies
 from hmr_ros.ros.params import NodeConfig, ParameterError, declare_and_read
-from hmr_ros.tracking import Tracker
+from hmr_ros.tracking.tracker import Tracker
 
 SMPL_TOPIC = "humans/smpl"
 MARKER_TOPIC = "humans/smpl/markers"

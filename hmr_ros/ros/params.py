@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 
 from hmr_ros.backends import BACKEND_NAMES, PRECISION_CHOICES
 from hmr_ros.estimator import EstimatorConfig
-from hmr_ros.tracking import TrackerConfig
+from hmr_ros.tracking.tracker import TrackerConfig
 
 
 @dataclass(frozen=True)

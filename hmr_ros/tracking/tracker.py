@@ -1,0 +1,447 @@
+"""Persistent identities and temporal smoothing for the bodies of consecutive frames.
+
+``Tracker.update(bodies, stamp)`` associates each frame's detections with the live tracks by an optimal
+assignment (``scipy.optimize.linear_sum_assignment``) on a cost that mixes 2D box IoU, 3D root distance,
+appearance-token cosine similarity and pose similarity, gated by a root-distance radius. Tracks go
+tentative -> confirmed (after ``min_hits`` consecutive hits) -> lost (while unseen, up to
+``max_lost_frames``) -> deleted. A lost track is predicted with a constant-velocity model of its root and
+takes its id back when a detection reappears near the prediction.
+
+Association uses the raw detections only, so identities are the same with smoothing on or off. Smoothing
+(per track): One-Euro on the translation, One-Euro on SO(3) on the 24 joint rotations, running mean of the
+betas. Joints and vertices are re-posed with the body model when one is given; otherwise they are shifted
+by the translation change only (the rotation smoothing is then not reflected in them; see docs/tracking.md).
+
+Identity is a property of the tracker, not of the network: the estimator's frame buffer keeps K detection
+slots per frame ordered by score, and its temporal attention (SIA) attends over all people and frames, so
+it needs no identity. The tracker adds persistent identity after the fact.
+"""
+from __future__ import annotations
+
+import dataclasses
+import enum
+import string
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from hmr_ros.bodies import Body
+from hmr_ros.tracking.one_euro import (
+    OneEuroFilter,
+    SO3OneEuroFilter,
+    geodesic_angle,
+    quat_from_rotvec,
+)
+
+NUM_JOINTS = 24
+ID_LENGTH = 5
+_INFEASIBLE = 1e6
+_RECENT_IDS = 4096  # ids of deleted tracks not handed out again soon, so a listener never sees an id reused
+
+
+@dataclass
+class TrackerConfig:
+    """All tracker and smoother parameters (units in the names or the comments).
+
+    Association
+        iou_weight: weight of ``1 - IoU`` of the predicted and detected 2D boxes (pixels).
+        root_weight: weight of ``root distance / gate radius`` (3D root = joints[0], metres).
+        token_weight: weight of ``(1 - cosine similarity) / 2`` of the appearance tokens; dropped for a
+            pair when either token is None.
+        pose_weight: weight of the mean geodesic angle of the 23 body-pose rotations over
+            ``pose_distance_scale_rad`` (clipped at 1).
+        pose_distance_scale_rad: angle (rad) at which the pose term saturates.
+        orientation_weight: weight of the geodesic angle between the global orientations over pi (a
+            person who left walking one way is not the one who enters walking the other way).
+        max_root_distance_m: base gate radius (m) around the predicted root.
+        gate_growth_m_per_s: the gate radius grows by this much per second since the track was last seen
+            (covers the growing uncertainty of the constant-velocity prediction; +2.5 cm after one frame at
+            30 Hz, +33 cm after 10 frames).
+        max_cost: a pair whose combined cost (in [0, 1]) exceeds this is not associated.
+        velocity_window: number of most recent observations of a track fitted (least squares) for the
+            constant-velocity prediction of its root (m/s) and box centre (px/s).
+    Life cycle
+        min_hits: consecutive hits that confirm a tentative track (a tentative track that misses once is
+            deleted).
+        max_lost_frames: frames a confirmed track may stay unseen before it is deleted (default 15).
+        output_tentative: also return the bodies of tentative tracks (their ids may still vanish).
+        seed: seed of the random generator of the ids (None: from the OS).
+        max_gap_s: a forward stamp jump larger than this (s) resets the tracker, as it resets the
+            estimator's frame buffer (``EstimatorConfig.max_gap_s``); a backwards jump always resets.
+    Smoothing
+        smoothing: smooth translation, rotations and betas per track; False passes parameters through.
+        one_euro_min_cutoff_hz / one_euro_beta: translation filter; beta in Hz per m/s (= 1/m).
+        rotation_min_cutoff_hz / rotation_beta: joint rotation filter; beta in Hz per rad/s (= 1/rad).
+        one_euro_d_cutoff_hz: cutoff (Hz) of the speed estimate of both filters.
+        betas_max_count: the betas are a running mean over at most this many observations (then an
+            exponential average with that horizon), so a wrong early estimate fades out.
+    """
+
+    iou_weight: float = 1.0
+    root_weight: float = 2.0
+    token_weight: float = 1.0
+    pose_weight: float = 0.5
+    pose_distance_scale_rad: float = 0.5
+    orientation_weight: float = 1.0
+    max_root_distance_m: float = 0.6
+    gate_growth_m_per_s: float = 0.75
+    max_cost: float = 0.6
+    velocity_window: int = 8
+    min_hits: int = 3
+    max_lost_frames: int = 15
+    output_tentative: bool = False
+    seed: int | None = None
+    max_gap_s: float = 1.0
+    smoothing: bool = True
+    one_euro_min_cutoff_hz: float = 1.0
+    one_euro_beta: float = 2.0
+    rotation_min_cutoff_hz: float = 1.0
+    rotation_beta: float = 2.0
+    one_euro_d_cutoff_hz: float = 1.0
+    betas_max_count: int = 100
+
+    def __post_init__(self) -> None:
+        for name in ("iou_weight", "root_weight", "token_weight", "pose_weight", "orientation_weight",
+                     "gate_growth_m_per_s"):
+            if getattr(self, name) < 0.0:
+                raise ValueError(f"TrackerConfig.{name} must be >= 0, got {getattr(self, name)}")
+        if self.iou_weight + self.root_weight + self.pose_weight + self.orientation_weight <= 0.0:
+            raise ValueError("TrackerConfig: iou, root, pose and orientation weights must not all be 0")
+        for name in ("max_root_distance_m", "pose_distance_scale_rad", "max_gap_s", "one_euro_min_cutoff_hz",
+                     "rotation_min_cutoff_hz", "one_euro_d_cutoff_hz"):
+            if getattr(self, name) <= 0.0:
+                raise ValueError(f"TrackerConfig.{name} must be > 0, got {getattr(self, name)}")
+        if self.one_euro_beta < 0.0 or self.rotation_beta < 0.0:
+            raise ValueError("TrackerConfig: one_euro_beta and rotation_beta must be >= 0")
+        if not 0.0 < self.max_cost <= 1.0:
+            raise ValueError(f"TrackerConfig.max_cost must be in (0, 1], got {self.max_cost}")
+        if self.min_hits < 1 or self.max_lost_frames < 0 or self.velocity_window < 2 or self.betas_max_count < 1:
+            raise ValueError(
+                "TrackerConfig: expected min_hits >= 1, max_lost_frames >= 0, velocity_window >= 2, "
+                f"betas_max_count >= 1; got {self.min_hits}, {self.max_lost_frames}, "
+                f"{self.velocity_window}, {self.betas_max_count}"
+            )
+
+
+class TrackState(enum.Enum):
+    TENTATIVE = "tentative"
+    CONFIRMED = "confirmed"
+    LOST = "lost"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Pure cost functions
+# ----------------------------------------------------------------------------------------------------------
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise IoU of boxes ``a`` (M, 4) and ``b`` (N, 4), (x0, y0, x1, y1) pixels -> (M, N) in [0, 1]."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    x0 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y0 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x1 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y1 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x1 - x0, 0.0, None) * np.clip(y1 - y0, 0.0, None)
+    area_a = np.clip(a[:, 2] - a[:, 0], 0.0, None) * np.clip(a[:, 3] - a[:, 1], 0.0, None)
+    area_b = np.clip(b[:, 2] - b[:, 0], 0.0, None) * np.clip(b[:, 3] - b[:, 1], 0.0, None)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0.0, inter / np.where(union > 0.0, union, 1.0), 0.0)
+
+
+def pose_distance(q_a: np.ndarray, q_b: np.ndarray) -> np.ndarray:
+    """Mean geodesic angle (rad) between poses: ``q_a`` (M, J, 4), ``q_b`` (N, J, 4) quaternions -> (M, N)."""
+    return geodesic_angle(q_a[:, None], q_b[None, :]).mean(axis=-1)
+
+
+def random_track_id(rng: np.random.Generator, taken: set[str] | frozenset[str] = frozenset()) -> str:
+    """A REP-155 style id: ``ID_LENGTH`` random lowercase ASCII letters, not in ``taken``."""
+    letters = np.array(list(string.ascii_lowercase))
+    while True:
+        candidate = "".join(rng.choice(letters, size=ID_LENGTH))
+        if candidate not in taken:
+            return candidate
+
+
+def _fit_velocity(stamps: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Least-squares slope of ``values`` (n, D) over ``stamps`` (n,) seconds -> (D,) units per second."""
+    if len(stamps) < 2:
+        return np.zeros(values.shape[1])
+    t = stamps - stamps.mean()
+    denom = float(np.sum(t * t))
+    if denom <= 0.0:
+        return np.zeros(values.shape[1])
+    return (t[:, None] * (values - values.mean(axis=0))).sum(axis=0) / denom
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Tracks
+# ----------------------------------------------------------------------------------------------------------
+class _Track:
+    """Association state (raw observations) and smoothing state of one person."""
+
+    def __init__(self, track_id: str, body: Body, stamp: float, config: TrackerConfig) -> None:
+        self.id = track_id
+        self.state = TrackState.TENTATIVE
+        self.hits = 0
+        self.lost_frames = 0
+        self.history: deque[tuple[float, np.ndarray, np.ndarray]] = deque(maxlen=config.velocity_window)
+        self.token: np.ndarray | None = None
+        self.translation_filter = OneEuroFilter(
+            config.one_euro_min_cutoff_hz, config.one_euro_beta, config.one_euro_d_cutoff_hz
+        )
+        self.rotation_filter = SO3OneEuroFilter(
+            config.rotation_min_cutoff_hz, config.rotation_beta, config.one_euro_d_cutoff_hz
+        )
+        self.betas_mean: np.ndarray | None = None
+        self.betas_count = 0
+        self.observe(body, stamp, config)
+
+    def observe(self, body: Body, stamp: float, config: TrackerConfig) -> None:
+        root = np.asarray(body.joints[0], dtype=np.float64)
+        box = np.asarray(body.box, dtype=np.float64)
+        self.history.append((float(stamp), root, box))
+        self.last_stamp = float(stamp)
+        self.box = box
+        self.root = root
+        self.pose_quat = quat_from_rotvec(np.asarray(body.body_pose, dtype=np.float64).reshape(-1, 3))
+        self.orient_quat = quat_from_rotvec(np.asarray(body.global_orient, dtype=np.float64).reshape(3))
+        if body.token is not None:
+            tok = np.asarray(body.token, dtype=np.float64)
+            tok = tok / max(float(np.linalg.norm(tok)), 1e-12)
+            # Slow average of the appearance: one odd frame should not overwrite it.
+            self.token = tok if self.token is None else _normalize(0.8 * self.token + 0.2 * tok)
+        stamps = np.array([h[0] for h in self.history])
+        self.root_velocity = _fit_velocity(stamps, np.stack([h[1] for h in self.history]))
+        centers = np.stack([0.5 * (h[2][:2] + h[2][2:]) for h in self.history])
+        self.center_velocity = _fit_velocity(stamps, centers)
+
+    def predicted_root(self, stamp: float) -> np.ndarray:
+        return self.root + self.root_velocity * (stamp - self.last_stamp)
+
+    def predicted_box(self, stamp: float) -> np.ndarray:
+        shift = self.center_velocity * (stamp - self.last_stamp)
+        return self.box + np.concatenate([shift, shift])
+
+
+def _normalize(v: np.ndarray) -> np.ndarray:
+    return v / max(float(np.linalg.norm(v)), 1e-12)
+
+
+class Tracker:
+    """Gives each person a persistent id and smooths their parameters over time.
+
+    Args:
+        config: the parameters; ``TrackerConfig()`` for the defaults.
+        body_model: optional ``hmr_ros.body_model.BodyModel`` (or any callable
+            ``(betas (N, 10) torch, rotmats (N, 24, 3, 3) torch) -> out`` with ``out.vertices (N, V, 3)``
+            and ``out.joints (N, 24, 3)`` in the model frame). With it, smoothed bodies get joints and
+            vertices re-posed from the smoothed parameters; without it they are only shifted by the
+            translation change.
+    """
+
+    def __init__(self, config: TrackerConfig | None = None, body_model: Any = None) -> None:
+        self.config = config if config is not None else TrackerConfig()
+        self.body_model = body_model
+        self._rng = np.random.default_rng(self.config.seed)
+        self._tracks: list[_Track] = []
+        self._recent_ids: deque[str] = deque(maxlen=_RECENT_IDS)
+        self._last_stamp: float | None = None
+
+    # -- public -------------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Delete all tracks (their ids are not reused soon). The id generator keeps its state."""
+        self._recent_ids.extend(t.id for t in self._tracks)
+        self._tracks = []
+        self._last_stamp = None
+
+    @property
+    def tracks(self) -> list[tuple[str, TrackState]]:
+        """(id, state) of every live track, for diagnostics."""
+        return [(t.id, t.state) for t in self._tracks]
+
+    def update(self, bodies: list[Body], stamp: float) -> list[Body]:
+        """Associate one frame's detections, update the tracks, return the tracked (smoothed) bodies.
+
+        Args:
+            bodies: the detections of one frame, in any order.
+            stamp: time of the frame in seconds. A stamp earlier than the previous one (bag loop, clock
+                jump) or more than ``max_gap_s`` after it resets the tracker, as the estimator resets its
+                frame buffer.
+        Returns:
+            One new Body per detection that belongs to a confirmed track (and to a tentative one when
+            ``output_tentative``), in input order, with ``id`` set; the input bodies are not modified.
+        """
+        stamp = float(stamp)
+        if self._last_stamp is not None and not 0.0 <= stamp - self._last_stamp <= self.config.max_gap_s:
+            self.reset()
+        self._last_stamp = stamp
+        for b in bodies:
+            _check_body(b)
+
+        matches, unmatched_tracks, unmatched_dets = self._associate(bodies, stamp)
+
+        assigned: dict[int, _Track] = {}
+        for ti, di in matches:
+            track = self._tracks[ti]
+            track.observe(bodies[di], stamp, self.config)
+            track.hits += 1
+            track.lost_frames = 0
+            if track.state == TrackState.LOST or (track.state == TrackState.TENTATIVE
+                                                  and track.hits >= self.config.min_hits):
+                track.state = TrackState.CONFIRMED
+            assigned[di] = track
+
+        survivors = []
+        for ti, track in enumerate(self._tracks):
+            if ti in unmatched_tracks:
+                if track.state == TrackState.TENTATIVE:
+                    self._recent_ids.append(track.id)
+                    continue
+                track.state = TrackState.LOST
+                track.lost_frames += 1
+                if track.lost_frames > self.config.max_lost_frames:
+                    self._recent_ids.append(track.id)
+                    continue
+            survivors.append(track)
+        self._tracks = survivors
+
+        for di in unmatched_dets:
+            track = _Track(self._new_id(), bodies[di], stamp, self.config)
+            track.hits = 1
+            if track.hits >= self.config.min_hits:
+                track.state = TrackState.CONFIRMED
+            self._tracks.append(track)
+            assigned[di] = track
+
+        out_idx = [
+            di for di in range(len(bodies))
+            if assigned[di].state == TrackState.CONFIRMED
+            or (self.config.output_tentative and assigned[di].state == TrackState.TENTATIVE)
+        ]
+        # Every track is filtered on every hit (tentative ones too), so it is warm when it is confirmed.
+        smoothed = {di: self._smooth(assigned[di], bodies[di], stamp) for di in range(len(bodies))}
+        return self._finish([smoothed[di] for di in out_idx])
+
+    # -- association --------------------------------------------------------------------------------------
+    def _associate(self, bodies: list[Body], stamp: float) -> tuple[list[tuple[int, int]], set[int], list[int]]:
+        n_t, n_d = len(self._tracks), len(bodies)
+        if n_t == 0 or n_d == 0:
+            return [], set(range(n_t)), list(range(n_d))
+        cost = self.cost_matrix(bodies, stamp)
+        rows, cols = linear_sum_assignment(cost)
+        matches = [(int(r), int(c)) for r, c in zip(rows, cols) if cost[r, c] < _INFEASIBLE]
+        matched_t = {m[0] for m in matches}
+        matched_d = {m[1] for m in matches}
+        return matches, set(range(n_t)) - matched_t, [d for d in range(n_d) if d not in matched_d]
+
+    def cost_matrix(self, bodies: list[Body], stamp: float) -> np.ndarray:
+        """(tracks, detections) association cost in [0, 1]; infeasible pairs (gated out) are ``1e6``."""
+        cfg = self.config
+        tracks = self._tracks
+        det_roots = np.stack([np.asarray(b.joints[0], dtype=np.float64) for b in bodies])
+        det_boxes = np.stack([np.asarray(b.box, dtype=np.float64) for b in bodies])
+        pred_roots = np.stack([t.predicted_root(stamp) for t in tracks])
+        pred_boxes = np.stack([t.predicted_box(stamp) for t in tracks])
+        unseen_s = np.array([stamp - t.last_stamp for t in tracks])
+
+        dist = np.linalg.norm(pred_roots[:, None] - det_roots[None], axis=-1)
+        gate = cfg.max_root_distance_m + cfg.gate_growth_m_per_s * unseen_s
+        root_cost = np.clip(dist / gate[:, None], 0.0, 1.0)
+        iou_cost = 1.0 - box_iou(pred_boxes, det_boxes)
+        det_pose = np.stack([quat_from_rotvec(np.asarray(b.body_pose, dtype=np.float64).reshape(-1, 3))
+                             for b in bodies])
+        track_pose = np.stack([t.pose_quat for t in tracks])
+        pose_cost = np.clip(pose_distance(track_pose, det_pose) / cfg.pose_distance_scale_rad, 0.0, 1.0)
+
+        det_orient = quat_from_rotvec(np.stack([np.asarray(b.global_orient, dtype=np.float64).reshape(3)
+                                                for b in bodies]))
+        track_orient = np.stack([t.orient_quat for t in tracks])
+        orient_cost = geodesic_angle(track_orient[:, None], det_orient[None]) / np.pi
+
+        num = (cfg.iou_weight * iou_cost + cfg.root_weight * root_cost + cfg.pose_weight * pose_cost
+               + cfg.orientation_weight * orient_cost)
+        den = np.full_like(num, cfg.iou_weight + cfg.root_weight + cfg.pose_weight + cfg.orientation_weight)
+        if cfg.token_weight > 0.0:
+            for ti, t in enumerate(tracks):
+                if t.token is None:
+                    continue
+                for di, b in enumerate(bodies):
+                    if b.token is None:
+                        continue
+                    cos = float(np.dot(t.token, _normalize(np.asarray(b.token, dtype=np.float64))))
+                    num[ti, di] += cfg.token_weight * 0.5 * (1.0 - cos)
+                    den[ti, di] += cfg.token_weight
+        cost = num / den
+        infeasible = (dist > gate[:, None]) | (cost > cfg.max_cost)
+        return np.where(infeasible, _INFEASIBLE, cost)
+
+    def _new_id(self) -> str:
+        taken = {t.id for t in self._tracks} | set(self._recent_ids)
+        return random_track_id(self._rng, taken)
+
+    # -- smoothing ----------------------------------------------------------------------------------------
+    def _smooth(self, track: _Track, body: Body, stamp: float) -> Body:
+        if not self.config.smoothing:
+            return dataclasses.replace(body, id=track.id)
+        translation = np.asarray(body.translation, dtype=np.float64)
+        t_hat = track.translation_filter(translation, stamp)
+        rotvecs = np.concatenate([np.asarray(body.global_orient, dtype=np.float64).reshape(1, 3),
+                                  np.asarray(body.body_pose, dtype=np.float64).reshape(-1, 3)])
+        r_hat = track.rotation_filter(rotvecs, stamp)
+        betas = np.asarray(body.betas, dtype=np.float64)
+        track.betas_count = min(track.betas_count + 1, self.config.betas_max_count)
+        track.betas_mean = betas.copy() if track.betas_mean is None else (
+            track.betas_mean + (betas - track.betas_mean) / track.betas_count)
+        shift = (t_hat - translation).astype(np.float32)
+        return dataclasses.replace(
+            body,
+            id=track.id,
+            translation=t_hat.astype(np.float32),
+            global_orient=r_hat[0].astype(np.float32),
+            body_pose=r_hat[1:].reshape(-1).astype(np.float32),
+            betas=track.betas_mean.astype(np.float32),
+            # Without a body model: rigid shift only (approximation documented in docs/tracking.md).
+            joints=(np.asarray(body.joints, dtype=np.float32) + shift),
+            vertices=(np.asarray(body.vertices, dtype=np.float32) + shift),
+        )
+
+    def _finish(self, bodies: list[Body]) -> list[Body]:
+        """Re-pose joints and vertices from the smoothed parameters with the body model, batched."""
+        if not bodies or self.body_model is None or not self.config.smoothing:
+            return bodies
+        import torch  # only needed with a body model; keeps the tracker importable and fast without torch
+
+        from scipy.spatial.transform import Rotation
+
+        rotvecs = np.stack([np.concatenate([b.global_orient.reshape(1, 3), b.body_pose.reshape(-1, 3)])
+                            for b in bodies])
+        rotmats = Rotation.from_rotvec(rotvecs.reshape(-1, 3)).as_matrix().reshape(len(bodies), NUM_JOINTS, 3, 3)
+        betas = np.stack([b.betas for b in bodies])
+        # The estimator's body model may live on the GPU: feed it on its own device.
+        buffers = list(self.body_model.buffers()) if isinstance(self.body_model, torch.nn.Module) else []
+        device = buffers[0].device if buffers else torch.device("cpu")
+        with torch.no_grad():
+            out = self.body_model(torch.as_tensor(betas, dtype=torch.float32, device=device),
+                                  torch.as_tensor(rotmats, dtype=torch.float32, device=device))
+        joints = out.joints.detach().cpu().numpy()
+        vertices = out.vertices.detach().cpu().numpy()
+        return [
+            dataclasses.replace(b, joints=(joints[i] + b.translation).astype(np.float32),
+                                vertices=(vertices[i] + b.translation).astype(np.float32))
+            for i, b in enumerate(bodies)
+        ]
+
+
+def _check_body(body: Body) -> None:
+    if np.shape(body.joints)[-2:] != (NUM_JOINTS, 3) or np.shape(body.box) != (4,):
+        raise ValueError(
+            f"Tracker expected Body.joints (24, 3) and Body.box (4,), got {np.shape(body.joints)} and "
+            f"{np.shape(body.box)}"
+        )
+    if np.size(body.body_pose) != 3 * (NUM_JOINTS - 1) or np.size(body.global_orient) != 3:
+        raise ValueError(
+            f"Tracker expected Body.body_pose (69,) and Body.global_orient (3,), got "
+            f"{np.shape(body.body_pose)} and {np.shape(body.global_orient)}"
+        )
