@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from hmr_ros.__main__ import main
+from hmr_ros.cli import main
 from hmr_ros.backends import AUTO_ORDER, create_backend, skip_reason
 from hmr_ros.eval.check_backends import check_backends, compare_bodies, fixed_frames, format_table
 from hmr_ros.backends.onnx_backend import OnnxRuntimeBackend

@@ -5,7 +5,7 @@ import onnx.numpy_helper
 import pytest
 import torch
 
-from hmr_ros.__main__ import main
+from hmr_ros.cli import main
 from hmr_ros.backends.export import FRAME_OUTPUTS, TEMPORAL_OUTPUTS, export_onnx, onnx_parity
 from hmr_ros.model.siam import SIAM, SIAMConfig
 

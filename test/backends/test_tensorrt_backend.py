@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 import torch
 
-from hmr_ros.__main__ import main
+from hmr_ros.cli import main
 from hmr_ros.backends import create_backend
 from hmr_ros.backends.engine_cache import ENGINE_FILES, EngineKey, OnnxKey, check_entry, entry_dir, write_entry
 from hmr_ros.backends.onnx_backend import cached_onnx

@@ -6,7 +6,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from hmr_ros.__main__ import main
+from hmr_ros.cli import main
 from hmr_ros.smpl.body_model import load_body_model
 from hmr_ros.checkpoint import load_checkpoint
 from hmr_ros.estimator import Estimator, EstimatorConfig

@@ -1,0 +1,33 @@
+"""Command line: ``python -m hmr_ros <command>``.
+
+One module per command, each with ``add_parser(sub)`` and ``run(args) -> exit code``:
+
+    info            parameter counts per module and GFLOP per frame
+    export          frame_net.onnx + temporal_net.onnx, with the ONNX Runtime parity check
+    make-body       write the procedural body model in SMPL's .npz layout
+    build-engine    build (or verify) the cached TensorRT engines ahead of time
+    check-backends  every available backend vs PyTorch FP32: vertex/joint error (mm) and latency
+    train           train SIAM on procedural synthetic clips and write a .safetensors checkpoint
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from hmr_ros.cli import info, export, make_body, build_engine, check_backends, train
+
+COMMANDS = (info, export, make_body, build_engine, check_backends, train,)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hmr_ros", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for command in COMMANDS:
+        command.add_parser(sub)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2

@@ -1,0 +1,35 @@
+"""``python -m hmr_ros check-backends``: every available backend vs PyTorch FP32 (vertex/joint error, latency)."""
+from __future__ import annotations
+
+import argparse
+
+from hmr_ros.cli.common import network_args
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check-backends", help="compare every available backend with PyTorch FP32")
+    network_args(p)
+    p.add_argument("--frames", type=int, default=12, help="frames run through each backend")
+    p.add_argument("--device", default="auto", help="GPU to test ('auto' = cuda if available)")
+    p.add_argument("--cache", default=None, help="ONNX/engine cache folder (default ~/.cache/hmr_ros)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import logging
+
+    import torch
+
+    from hmr_ros.eval.check_backends import check_backends, format_table
+    from hmr_ros.estimator import EstimatorConfig
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    torch.manual_seed(0)
+    config = EstimatorConfig(variant=args.variant, input_size=args.input_size, window=args.window,
+                             max_people=args.max_people, mode=args.mode, checkpoint=args.checkpoint,
+                             engine_cache_dir=args.cache)
+    report = check_backends(config, frames=args.frames, device=args.device)
+    print(format_table(report, f"SIAM-{args.variant} input {args.input_size}, window {args.window}, "
+                               f"K {args.max_people}, {args.frames} frames; reference torch cpu fp32"))
+    print("all backends within tolerance" if report.ok else "FAILED: a backend is outside its tolerance or failed")
+    return 0 if report.ok else 1
