@@ -8,6 +8,7 @@ One module per command, each with ``add_parser(sub)`` and ``run(args) -> exit co
     build-engine    build (or verify) the cached TensorRT engines ahead of time
     check-backends  every available backend vs PyTorch FP32: vertex/joint error (mm) and latency
     train           train SIAM on procedural synthetic clips and write a .safetensors checkpoint
+    evaluate        score a checkpoint on the synthetic benchmark: MPJPE/PA-MPJPE/PVE/Accel/F1 + baselines
 """
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ import argparse
 import sys
 
 from hmr_ros.cli import info, export, make_body, build_engine, check_backends, train
+from hmr_ros.cli import evaluate
 
-COMMANDS = (info, export, make_body, build_engine, check_backends, train,)
+COMMANDS = (info, export, make_body, build_engine, check_backends, train, evaluate,)
 
 
 def main(argv: list[str] | None = None) -> int:
