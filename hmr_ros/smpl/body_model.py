@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from hmr_ros.smpl.kinematic_tree import NUM_JOINTS
 from hmr_ros.smpl.lbs import lbs
 
 __all__ = [
@@ -29,18 +30,8 @@ __all__ = [
     "BodyModelOutput",
     "BodyModelFileNotFoundError",
     "load_body_model",
-    "SMPL_JOINT_NAMES",
-    "SMPL_PARENTS",
     "EXPECTED_LAYOUT",
 ]
-
-SMPL_JOINT_NAMES = (
-    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2", "left_ankle",
-    "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar", "right_collar", "head",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-    "left_hand", "right_hand",
-)
-SMPL_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21)
 
 # Joint count -> indices of the model's joints reported as SMPL's 24. SMPL-H and SMPL-X share SMPL's
 # first 22 body joints; SMPL's hand joint (at the knuckles) is taken as the middle finger's first joint.
@@ -69,7 +60,7 @@ class BodyModelOutput:
 
     Attributes:
         vertices: (N, V, 3).
-        joints: (N, 24, 3), SMPL joint order (:data:`SMPL_JOINT_NAMES`).
+        joints: (N, 24, 3), SMPL joint order (:data:`hmr_ros.smpl.kinematic_tree.SMPL_JOINT_NAMES`).
     """
 
     vertices: torch.Tensor
@@ -209,8 +200,8 @@ class BodyModel(nn.Module):
         Returns:
             :class:`BodyModelOutput` with vertices (N, V, 3) and joints (N, 24, 3), metres, model frame.
         """
-        if rotmats.dim() != 4 or rotmats.shape[1:] != (24, 3, 3):
-            raise ValueError(f"rotmats must be (N, 24, 3, 3), got {tuple(rotmats.shape)}")
+        if rotmats.dim() != 4 or rotmats.shape[1:] != (NUM_JOINTS, 3, 3):
+            raise ValueError(f"rotmats must be (N, {NUM_JOINTS}, 3, 3), got {tuple(rotmats.shape)}")
         if betas.dim() != 2 or betas.shape != (rotmats.shape[0], self._num_betas):
             raise ValueError(
                 f"betas must be (N, {self._num_betas}) with N = {rotmats.shape[0]} as in rotmats, "

@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hmr_ros.smpl.kinematic_tree import NUM_JOINTS, SMPL_PARENTS
+
 __all__ = ["make_procedural_body", "write_procedural_body", "NUM_BETAS", "SHAPE_DIRECTIONS"]
 
 NUM_BETAS = 10
@@ -41,7 +43,6 @@ SHAPE_DIRECTIONS = (
     "stature", "girth", "shoulder_width", "leg_length", "arm_length",
     "hip_width", "head_size", "torso_length", "limb_muscularity", "belly",
 )
-_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21)
 _NUM_POSE_FEATURES = 9 * 23
 # Target spacing between rings along a tube, metres; sets the vertex count (~6.9k).
 _RING_SPACING = 0.0195
@@ -331,7 +332,7 @@ def _smoothstep(x: np.ndarray) -> np.ndarray:
 def _skinning_weights(mesh: _Mesh) -> np.ndarray:
     """(V, 24): along each tube, bone k rises smoothly from 0 to 1 across the window +-w around its start
     and hands over to bone k+1 the same way; telescoping differences make rows sum to 1 and stay >= 0."""
-    W = np.zeros((len(mesh.vertices), 24))
+    W = np.zeros((len(mesh.vertices), NUM_JOINTS))
     for ti, blend in enumerate(mesh.bones):
         idx = np.nonzero(mesh.tube == ti)[0]
         s = mesh.arc[idx]
@@ -371,10 +372,11 @@ def _procedural_body_cached() -> dict[str, np.ndarray]:
         e = np.zeros(NUM_BETAS)
         e[k] = 1.0
         shapedirs[:, :, k] = 0.5 * (_build(e).vertices - _build(-e).vertices)
-    J_regressor = np.zeros((24, V))
+    J_regressor = np.zeros((NUM_JOINTS, V))
     for j, ring in mesh.joint_rings.items():
         J_regressor[j, ring] = 1.0 / len(ring)
-    kintree = np.array([[2**32 - 1 if p < 0 else p for p in _PARENTS], list(range(24))], dtype=np.int64)
+    kintree = np.array([[2**32 - 1 if p < 0 else p for p in SMPL_PARENTS], list(range(NUM_JOINTS))],
+                       dtype=np.int64)
     return {
         "v_template": mesh.vertices,
         "f": mesh.faces.astype(np.int32),

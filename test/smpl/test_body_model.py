@@ -11,8 +11,9 @@ import torch
 from smplx.utils import Struct
 from smplx.vertex_ids import vertex_ids as SMPLX_VERTEX_IDS
 
-from hmr_ros.smpl.body_model import SMPL_PARENTS, BodyModel, load_body_model
 from hmr_ros.geometry.rotations import axis_angle_to_rotmat
+from hmr_ros.smpl.body_model import BodyModel, load_body_model
+from hmr_ros.smpl.kinematic_tree import SMPL_PARENTS
 from hmr_ros.smpl.procedural_body import make_procedural_body, write_procedural_body
 
 

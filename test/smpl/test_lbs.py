@@ -4,9 +4,10 @@ import smplx.lbs
 import torch
 
 from hmr_ros.geometry.rotations import axis_angle_to_rotmat
+from hmr_ros.smpl import kinematic_tree
 from hmr_ros.smpl.lbs import batch_rigid_transform, blend_shapes, lbs, vertices2joints
 
-SMPL_PARENTS = torch.tensor([-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21])
+SMPL_PARENTS = torch.tensor(kinematic_tree.SMPL_PARENTS)
 D = torch.float64
 
 

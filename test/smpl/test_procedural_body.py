@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from hmr_ros.smpl.body_model import SMPL_JOINT_NAMES, SMPL_PARENTS, load_body_model
 from hmr_ros.geometry.rotations import axis_angle_to_rotmat
+from hmr_ros.smpl.body_model import load_body_model
+from hmr_ros.smpl.kinematic_tree import SMPL_JOINT_NAMES, SMPL_PARENTS
 from hmr_ros.smpl.procedural_body import make_procedural_body, write_procedural_body
 
 
