@@ -11,7 +11,7 @@ fraction ``alpha`` along that geodesic (``q_prev * exp(alpha * delta)``). Quater
 same rotation) and the +-pi wrap of axis-angle therefore cannot produce jumps, and the output is a unit
 quaternion (a proper rotation) by construction.
 
-Quaternions here are ``(..., 4)`` arrays in (w, x, y, z) order.
+Quaternions here are ``(..., 4)`` arrays in (w, x, y, z) order (:mod:`hmr_ros.geometry.rotations_np`).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-_SMALL_ANGLE = 1e-6
+from hmr_ros.geometry.rotations_np import quat_conj, quat_from_rotvec, quat_mul, rotvec_from_quat
 
 
 def smoothing_factor(dt_s: float | np.ndarray, cutoff_hz: float | np.ndarray) -> np.ndarray:
@@ -33,67 +33,6 @@ def smoothing_factor(dt_s: float | np.ndarray, cutoff_hz: float | np.ndarray) ->
     """
     tau = 1.0 / (2.0 * math.pi * np.asarray(cutoff_hz, dtype=np.float64))
     return 1.0 / (1.0 + tau / dt_s)
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Quaternion helpers (numpy, (w, x, y, z))
-# ----------------------------------------------------------------------------------------------------------
-def quat_from_rotvec(rotvec: np.ndarray) -> np.ndarray:
-    """Exponential map. ``rotvec`` (..., 3) axis-angle in radians -> (..., 4) unit quaternion, w >= 0."""
-    rotvec = np.asarray(rotvec, dtype=np.float64)
-    if rotvec.shape[-1] != 3:
-        raise ValueError(f"expected axis-angle vectors of shape (..., 3), got {rotvec.shape}")
-    theta = np.linalg.norm(rotvec, axis=-1, keepdims=True)
-    half = 0.5 * theta
-    # sin(theta/2)/theta, with its Taylor series near zero to avoid 0/0.
-    small = theta < _SMALL_ANGLE
-    scale = np.where(small, 0.5 - theta**2 / 48.0, np.sin(half) / np.where(small, 1.0, theta))
-    q = np.concatenate([np.cos(half), rotvec * scale], axis=-1)
-    return q
-
-
-def rotvec_from_quat(quat: np.ndarray) -> np.ndarray:
-    """Logarithm map. ``quat`` (..., 4) (w, x, y, z), any sign and norm -> (..., 3) axis-angle, angle <= pi."""
-    q = np.asarray(quat, dtype=np.float64)
-    if q.shape[-1] != 4:
-        raise ValueError(f"expected quaternions of shape (..., 4) in (w, x, y, z) order, got {q.shape}")
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    q = np.where(q[..., :1] < 0.0, -q, q)  # the short way round: angle in [0, pi]
-    w = q[..., :1]
-    xyz = q[..., 1:]
-    n = np.linalg.norm(xyz, axis=-1, keepdims=True)
-    theta = 2.0 * np.arctan2(n, w)
-    small = n < _SMALL_ANGLE
-    # theta / n -> 2 / w as n -> 0 (w -> 1 there).
-    scale = np.where(small, 2.0 / np.maximum(w, _SMALL_ANGLE), theta / np.where(small, 1.0, n))
-    return xyz * scale
-
-
-def quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Hamilton product ``a * b`` of (..., 4) quaternions (w, x, y, z): rotation b first, then a."""
-    aw, ax, ay, az = np.moveaxis(np.asarray(a, dtype=np.float64), -1, 0)
-    bw, bx, by, bz = np.moveaxis(np.asarray(b, dtype=np.float64), -1, 0)
-    return np.stack(
-        [
-            aw * bw - ax * bx - ay * by - az * bz,
-            aw * bx + ax * bw + ay * bz - az * by,
-            aw * by - ax * bz + ay * bw + az * bx,
-            aw * bz + ax * by - ay * bx + az * bw,
-        ],
-        axis=-1,
-    )
-
-
-def quat_conj(q: np.ndarray) -> np.ndarray:
-    """Conjugate (= inverse for unit quaternions) of (..., 4) quaternions (w, x, y, z)."""
-    q = np.asarray(q, dtype=np.float64)
-    return np.concatenate([q[..., :1], -q[..., 1:]], axis=-1)
-
-
-def geodesic_angle(q_a: np.ndarray, q_b: np.ndarray) -> np.ndarray:
-    """Angle in radians, in [0, pi], of the rotation between unit quaternions (..., 4); sign-invariant."""
-    d = np.abs(np.sum(np.asarray(q_a) * np.asarray(q_b), axis=-1))
-    return 2.0 * np.arccos(np.clip(d, 0.0, 1.0))
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -5,15 +5,8 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from hmr_ros.tracking.one_euro import (
-    OneEuroFilter,
-    SO3OneEuroFilter,
-    geodesic_angle,
-    quat_from_rotvec,
-    quat_mul,
-    rotvec_from_quat,
-    smoothing_factor,
-)
+from hmr_ros.geometry.rotations_np import geodesic_angle, quat_from_rotvec, quat_mul
+from hmr_ros.tracking.one_euro import OneEuroFilter, SO3OneEuroFilter, smoothing_factor
 
 FPS = 30.0
 
@@ -86,29 +79,6 @@ def test_bad_parameters_and_shapes_raise():
         f(np.zeros(4), 0.1)
     with pytest.raises(ValueError, match=r"\(J, 3\)"):
         SO3OneEuroFilter()(np.zeros(3), 0.0)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Quaternion helpers
-# ---------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("angle", [0.0, 1e-9, 1e-4, 0.5, 2.0, math.pi - 1e-6])
-def test_exp_log_round_trip(angle):
-    axis = np.array([0.3, -0.5, 0.8]) / np.linalg.norm([0.3, -0.5, 0.8])
-    rv = axis * angle
-    q = quat_from_rotvec(rv)
-    assert np.linalg.norm(q) == pytest.approx(1.0)
-    np.testing.assert_allclose(rotvec_from_quat(q), rv, atol=1e-9)
-    np.testing.assert_allclose(rotvec_from_quat(-q), rv, atol=1e-9)  # sign-invariant
-    ref = Rotation.from_rotvec(rv).as_quat()  # scipy: (x, y, z, w)
-    np.testing.assert_allclose(np.abs(np.dot(q, np.r_[ref[3], ref[:3]])), 1.0, atol=1e-12)
-
-
-def test_quat_mul_matches_rotation_composition():
-    rng = np.random.default_rng(1)
-    a, b = rng.normal(size=3), rng.normal(size=3)
-    ab = rotvec_from_quat(quat_mul(quat_from_rotvec(a), quat_from_rotvec(b)))
-    ref = (Rotation.from_rotvec(a) * Rotation.from_rotvec(b)).as_rotvec()
-    assert Rotation.from_rotvec(ab).approx_equal(Rotation.from_rotvec(ref), atol=1e-9)
 
 
 # ---------------------------------------------------------------------------------------------------------
