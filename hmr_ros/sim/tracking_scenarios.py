@@ -16,14 +16,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from scipy.spatial.transform import Rotation
 
 from hmr_ros.bodies import Body
+from hmr_ros.geometry.projection import project
+from hmr_ros.geometry.rotations_np import quat_from_rotvec, quat_mul, rotmat_from_rotvec, rotvec_from_quat
+from hmr_ros.smpl.kinematic_tree import NUM_JOINTS, SMPL_PARENTS
+from hmr_ros.smpl.lbs import batch_rigid_transform
 
 # ----------------------------------------------------------------------------------------------------------
 # Skeleton
 # ----------------------------------------------------------------------------------------------------------
-SMPL_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21)
 
 # Bone offsets (child - parent, metres, SMPL model frame: y up, x to the body's left, z forward), chosen by
 # hand from adult proportions (1.75 m, T-pose). Joint 0 (pelvis) sits 0.2 m below the model origin, as in
@@ -74,32 +76,29 @@ class KinematicSkeleton(torch.nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        offsets = torch.tensor(_BONE_OFFSETS_M, dtype=torch.float32)
-        self.register_buffer("bone_offsets", offsets)
+        # Rest joints = bone offsets summed from the root (float64 sum, so each bone is exact to float32).
+        offsets = np.asarray(_BONE_OFFSETS_M, dtype=np.float64)
+        rest = offsets.copy()
+        for j in range(1, NUM_JOINTS):
+            rest[j] = rest[SMPL_PARENTS[j]] + offsets[j]
+        self.register_buffer("rest_joints", torch.tensor(rest, dtype=torch.float32))
 
     def forward(self, betas: torch.Tensor, rotmats: torch.Tensor) -> SkeletonOutput:
-        if betas.ndim != 2 or rotmats.shape[1:] != (24, 3, 3) or betas.shape[0] != rotmats.shape[0]:
+        if betas.ndim != 2 or rotmats.shape[1:] != (NUM_JOINTS, 3, 3) or betas.shape[0] != rotmats.shape[0]:
             raise ValueError(
-                f"KinematicSkeleton expected betas (N, 10) and rotmats (N, 24, 3, 3), got "
+                f"KinematicSkeleton expected betas (N, 10) and rotmats (N, {NUM_JOINTS}, 3, 3), got "
                 f"{tuple(betas.shape)} and {tuple(rotmats.shape)}"
             )
+        # Scaling every rest joint about the model origin scales every bone by the same factor.
         scale = (1.0 + 0.05 * betas[:, :1]).unsqueeze(-1)  # (N, 1, 1)
-        offsets = self.bone_offsets.unsqueeze(0) * scale  # (N, 24, 3)
-        g_rot = [rotmats[:, 0]]
-        g_pos = [offsets[:, 0]]
-        for i in range(1, 24):
-            p = SMPL_PARENTS[i]
-            g_rot.append(g_rot[p] @ rotmats[:, i])
-            g_pos.append(g_pos[p] + (g_rot[p] @ offsets[:, i].unsqueeze(-1)).squeeze(-1))
-        joints = torch.stack(g_pos, dim=1)
+        joints, _ = batch_rigid_transform(rotmats, self.rest_joints.unsqueeze(0) * scale, SMPL_PARENTS)
         return SkeletonOutput(joints=joints, vertices=joints)
 
 
 def pose_joints(skeleton: KinematicSkeleton, betas: np.ndarray, rotvecs: np.ndarray,
                 translation: np.ndarray) -> np.ndarray:
     """Camera-frame joints (N, 24, 3) m from betas (N, 10), axis-angle (N, 24, 3), translation (N, 3) m."""
-    n = rotvecs.shape[0]
-    rotmats = Rotation.from_rotvec(rotvecs.reshape(-1, 3)).as_matrix().reshape(n, 24, 3, 3)
+    rotmats = rotmat_from_rotvec(rotvecs)
     with torch.no_grad():
         out = skeleton(torch.as_tensor(betas, dtype=torch.float32), torch.as_tensor(rotmats, dtype=torch.float32))
     return out.joints.numpy().astype(np.float64) + translation[:, None, :]
@@ -152,7 +151,7 @@ class Scenario:
     def in_view(self) -> np.ndarray:
         """(P, T) bool: present, in front of the camera, root projecting inside the image."""
         roots = np.stack([p.joints[:, 0] for p in self.people])  # (P, T, 3)
-        uv = project(self.K, roots)
+        uv = project(roots, self.K)
         w, h = self.image_size
         present = np.stack([p.present for p in self.people])
         return (present & (roots[..., 2] > 0.5) & (uv[..., 0] >= 0) & (uv[..., 0] < w)
@@ -190,7 +189,7 @@ class Scenario:
 
 CAMERA_HEIGHT_M = 1.3
 PELVIS_HEIGHT_M = 0.95
-_FLIP = Rotation.from_rotvec([math.pi, 0.0, 0.0])  # SMPL y-up model frame -> camera optical frame (y down)
+_FLIP = quat_from_rotvec(np.array([math.pi, 0.0, 0.0]))  # SMPL y-up model frame -> camera optical frame (y down)
 
 
 def default_camera() -> tuple[np.ndarray, tuple[int, int]]:
@@ -220,8 +219,9 @@ def walking_person(skeleton: KinematicSkeleton, stamps: np.ndarray, path_xz: np.
     phase = 2.0 * math.pi * np.cumsum(cadence_hz) * (stamps[1] - stamps[0])
     phase = phase + rng.uniform(0.0, 2.0 * math.pi)
     s, c = np.sin(phase), np.cos(phase)
-    rv = np.zeros((t_count, 24, 3))
-    rv[:, 0] = (Rotation.from_euler("y", heading[:, None]) * _FLIP).as_rotvec()
+    rv = np.zeros((t_count, NUM_JOINTS, 3))
+    yaw = quat_from_rotvec(heading[:, None] * np.array([0.0, 1.0, 0.0]))
+    rv[:, 0] = rotvec_from_quat(quat_mul(yaw, _FLIP))
     rv[:, 1, 0] = -0.45 * amp * s        # left hip flexion
     rv[:, 2, 0] = 0.45 * amp * s         # right hip
     rv[:, 4, 0] = 0.35 * amp * (1 - c)   # left knee
@@ -237,7 +237,7 @@ def walking_person(skeleton: KinematicSkeleton, stamps: np.ndarray, path_xz: np.
     betas[:3] = rng.normal(0.0, 1.0, 3)
     bob = 0.015 * amp * np.cos(2.0 * phase)
     root = np.stack([path_xz[:, 0], np.full(t_count, CAMERA_HEIGHT_M - PELVIS_HEIGHT_M) + bob, path_xz[:, 1]], 1)
-    pelvis_rest = pose_joints(skeleton, betas[None], np.zeros((1, 24, 3)), np.zeros((1, 3)))[0, 0]
+    pelvis_rest = pose_joints(skeleton, betas[None], np.zeros((1, NUM_JOINTS, 3)), np.zeros((1, 3)))[0, 0]
     translation = root - pelvis_rest
     joints = pose_joints(skeleton, np.repeat(betas[None], t_count, 0), rv, translation)
     token = rng.normal(size=token_dim)
@@ -365,16 +365,10 @@ class DetectorNoise:
     token_sigma: float = 0.15
 
 
-def project(K: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Pinhole projection of (..., 3) camera-frame points (m) -> (..., 2) pixels."""
-    uvw = points @ K.T
-    return uvw[..., :2] / uvw[..., 2:3]
-
-
 def joints_box(K: np.ndarray, joints: np.ndarray) -> np.ndarray:
     """(..., 4) x0, y0, x1, y1 pixels around projected joints (..., 24, 3), padded for the flesh around the
     bones."""
-    uv = project(K, joints)
+    uv = project(joints, K)
     lo, hi = uv.min(axis=-2), uv.max(axis=-2)
     pad = 0.1 * (hi[..., 1:2] - lo[..., 1:2])
     return np.concatenate([lo - pad, hi + pad], axis=-1)
@@ -398,8 +392,8 @@ def simulate_detections(scen: Scenario, noise: DetectorNoise, seed: int = 0) -> 
         for i, p in enumerate(scen.people):
             if not scen.in_view[i, t] or scen.occluded[i, t] or rng.random() < noise.miss_probability:
                 continue
-            rot_noise = Rotation.from_rotvec(rng.normal(0.0, math.radians(noise.rotation_sigma_deg), (24, 3)))
-            rv = (Rotation.from_rotvec(p.rotvecs[t]) * rot_noise).as_rotvec()
+            rot_noise = rng.normal(0.0, math.radians(noise.rotation_sigma_deg), (NUM_JOINTS, 3))
+            rv = rotvec_from_quat(quat_mul(quat_from_rotvec(p.rotvecs[t]), quat_from_rotvec(rot_noise)))
             transl = p.translation[t] + rng.normal(0.0, noise.translation_sigma_m)
             betas = p.betas + rng.normal(0.0, noise.betas_sigma, 10)
             joints = pose_joints(skel, betas[None], rv[None], transl[None])[0]
@@ -411,7 +405,7 @@ def simulate_detections(scen: Scenario, noise: DetectorNoise, seed: int = 0) -> 
             body = Body(
                 score=float(rng.uniform(0.5, 1.0)),
                 box=box.astype(np.float32),
-                center=project(scen.K, joints[0]).astype(np.float32),
+                center=project(joints[0], scen.K).astype(np.float32),
                 betas=betas.astype(np.float32),
                 global_orient=rv[0].astype(np.float32),
                 body_pose=rv[1:].reshape(-1).astype(np.float32),

@@ -12,6 +12,10 @@ Association uses the raw detections only, so identities are the same with smooth
 betas. Joints and vertices are re-posed with the body model when one is given; otherwise they are shifted
 by the translation change only (the rotation smoothing is then not reflected in them; see docs/tracking.md).
 
+The per-frame path is numpy only: each detection's 24 rotations are turned into quaternions once per frame
+and shared by the association cost, the track state and the rotation filter. torch is imported only to
+re-pose with a body model.
+
 Identity is a property of the tracker, not of the network: the estimator's frame buffer keeps K detection
 slots per frame ordered by score, and its temporal attention (SIA) attends over all people and frames, so
 it needs no identity. The tracker adds persistent identity after the fact.
@@ -29,14 +33,10 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from hmr_ros.bodies import Body
-from hmr_ros.tracking.one_euro import (
-    OneEuroFilter,
-    SO3OneEuroFilter,
-    geodesic_angle,
-    quat_from_rotvec,
-)
+from hmr_ros.geometry.rotations_np import geodesic_angle, quat_from_rotvec, rotmat_from_rotvec, rotvec_from_quat
+from hmr_ros.smpl.kinematic_tree import NUM_JOINTS
+from hmr_ros.tracking.one_euro import OneEuroFilter, SO3OneEuroFilter
 
-NUM_JOINTS = 24
 ID_LENGTH = 5
 _INFEASIBLE = 1e6
 _RECENT_IDS = 4096  # ids of deleted tracks not handed out again soon, so a listener never sees an id reused
@@ -150,6 +150,16 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0.0, inter / np.where(union > 0.0, union, 1.0), 0.0)
 
 
+def joint_quats(bodies: list[Body]) -> np.ndarray:
+    """(N, 24, 4) unit quaternions (w, x, y, z) of the bodies' global orientation (joint 0) and body pose."""
+    if not bodies:
+        return np.zeros((0, NUM_JOINTS, 4))
+    rotvecs = np.stack([np.concatenate([np.asarray(b.global_orient, dtype=np.float64).reshape(1, 3),
+                                        np.asarray(b.body_pose, dtype=np.float64).reshape(-1, 3)])
+                        for b in bodies])
+    return quat_from_rotvec(rotvecs)
+
+
 def pose_distance(q_a: np.ndarray, q_b: np.ndarray) -> np.ndarray:
     """Mean geodesic angle (rad) between poses: ``q_a`` (M, J, 4), ``q_b`` (N, J, 4) quaternions -> (M, N)."""
     return geodesic_angle(q_a[:, None], q_b[None, :]).mean(axis=-1)
@@ -181,7 +191,7 @@ def _fit_velocity(stamps: np.ndarray, values: np.ndarray) -> np.ndarray:
 class _Track:
     """Association state (raw observations) and smoothing state of one person."""
 
-    def __init__(self, track_id: str, body: Body, stamp: float, config: TrackerConfig) -> None:
+    def __init__(self, track_id: str, body: Body, quats: np.ndarray, stamp: float, config: TrackerConfig) -> None:
         self.id = track_id
         self.state = TrackState.TENTATIVE
         self.hits = 0
@@ -196,17 +206,18 @@ class _Track:
         )
         self.betas_mean: np.ndarray | None = None
         self.betas_count = 0
-        self.observe(body, stamp, config)
+        self.observe(body, quats, stamp)
 
-    def observe(self, body: Body, stamp: float, config: TrackerConfig) -> None:
+    def observe(self, body: Body, quats: np.ndarray, stamp: float) -> None:
+        """Take a raw detection; ``quats`` (24, 4) are its rotations as from :func:`joint_quats`."""
         root = np.asarray(body.joints[0], dtype=np.float64)
         box = np.asarray(body.box, dtype=np.float64)
         self.history.append((float(stamp), root, box))
         self.last_stamp = float(stamp)
         self.box = box
         self.root = root
-        self.pose_quat = quat_from_rotvec(np.asarray(body.body_pose, dtype=np.float64).reshape(-1, 3))
-        self.orient_quat = quat_from_rotvec(np.asarray(body.global_orient, dtype=np.float64).reshape(3))
+        self.orient_quat = quats[0]
+        self.pose_quat = quats[1:]
         if body.token is not None:
             tok = np.asarray(body.token, dtype=np.float64)
             tok = tok / max(float(np.linalg.norm(tok)), 1e-12)
@@ -279,13 +290,14 @@ class Tracker:
         self._last_stamp = stamp
         for b in bodies:
             _check_body(b)
+        quats = joint_quats(bodies)
 
-        matches, unmatched_tracks, unmatched_dets = self._associate(bodies, stamp)
+        matches, unmatched_tracks, unmatched_dets = self._associate(bodies, quats, stamp)
 
         assigned: dict[int, _Track] = {}
         for ti, di in matches:
             track = self._tracks[ti]
-            track.observe(bodies[di], stamp, self.config)
+            track.observe(bodies[di], quats[di], stamp)
             track.hits += 1
             track.lost_frames = 0
             if track.state == TrackState.LOST or (track.state == TrackState.TENTATIVE
@@ -308,7 +320,7 @@ class Tracker:
         self._tracks = survivors
 
         for di in unmatched_dets:
-            track = _Track(self._new_id(), bodies[di], stamp, self.config)
+            track = _Track(self._new_id(), bodies[di], quats[di], stamp, self.config)
             track.hits = 1
             if track.hits >= self.config.min_hits:
                 track.state = TrackState.CONFIRMED
@@ -321,24 +333,30 @@ class Tracker:
             or (self.config.output_tentative and assigned[di].state == TrackState.TENTATIVE)
         ]
         # Every track is filtered on every hit (tentative ones too), so it is warm when it is confirmed.
-        smoothed = {di: self._smooth(assigned[di], bodies[di], stamp) for di in range(len(bodies))}
+        smoothed = {di: self._smooth(assigned[di], bodies[di], quats[di], stamp) for di in range(len(bodies))}
         return self._finish([smoothed[di] for di in out_idx])
 
     # -- association --------------------------------------------------------------------------------------
-    def _associate(self, bodies: list[Body], stamp: float) -> tuple[list[tuple[int, int]], set[int], list[int]]:
+    def _associate(self, bodies: list[Body], quats: np.ndarray,
+                   stamp: float) -> tuple[list[tuple[int, int]], set[int], list[int]]:
         n_t, n_d = len(self._tracks), len(bodies)
         if n_t == 0 or n_d == 0:
             return [], set(range(n_t)), list(range(n_d))
-        cost = self.cost_matrix(bodies, stamp)
+        cost = self.cost_matrix(bodies, stamp, quats)
         rows, cols = linear_sum_assignment(cost)
         matches = [(int(r), int(c)) for r, c in zip(rows, cols) if cost[r, c] < _INFEASIBLE]
         matched_t = {m[0] for m in matches}
         matched_d = {m[1] for m in matches}
         return matches, set(range(n_t)) - matched_t, [d for d in range(n_d) if d not in matched_d]
 
-    def cost_matrix(self, bodies: list[Body], stamp: float) -> np.ndarray:
-        """(tracks, detections) association cost in [0, 1]; infeasible pairs (gated out) are ``1e6``."""
+    def cost_matrix(self, bodies: list[Body], stamp: float, quats: np.ndarray | None = None) -> np.ndarray:
+        """(tracks, detections) association cost in [0, 1]; infeasible pairs (gated out) are ``1e6``.
+
+        ``quats``: the detections' (N, 24, 4) :func:`joint_quats`, when the caller already has them.
+        """
         cfg = self.config
+        if quats is None:
+            quats = joint_quats(bodies)
         tracks = self._tracks
         det_roots = np.stack([np.asarray(b.joints[0], dtype=np.float64) for b in bodies])
         det_boxes = np.stack([np.asarray(b.box, dtype=np.float64) for b in bodies])
@@ -350,13 +368,11 @@ class Tracker:
         gate = cfg.max_root_distance_m + cfg.gate_growth_m_per_s * unseen_s
         root_cost = np.clip(dist / gate[:, None], 0.0, 1.0)
         iou_cost = 1.0 - box_iou(pred_boxes, det_boxes)
-        det_pose = np.stack([quat_from_rotvec(np.asarray(b.body_pose, dtype=np.float64).reshape(-1, 3))
-                             for b in bodies])
+        det_pose = quats[:, 1:]
         track_pose = np.stack([t.pose_quat for t in tracks])
         pose_cost = np.clip(pose_distance(track_pose, det_pose) / cfg.pose_distance_scale_rad, 0.0, 1.0)
 
-        det_orient = quat_from_rotvec(np.stack([np.asarray(b.global_orient, dtype=np.float64).reshape(3)
-                                                for b in bodies]))
+        det_orient = quats[:, 0]
         track_orient = np.stack([t.orient_quat for t in tracks])
         orient_cost = geodesic_angle(track_orient[:, None], det_orient[None]) / np.pi
 
@@ -382,14 +398,12 @@ class Tracker:
         return random_track_id(self._rng, taken)
 
     # -- smoothing ----------------------------------------------------------------------------------------
-    def _smooth(self, track: _Track, body: Body, stamp: float) -> Body:
+    def _smooth(self, track: _Track, body: Body, quats: np.ndarray, stamp: float) -> Body:
         if not self.config.smoothing:
             return dataclasses.replace(body, id=track.id)
         translation = np.asarray(body.translation, dtype=np.float64)
         t_hat = track.translation_filter(translation, stamp)
-        rotvecs = np.concatenate([np.asarray(body.global_orient, dtype=np.float64).reshape(1, 3),
-                                  np.asarray(body.body_pose, dtype=np.float64).reshape(-1, 3)])
-        r_hat = track.rotation_filter(rotvecs, stamp)
+        r_hat = rotvec_from_quat(track.rotation_filter.filter_quat(quats, stamp))
         betas = np.asarray(body.betas, dtype=np.float64)
         track.betas_count = min(track.betas_count + 1, self.config.betas_max_count)
         track.betas_mean = betas.copy() if track.betas_mean is None else (
@@ -413,11 +427,9 @@ class Tracker:
             return bodies
         import torch  # only needed with a body model; keeps the tracker importable and fast without torch
 
-        from scipy.spatial.transform import Rotation
-
         rotvecs = np.stack([np.concatenate([b.global_orient.reshape(1, 3), b.body_pose.reshape(-1, 3)])
                             for b in bodies])
-        rotmats = Rotation.from_rotvec(rotvecs.reshape(-1, 3)).as_matrix().reshape(len(bodies), NUM_JOINTS, 3, 3)
+        rotmats = rotmat_from_rotvec(rotvecs)  # (N, 24, 3, 3)
         betas = np.stack([b.betas for b in bodies])
         # The estimator's body model may live on the GPU: feed it on its own device.
         buffers = list(self.body_model.buffers()) if isinstance(self.body_model, torch.nn.Module) else []

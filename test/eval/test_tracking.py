@@ -8,6 +8,7 @@ from scipy.spatial.transform import Rotation
 
 from hmr_ros.eval import tracking as tracking_eval
 from hmr_ros.sim import tracking_scenarios as scenarios
+from hmr_ros.smpl.kinematic_tree import SMPL_PARENTS
 from hmr_ros.tracking.tracker import TrackerConfig, box_iou
 
 torch.set_num_threads(1)
@@ -19,12 +20,12 @@ def test_skeleton_rest_pose_is_the_sum_of_bone_offsets_and_bones_keep_their_leng
     rest = skel(torch.zeros(1, 10), eye).joints[0].numpy()
     offsets = np.array(scenarios._BONE_OFFSETS_M)
     for i in range(1, 24):
-        np.testing.assert_allclose(rest[i] - rest[scenarios.SMPL_PARENTS[i]], offsets[i], atol=1e-6)
+        np.testing.assert_allclose(rest[i] - rest[SMPL_PARENTS[i]], offsets[i], atol=1e-6)
     rot = torch.as_tensor(Rotation.random(24, random_state=0).as_matrix(), dtype=torch.float32)[None]
     posed = skel(torch.zeros(1, 10), rot).joints[0].numpy()
     np.testing.assert_allclose(posed[0], rest[0], atol=1e-6)  # the root rotates about joint 0, as in SMPL
     for i in range(1, 24):
-        p = scenarios.SMPL_PARENTS[i]
+        p = SMPL_PARENTS[i]
         assert np.linalg.norm(posed[i] - posed[p]) == pytest.approx(np.linalg.norm(offsets[i]), abs=1e-5)
     with pytest.raises(ValueError, match="rotmats"):
         skel(torch.zeros(1, 10), torch.zeros(1, 23, 3, 3))

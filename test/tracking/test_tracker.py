@@ -9,7 +9,8 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from hmr_ros.bodies import Body
-from hmr_ros.sim.tracking_scenarios import KinematicSkeleton, default_camera, joints_box, pose_joints, project
+from hmr_ros.geometry.projection import project
+from hmr_ros.sim.tracking_scenarios import KinematicSkeleton, default_camera, joints_box, pose_joints
 from hmr_ros.tracking.tracker import Tracker, TrackerConfig, TrackState, box_iou, random_track_id
 
 FPS = 30.0
@@ -29,7 +30,7 @@ def make_body(root_xz, heading=0.0, token=None, pose_scale=0.0, seed=0) -> Body:
     transl = np.array([root_xz[0], 0.35, root_xz[1]]) - pelvis_rest
     joints = pose_joints(SKELETON, betas[None], rv[None], transl[None])[0]
     return Body(score=0.9, box=joints_box(K, joints).astype(np.float32),
-                center=project(K, joints[0]).astype(np.float32), betas=betas.astype(np.float32),
+                center=project(joints[0], K).astype(np.float32), betas=betas.astype(np.float32),
                 global_orient=rv[0].astype(np.float32), body_pose=rv[1:].reshape(-1).astype(np.float32),
                 translation=transl.astype(np.float32), joints=joints.astype(np.float32),
                 vertices=joints.astype(np.float32), token=token)
