@@ -14,7 +14,6 @@ their alignment and are copied unchanged.
 from __future__ import annotations
 
 import struct
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,32 +21,13 @@ from rclpy.serialization import serialize_message
 from geometry_msgs.msg import Point
 from visualization_msgs.msg import Marker, MarkerArray
 
+# The colours live in hmr_ros.palette so RViz and the image overlays agree; the node imports them from here.
+from hmr_ros.palette import people_colors, person_color, track_color  # noqa: F401
+
 MARKER_NS = "hmr_meshes"
-# A colour per person index (RGB in [0, 1]): distinct, readable hues.
-PALETTE = (
-    (0.90, 0.35, 0.25), (0.25, 0.55, 0.90), (0.35, 0.80, 0.35), (0.95, 0.75, 0.20), (0.70, 0.40, 0.85),
-    (0.20, 0.80, 0.80), (0.95, 0.50, 0.70), (0.60, 0.60, 0.60), (0.55, 0.35, 0.20), (0.10, 0.45, 0.30),
-)
 
 _POINT = np.dtype((np.void, 24))  # a geometry_msgs/Point in CDR: three little-endian float64
 _STAMP_SENTINEL = (0x5A3C2D1E, 0x1A2B3C4D)  # (sec, nanosec) values no real header of ours carries
-
-
-def person_color(index: int) -> tuple[float, float, float]:
-    """RGB in [0, 1] of person ``index`` (cycles through ``PALETTE``)."""
-    return PALETTE[index % len(PALETTE)]
-
-
-def track_color(track_id: str) -> tuple[float, float, float]:
-    """RGB in [0, 1] of the person with track id ``track_id``: the same in every frame and every run (a CRC
-    of the id, not Python's per-process salted ``hash``), so a tracked person keeps their colour."""
-    return PALETTE[zlib.crc32(track_id.encode("utf-8")) % len(PALETTE)]
-
-
-def people_colors(ids) -> list[tuple[float, float, float]]:
-    """Colour per person in publishing order: ``track_color(id)`` for a tracked person, ``person_color(i)``
-    (by index) for one without an id (tracking off)."""
-    return [track_color(i_d) if i_d else person_color(i) for i, i_d in enumerate(ids)]
 
 
 def _sentinel_point(i: int) -> tuple[float, float, float]:

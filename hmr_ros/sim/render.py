@@ -12,27 +12,13 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-__all__ = ["render_meshes", "person_color", "PALETTE"]
+from hmr_ros.geometry.projection import project
+from hmr_ros.palette import person_color_u8
 
-# Distinct, colour-blind-friendly hues (Okabe-Ito order), RGB 0-255; index i -> person i (cycled).
-PALETTE: tuple[tuple[int, int, int], ...] = (
-    (0, 114, 178),
-    (230, 159, 0),
-    (0, 158, 115),
-    (204, 121, 167),
-    (86, 180, 233),
-    (213, 94, 0),
-    (240, 228, 66),
-    (120, 120, 120),
-)
+__all__ = ["render_meshes"]
 
 _SUBPIXEL_BITS = 4  # cv2 fixed-point vertices: 1/16 px
 _AMBIENT = 0.35
-
-
-def person_color(i: int) -> tuple[int, int, int]:
-    """Fixed RGB colour (0-255 ints) for person/track ``i`` (cycles through :data:`PALETTE`)."""
-    return PALETTE[int(i) % len(PALETTE)]
 
 
 def render_meshes(
@@ -53,7 +39,8 @@ def render_meshes(
         meshes: list of (V, 3) vertex arrays, metres, camera optical frame (x right, y down, z forward).
         faces: (F, 3) integer vertex indices shared by all meshes, outward (counter-clockwise) winding.
         K: (3, 3) camera intrinsics.
-        colors: one RGB tuple per mesh, or None for :func:`person_color` ``(i)``.
+        colors: one RGB 0-255 tuple per mesh, or None for :func:`hmr_ros.palette.person_color_u8` ``(i)``
+            (pass ``hmr_ros.palette.people_colors_u8(ids)`` for tracked people, as RViz colours them).
         alpha: opacity of the meshes in [0, 1].
         near_m: triangles with any vertex at z < near_m are not drawn (behind or at the camera).
         cull_backfaces: skip triangles facing away from the camera (right for closed meshes, halves work).
@@ -95,13 +82,12 @@ def render_meshes(
         tri, facing, centroid = tri[keep], facing[keep], centroid[keep]
         if len(tri) == 0:
             continue
-        proj = tri @ K.T
-        uv = proj[..., :2] / proj[..., 2:3]  # (F, 3, 2) pixels
+        uv = project(tri, K)  # (F, 3, 2) pixels; every vertex is beyond near_m
         lo, hi = uv.min(axis=1), uv.max(axis=1)
         on_screen = (hi[:, 0] >= 0) & (lo[:, 0] < W) & (hi[:, 1] >= 0) & (lo[:, 1] < H)
         on_screen &= (np.abs(uv) < 1e6).all(axis=(1, 2))  # keeps cv2's fixed-point coordinates in range
         uv, facing, centroid = uv[on_screen], facing[on_screen], centroid[on_screen]
-        base = np.asarray(person_color(i) if colors is None else colors[i], dtype=np.float64)
+        base = np.asarray(person_color_u8(i) if colors is None else colors[i], dtype=np.float64)
         shade = _AMBIENT + (1.0 - _AMBIENT) * np.abs(facing)
         polys.append(np.round(uv * (1 << _SUBPIXEL_BITS)).astype(np.int32))
         depths.append(centroid[:, 2])

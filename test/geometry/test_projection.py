@@ -33,6 +33,13 @@ def test_points_at_or_behind_the_camera_land_far_off_image_not_nan_or_mirrored()
     assert np.all(np.isfinite(uv)) and np.all(uv > 1e6)
 
 
+def test_annotations_can_ask_for_nan_behind_the_camera():
+    pts = np.array([[0.5, -0.25, 2.0], [0.1, 0.1, 0.0], [0.1, 0.1, -1.0]])
+    uv = project(pts, K, nan_behind_camera=True)
+    np.testing.assert_allclose(uv[0], [520.0, 165.0])
+    assert np.isnan(uv[1:]).all()
+
+
 def test_bad_shapes_are_rejected():
     with pytest.raises(ValueError, match=r"\(\.\.\., 3\)"):
         project(np.zeros((4, 2)), K)

@@ -17,8 +17,10 @@ from geometry_msgs.msg import Point  # noqa: E402
 from rclpy.serialization import deserialize_message, serialize_message  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
-from hmr_ros.ros.markers import (MARKER_NS, PALETTE, MeshMarkerWriter, people_colors, person_color,  # noqa: E402
+from hmr_ros.palette import PALETTE, people_colors_u8  # noqa: E402
+from hmr_ros.ros.markers import (MARKER_NS, MeshMarkerWriter, people_colors, person_color,  # noqa: E402
                                  track_color, triangle_indices)
+from hmr_ros.sim.render import render_meshes  # noqa: E402
 
 V, F = 60, 100
 
@@ -169,3 +171,31 @@ def test_bytes_travel_through_a_real_publisher(mesh, monkeypatch):
         node.destroy_node()
     finally:
         rclpy.shutdown()
+
+
+def _facing_square(z):
+    """Two triangles, 0.2 m wide, centred on the optical axis at depth z, facing the camera."""
+    v = np.array([[-0.1, -0.1, z], [0.1, -0.1, z], [0.1, 0.1, z], [-0.1, 0.1, z]])
+    return v, np.array([[0, 2, 1], [0, 3, 2]])
+
+
+@pytest.mark.parametrize("ids", [[""] * (len(PALETTE) + 2), ["abcde", "", "qwert", "zzzzz"]],
+                         ids=["untracked", "tracked"])
+def test_the_demo_overlay_and_rviz_paint_each_person_in_the_same_colour(ids):
+    """Person i of a frame: the overlay (render_meshes) and its RViz marker show one colour."""
+    square, faces = _facing_square(2.0)
+    behind = square * [1.0, 1.0, -1.0]  # behind the camera: keeps its index, paints nothing
+    K = np.array([[100.0, 0.0, 80.0], [0.0, 100.0, 60.0], [0.0, 0.0, 1.0]])
+    writer = MeshMarkerWriter(faces, alpha=1.0)
+    for i in range(len(ids)):
+        meshes = [behind] * i + [square] + [behind] * (len(ids) - i - 1)
+        tracked = any(ids)
+        # the overlay: tracked people get their track colours, untracked ones the default (by index)
+        colors = people_colors_u8(ids) if tracked else None
+        overlay = render_meshes(np.zeros((120, 160, 3), np.uint8), meshes, faces, K, colors=colors, alpha=1.0)
+        markers = deserialize_message(
+            writer.build(meshes, (0, 0), "cam", colors=people_colors(ids) if tracked else None), MarkerArray)
+        m = [m for m in markers.markers if m.type == Marker.TRIANGLE_LIST][i]
+        rviz_u8 = 255.0 * np.array([m.color.r, m.color.g, m.color.b])
+        # flat shading truncates to uint8, so a face seen head-on may lose one level
+        np.testing.assert_allclose(overlay[60, 80], rviz_u8, atol=1.0)

@@ -4,7 +4,8 @@ import time
 import numpy as np
 import pytest
 
-from hmr_ros.sim.render import PALETTE, person_color, render_meshes
+from hmr_ros.palette import PALETTE_U8, person_color_u8
+from hmr_ros.sim.render import render_meshes
 
 K = np.array([[100.0, 0.0, 80.0], [0.0, 100.0, 60.0], [0.0, 0.0, 1.0]])
 H, W = 120, 160
@@ -67,11 +68,13 @@ def test_triangles_behind_the_camera_are_ignored():
     assert np.array_equal(render_meshes(bg, [v, straddling], f, K), bg)
 
 
-def test_person_colors_are_distinct_and_cycle():
-    colors = [person_color(i) for i in range(len(PALETTE))]
-    assert len(set(colors)) == len(PALETTE)
-    assert person_color(len(PALETTE)) == person_color(0)
-    assert all(len(c) == 3 and all(0 <= x <= 255 for x in c) for c in colors)
+def test_without_colours_mesh_i_is_painted_in_the_palette_colour_of_person_i():
+    v, f = cube([0.0, 0.0, 4.0], 0.1)  # the front face looks straight at the camera: shade ~1
+    hidden, _ = cube([0.0, 0.0, -2.0], 0.1)  # behind the camera: takes an index, paints nothing
+    for i in range(len(PALETTE_U8) + 1):
+        out = render_meshes(np.zeros((H, W, 3), np.uint8), [hidden] * i + [v], f, K, alpha=1.0)
+        # flat shading truncates to uint8, so a face seen head-on may lose one level
+        np.testing.assert_allclose(out[60, 80], person_color_u8(i), atol=1)
 
 
 def test_bad_input_raises_value_error():
