@@ -7,6 +7,11 @@
 
 Inputs may live on any device; outputs are float32 (bool for the mask) torch tensors on ``backend.device``, so the
 Estimator's downstream code (frame buffer, camera, body model) is the same whichever backend runs the graphs.
+
+The frame graph outputs the top-K peaks whatever their score; ``mask = scores >= backend.score_threshold`` is
+computed here, outside every graph, by the same comparison for all backends. The threshold (from
+``network.config.score_threshold``) is therefore a run-time choice: changing it, even on a running backend, needs
+no new ONNX export, TensorRT engine or CUDA graph capture.
 """
 from __future__ import annotations
 
@@ -40,14 +45,21 @@ class Backend(ABC):
         precision: "fp32" | "fp16".
         device: where outputs are returned (and the Estimator's downstream tensors live).
         selection: why this backend was chosen (for ``auto``: one line per skipped candidate, then the choice).
+        score_threshold: slots whose centre score is lower are masked out by ``frame``.
     """
 
     name: str = ""
     precision: str = "fp32"
     device: torch.device = torch.device("cpu")
 
-    def __init__(self) -> None:
+    def __init__(self, score_threshold: float = 0.3) -> None:
         self.selection: list[str] = []
+        #: centre score in [0, 1] below which ``frame`` masks a slot out; may be changed between frames.
+        self.score_threshold = float(score_threshold)
+
+    def _frame_outputs(self, tokens: torch.Tensor, centers: torch.Tensor, scores: torch.Tensor) -> FrameOutputs:
+        """The frame graph's three outputs plus the mask, thresholded identically for every backend."""
+        return FrameOutputs(tokens, centers, scores, scores >= self.score_threshold)
 
     @abstractmethod
     def frame(self, image: torch.Tensor) -> FrameOutputs:

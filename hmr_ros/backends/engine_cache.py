@@ -3,8 +3,11 @@
 Exporting SIAM to ONNX takes tens of seconds and building a TensorRT engine minutes, so both are done once and
 reused. An artefact is reused only when everything that shaped it is unchanged:
 
-- ONNX graphs (``OnnxKey``): the network weights (hash of the state dict), the graph code (hash of the model and
-  export sources), and the architecture (``SIAMConfig``: variant, input size S, window T, people K, mode, ...).
+- ONNX graphs (``OnnxKey``): the network weights (hash of the state dict), the graph code (hash of every hmr_ros
+  source the export imports, found by following the imports of ``GRAPH_ROOTS``), the PyTorch version (its
+  exporter writes the graph), and the architecture (``SIAMConfig.graph_dict()``: variant, input size S, window T,
+  people K, mode, ...). Run-time choices (``RUNTIME_FIELDS``: the score threshold) are not part of any graph
+  and not of the key, so changing them reuses the cached files.
 - TensorRT engines (``EngineKey``): the ONNX key plus precision, GPU name, compute capability and TensorRT
   version (an engine is specific to all three).
 
@@ -16,6 +19,7 @@ never leaves a half-written entry that looks valid.
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -32,9 +36,9 @@ KEY_FILE = "key.json"
 ONNX_FILES = ("frame_net.onnx", "temporal_net.onnx")
 ENGINE_FILES = ("frame_net.engine", "temporal_net.engine")
 PRECISIONS = ("fp32", "fp16")
-#: Sources whose code shapes the exported graphs: a change in any of them invalidates cached exports.
-GRAPH_SOURCES = ("model/hrnet.py", "model/instances.py", "model/sia.py", "model/fd.py", "model/smpl_head.py",
-                 "model/siam.py", "backends/export.py")
+#: Modules the export starts from; every hmr_ros module they import (transitively) shapes the exported graphs.
+GRAPH_ROOTS = ("hmr_ros.model.siam", "hmr_ros.backends.export")
+PACKAGE_DIR = Path(__file__).resolve().parents[1]   # .../hmr_ros
 
 
 def default_cache_dir() -> Path:
@@ -46,7 +50,7 @@ def default_cache_dir() -> Path:
 def state_dict_hash(module: torch.nn.Module) -> str:
     """SHA-256 (hex, first 16) over every state-dict entry's name, dtype, shape and bytes.
 
-    Covers trained and untrained (seeded) networks alike, and buffers such as the score threshold.
+    Covers trained and untrained (seeded) networks alike, and persistent buffers (e.g. the SMPL head's means).
     """
     h = hashlib.sha256()
     for name, t in module.state_dict().items():
@@ -56,13 +60,73 @@ def state_dict_hash(module: torch.nn.Module) -> str:
     return h.hexdigest()[:16]
 
 
-def graph_code_hash() -> str:
-    """SHA-256 (hex, first 12) of the sources listed in ``GRAPH_SOURCES``."""
-    root = Path(__file__).resolve().parents[1]
+def _module_path(package_dir: Path, module: str) -> Path | None:
+    """File of the hmr_ros module ``module`` (a package's ``__init__.py``), or None when it is not one."""
+    base = package_dir.joinpath(*module.split(".")[1:])
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _imported_modules(path: Path, module: str, package: str) -> set[str]:
+    """Names of the ``package`` modules that the source at ``path`` (module ``module``) imports.
+
+    Every import statement counts, including those inside functions (the export may call them while tracing).
+    ``from a.b import c`` names module ``a.b.c`` when that is a file, else module ``a.b`` (c is defined there).
+    """
+    tree = ast.parse(path.read_bytes(), filename=str(path))
+    is_package = path.name == "__init__.py"
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name == package or a.name.startswith(package + "."))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: resolve against this module's package
+                parts = module.split(".") if is_package else module.split(".")[:-1]
+                parts = parts[:len(parts) - (node.level - 1)]
+                base = ".".join(parts + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            if base != package and not base.startswith(package + "."):
+                continue
+            found.add(base)
+            found.update(f"{base}.{a.name}" for a in node.names if a.name != "*")
+    return found
+
+
+def graph_sources(package_dir: str | os.PathLike | None = None, roots: tuple[str, ...] = GRAPH_ROOTS) -> tuple[str, ...]:
+    """Sorted paths ("hmr_ros/geometry/rotations.py", ...) of the modules ``roots`` import, themselves included.
+
+    Found by parsing the sources (no import, so it is fast and sees the files as they are on disk), following
+    hmr_ros imports transitively. Packages imported only implicitly as parents (``hmr_ros/__init__.py``) are left
+    out: they run no graph code, and listing them would invalidate exports for unrelated edits.
+    """
+    package_dir = Path(package_dir) if package_dir else PACKAGE_DIR
+    package = package_dir.name
+    seen: dict[str, Path] = {}
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        path = _module_path(package_dir, name)
+        if path is None:
+            if name in roots:
+                raise FileNotFoundError(f"graph source root {name} is not a module under {package_dir}")
+            continue  # ``from pkg import name``: name is defined in pkg, already followed
+        seen[name] = path
+        todo += sorted(_imported_modules(path, name, package) - set(seen))
+    return tuple(sorted(f"{package}/{p.relative_to(package_dir).as_posix()}" for p in seen.values()))
+
+
+def graph_code_hash(package_dir: str | os.PathLike | None = None, sources: tuple[str, ...] | None = None) -> str:
+    """SHA-256 (hex, first 12) over the path and bytes of every file of ``graph_sources(package_dir)``."""
+    package_dir = Path(package_dir) if package_dir else PACKAGE_DIR
     h = hashlib.sha256()
-    for rel in GRAPH_SOURCES:
-        h.update(rel.encode())
-        h.update((root / rel).read_bytes())
+    for rel in sources if sources is not None else graph_sources(package_dir):
+        h.update(rel.encode() + b"\0")
+        h.update(package_dir.parent.joinpath(rel).read_bytes())
     return h.hexdigest()[:12]
 
 
@@ -71,20 +135,26 @@ class OnnxKey:
     """What an exported ONNX pair depends on."""
 
     weights: str          # state_dict_hash of the network
-    graph: str            # graph_code_hash of the sources
+    graph: str            # graph_code_hash of graph_sources
     variant: str
     input_size: int       # S
     window: int           # T
     max_people: int       # K
-    config: str           # the full SIAMConfig as sorted JSON (mode, dim, layers, ...)
+    config: str           # SIAMConfig.graph_dict() as sorted JSON (mode, dim, layers, ...; no run-time fields)
+    graph_sources: tuple[str, ...] = ()   # the files ``graph`` hashes, for people reading key.json
+    torch_version: str = ""               # the exporter that wrote the graphs
 
     @classmethod
-    def for_network(cls, network, weights: str | None = None) -> "OnnxKey":
-        """Key of a ``SIAM`` network (``weights`` defaults to its state-dict hash)."""
+    def for_network(cls, network, weights: str | None = None,
+                    package_dir: str | os.PathLike | None = None) -> "OnnxKey":
+        """Key of a ``SIAM`` network (``weights`` defaults to its state-dict hash; ``package_dir``, the hmr_ros
+        sources to hash, to this installed package)."""
         cfg = network.config
-        return cls(weights=weights or state_dict_hash(network), graph=graph_code_hash(), variant=cfg.variant,
-                   input_size=cfg.input_size, window=cfg.window, max_people=cfg.max_people,
-                   config=json.dumps(cfg.to_dict(), sort_keys=True))
+        sources = graph_sources(package_dir)
+        return cls(weights=weights or state_dict_hash(network), graph=graph_code_hash(package_dir, sources),
+                   variant=cfg.variant, input_size=cfg.input_size, window=cfg.window, max_people=cfg.max_people,
+                   config=json.dumps(cfg.graph_dict(), sort_keys=True), graph_sources=sources,
+                   torch_version=torch.__version__)
 
     def prefix(self) -> str:
         return f"{self.variant}-s{self.input_size}-t{self.window}-k{self.max_people}"
@@ -111,8 +181,8 @@ class EngineKey:
 
 
 def key_dict(key) -> dict:
-    """The key as plain JSON-able data (nested keys flattened into dicts)."""
-    return asdict(key)
+    """The key as plain JSON data (nested keys as dicts, tuples as lists), as ``key.json`` stores it."""
+    return json.loads(json.dumps(asdict(key)))
 
 
 def key_digest(key) -> str:

@@ -1,7 +1,9 @@
 """ONNX export of SIAM's two graphs, and a parity check against PyTorch with ONNX Runtime (CPU).
 
-Static shapes: FrameNet takes (1, S, S, 3) uint8; TemporalNet takes (1, T, K, D) float32 tokens and a (1, T, K)
-bool mask. These files are what the TensorRT and ONNX Runtime backends consume.
+Static shapes: FrameNet takes (1, S, S, 3) uint8 and outputs the top-K peaks (tokens, centres, scores) whatever their
+score; TemporalNet takes (1, T, K, D) float32 tokens and a (1, T, K) bool mask. The score threshold is not in any
+graph: the backends compute the frame mask from ``scores`` at run time (``hmr_ros.backends.base``), so one export
+serves every threshold. These files are what the TensorRT and ONNX Runtime backends consume.
 """
 from __future__ import annotations
 
@@ -13,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hmr_ros.model.siam import SIAM
+from hmr_ros.model.siam import SIAM, FrameNet
 
 FRAME_INPUTS = ["image"]
-FRAME_OUTPUTS = ["tokens", "centers", "scores", "mask"]
+FRAME_OUTPUTS = ["tokens", "centers", "scores"]
 TEMPORAL_INPUTS = ["window_tokens", "window_mask"]
 TEMPORAL_OUTPUTS = ["rotmats", "betas", "cam", "out_tokens"]
 OPSET = 17
@@ -26,6 +28,17 @@ OPSET = 17
 class ExportResult:
     frame_net: Path
     temporal_net: Path
+
+
+class FrameGraph(torch.nn.Module):
+    """What ``frame_net.onnx`` holds: ``FrameNet.detect``, uint8 (1, S, S, 3) -> tokens, centers, scores."""
+
+    def __init__(self, frame_net: FrameNet):
+        super().__init__()
+        self.frame_net = frame_net
+
+    def forward(self, image: torch.Tensor):
+        return self.frame_net.detect(image)
 
 
 def example_inputs(model: SIAM, seed: int = 0) -> tuple[tuple[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
@@ -49,7 +62,7 @@ def export_onnx(model: SIAM, out_dir: str | os.PathLike) -> ExportResult:
         # The tracer warns about Python-side shape checks; shapes are static by design, so they hold.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", message="Constant folding")
-        torch.onnx.export(model.frame_net, frame_in, str(paths.frame_net), input_names=FRAME_INPUTS,
+        torch.onnx.export(FrameGraph(model.frame_net), frame_in, str(paths.frame_net), input_names=FRAME_INPUTS,
                           output_names=FRAME_OUTPUTS, opset_version=OPSET, dynamo=False)
         torch.onnx.export(model.temporal_net, temporal_in, str(paths.temporal_net), input_names=TEMPORAL_INPUTS,
                           output_names=TEMPORAL_OUTPUTS, opset_version=OPSET, dynamo=False)
@@ -68,7 +81,7 @@ def onnx_parity(model: SIAM, paths: ExportResult, seed: int = 1) -> dict[str, fl
     frame_in, temporal_in = example_inputs(model, seed)
     diffs: dict[str, float] = {}
     for path, inputs, in_names, out_names, net in (
-        (paths.frame_net, frame_in, FRAME_INPUTS, FRAME_OUTPUTS, model.frame_net),
+        (paths.frame_net, frame_in, FRAME_INPUTS, FRAME_OUTPUTS, FrameGraph(model.frame_net)),
         (paths.temporal_net, temporal_in, TEMPORAL_INPUTS, TEMPORAL_OUTPUTS, model.temporal_net),
     ):
         sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

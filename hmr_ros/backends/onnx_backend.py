@@ -63,7 +63,7 @@ class OnnxRuntimeBackend(Backend):
 
     def __init__(self, network, device: str | torch.device = "cpu", cache_dir: str | os.PathLike | None = None,
                  threads: int | None = None):
-        super().__init__()
+        super().__init__(network.config.score_threshold)
         import onnxruntime as ort
 
         self.device = torch.device(device)
@@ -84,7 +84,7 @@ class OnnxRuntimeBackend(Backend):
 
     def frame(self, image: torch.Tensor) -> FrameOutputs:
         feed = {FRAME_INPUTS[0]: image.cpu().numpy()}
-        return FrameOutputs(*self._out(self.frame_session.run(FRAME_OUTPUTS, feed)))
+        return self._frame_outputs(*self._out(self.frame_session.run(FRAME_OUTPUTS, feed)))
 
     def temporal(self, tokens: torch.Tensor, mask: torch.Tensor) -> TemporalOutputs:
         feed = {TEMPORAL_INPUTS[0]: tokens.detach().float().cpu().numpy(), TEMPORAL_INPUTS[1]: mask.cpu().numpy()}

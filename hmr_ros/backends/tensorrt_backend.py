@@ -207,7 +207,7 @@ class TensorRTBackend(Backend):
 
     def __init__(self, network, device: str | torch.device = "cuda", precision: str | None = None,
                  cache_dir: str | os.PathLike | None = None):
-        super().__init__()
+        super().__init__(network.config.score_threshold)
         ok, why = tensorrt_available()
         if not ok:
             raise ValueError(f"tensorrt backend: {why}")
@@ -241,7 +241,7 @@ class TensorRTBackend(Backend):
                                        TEMPORAL_INPUTS, TEMPORAL_OUTPUTS)
 
     def frame(self, image: torch.Tensor) -> FrameOutputs:
-        return FrameOutputs(*self._frame(image.to(self.device, non_blocking=True)))
+        return self._frame_outputs(*self._frame(image.to(self.device, non_blocking=True)))
 
     def temporal(self, tokens: torch.Tensor, mask: torch.Tensor) -> TemporalOutputs:
         return TemporalOutputs(*self._temporal(tokens.to(self.device), mask.to(self.device)))

@@ -60,7 +60,7 @@ class TorchBackend(Backend):
 
     def __init__(self, network, device: str | torch.device = "cpu", precision: str | None = None,
                  cuda_graphs: bool = True):
-        super().__init__()
+        super().__init__(network.config.score_threshold)
         self.device = torch.device(device)
         cuda = self.device.type == "cuda"
         precision = precision or ("fp16" if cuda else "fp32")
@@ -94,8 +94,9 @@ class TorchBackend(Backend):
         return contextlib.nullcontext()
 
     def _run_frame(self, image: torch.Tensor) -> list[torch.Tensor]:
+        # detect, not forward: the threshold is applied after the (captured) graph, as the other backends do.
         with self._autocast():
-            return _as_outputs(self.network.frame_net(image))
+            return _as_outputs(self.network.frame_net.detect(image))
 
     def _run_temporal(self, tokens: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
         with self._autocast():
@@ -116,7 +117,7 @@ class TorchBackend(Backend):
     def frame(self, image: torch.Tensor) -> FrameOutputs:
         image = image.to(self.device, non_blocking=True)
         out = self._frame_graph(image) if self._frame_graph else self._run_frame(image)
-        return FrameOutputs(*out)
+        return self._frame_outputs(*out)
 
     @torch.inference_mode()
     def temporal(self, tokens: torch.Tensor, mask: torch.Tensor) -> TemporalOutputs:

@@ -4,4 +4,4 @@
 people and frames) -> ``fd`` (feature decomposition) -> ``smpl_head`` (iterative SMPL regression); ``siam``
 assembles them into the two exported graphs, FrameNet and TemporalNet.
 """
-from hmr_ros.model.siam import SIAM, FrameNet, SIAMConfig, TemporalNet, build_siam  # noqa: F401
+from hmr_ros.model.siam import SIAM, FrameNet, SIAMConfig, TemporalNet  # noqa: F401

@@ -102,15 +102,16 @@ class PositionEncoding(nn.Module):
 
 @dataclass
 class Instances:
-    """Per-frame output of the frame network (static shapes).
+    """Per-frame output of the frame head (static shapes): the top-K peaks, whatever their score.
 
-    tokens (B, K, D); centers (B, K, 2) network-input pixels; scores (B, K) in [0, 1]; mask (B, K) bool.
+    tokens (B, K, D); centers (B, K, 2) network-input pixels; scores (B, K) in [0, 1], descending. Which slots
+    count as people (``scores >= threshold``) is decided outside the head, so the threshold is a run-time choice
+    that no exported graph or engine bakes in.
     """
 
     tokens: torch.Tensor
     centers: torch.Tensor
     scores: torch.Tensor
-    mask: torch.Tensor
 
 
 class InstanceHead(nn.Module):
@@ -121,19 +122,17 @@ class InstanceHead(nn.Module):
         dim: D, token width.
         max_people: K.
         stride: backbone output stride of the fused grid (4 for HRNet).
-        score_threshold: a peak with a lower score is masked out.
         input_size: S, when known, to precompute the top-K tie-break order for the S/stride grid.
     """
 
     def __init__(self, in_channels: list[int], dim: int, max_people: int, stride: int = 4,
-                 score_threshold: float = 0.3, input_size: int | None = None):
+                 input_size: int | None = None):
         super().__init__()
         self.max_people, self.stride = max_people, stride
         self.fusion = BranchFusion(in_channels, dim)
         self.center = CenterHead(dim)
         self.position = PositionEncoding(dim)
         self.norm = nn.LayerNorm(dim)
-        self.register_buffer("score_threshold", torch.tensor(float(score_threshold)))
         # Precomputed once so the per-frame graph does no host-to-device copy (and CUDA graphs can capture it).
         grid = (input_size // stride) if input_size else 0
         order = torch.from_numpy(_tie_order(grid, grid)) if grid else torch.zeros(0, dtype=torch.int32)
@@ -162,4 +161,10 @@ class InstanceHead(nn.Module):
         fused, logits = self.features(feats)
         scores, index = heatmap_peaks(torch.sigmoid(logits), self.max_people, self.tie_order)
         tokens, centers = self.tokens_at(fused, index)
-        return Instances(tokens, centers, scores, scores >= self.score_threshold)
+        return Instances(tokens, centers, scores)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Checkpoints written before the threshold became a run-time choice hold it as a buffer; it is not a
+        # weight, and the deployment's threshold must win over the one a checkpoint was trained with.
+        state_dict.pop(prefix + "score_threshold", None)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

@@ -23,11 +23,17 @@ MODES = ("causal", "centered")
 #: ImageNet statistics, applied inside the graph so callers (and engines) take plain uint8 RGB.
 RGB_MEAN = (0.485, 0.456, 0.406)
 RGB_STD = (0.229, 0.224, 0.225)
+#: SIAMConfig fields chosen at run time: no graph depends on them, so they stay out of export/engine cache keys.
+RUNTIME_FIELDS = ("score_threshold",)
+#: State-dict keys that older checkpoints hold but the network no longer has (the score threshold was a buffer).
+#: ``InstanceHead`` ignores them in ``load_state_dict``; checkpoint loaders that compare key sets must drop them.
+RETIRED_STATE_KEYS = ("frame_net.head.score_threshold",)
 
 
 @dataclass(frozen=True)
 class SIAMConfig:
-    """Architecture of one SIAM network. Every field is read by ``build_siam``; invalid values raise."""
+    """Architecture of one SIAM network, plus the default detection threshold. ``SIAM(cfg)`` reads every field
+    and raises ValueError for invalid values (``validate``)."""
 
     variant: str = "w32"          # HRNet width: "w18" | "w32" | "w48"
     input_size: int = 512         # S, letterboxed square side in pixels, multiple of 32
@@ -40,7 +46,8 @@ class SIAMConfig:
     max_window: int = 16          # time-embedding length, the largest usable window
     iterations: int = 3           # SMPL head refinement steps
     num_betas: int = 10
-    score_threshold: float = 0.3  # centre-heatmap score below which a slot is masked
+    score_threshold: float = 0.3  # centre-heatmap score below which a slot is masked; applied outside the
+                                  # exported graphs (FrameNet.forward, Backend.score_threshold): a run-time choice
 
     def validate(self) -> None:
         def bad(name: str, expected: str) -> ValueError:
@@ -64,6 +71,10 @@ class SIAMConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def graph_dict(self) -> dict:
+        """The fields that shape the exported graphs: ``to_dict`` without ``RUNTIME_FIELDS``."""
+        return {k: v for k, v in asdict(self).items() if k not in RUNTIME_FIELDS}
+
     @property
     def output_index(self) -> int:
         """Window slot whose people TemporalNet outputs (0 = oldest)."""
@@ -71,13 +82,19 @@ class SIAMConfig:
 
 
 class FrameNet(nn.Module):
-    """uint8 RGB (B, S, S, 3) -> (tokens (B, K, D), centers (B, K, 2) px, scores (B, K), mask (B, K) bool)."""
+    """uint8 RGB (B, S, S, 3) -> (tokens (B, K, D), centers (B, K, 2) px, scores (B, K), mask (B, K) bool).
+
+    ``detect`` is the exported graph (tokens, centers, scores of the top-K peaks); ``forward`` adds
+    ``mask = scores >= score_threshold``, the same comparison every backend applies to the graph's scores. The
+    threshold is a plain float, not a buffer: it is no weight, and changing it must not change a cached export.
+    """
 
     def __init__(self, cfg: SIAMConfig):
         super().__init__()
+        self.score_threshold = float(cfg.score_threshold)
         self.backbone = HRNet(cfg.variant)
         self.head = InstanceHead(list(self.backbone.out_channels), cfg.dim, cfg.max_people,
-                                 score_threshold=cfg.score_threshold, input_size=cfg.input_size)
+                                 input_size=cfg.input_size)
         self.register_buffer("rgb_mean", torch.tensor(RGB_MEAN).view(1, 3, 1, 1) * 255.0, persistent=False)
         self.register_buffer("rgb_std", torch.tensor(RGB_STD).view(1, 3, 1, 1) * 255.0, persistent=False)
 
@@ -90,9 +107,14 @@ class FrameNet(nn.Module):
         """Fused map (B, D, S/4, S/4) and heatmap logits (B, 1, S/4, S/4); for training."""
         return self.head.features(self.backbone(self.normalize(image)))
 
-    def forward(self, image: torch.Tensor):
+    def detect(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """uint8 (B, S, S, 3) -> tokens (B, K, D), centers (B, K, 2) network pixels, scores (B, K) in [0, 1]."""
         inst = self.head(self.backbone(self.normalize(image)))
-        return inst.tokens, inst.centers, inst.scores, inst.mask
+        return inst.tokens, inst.centers, inst.scores
+
+    def forward(self, image: torch.Tensor):
+        tokens, centers, scores = self.detect(image)
+        return tokens, centers, scores, scores >= self.score_threshold
 
 
 class TemporalNet(nn.Module):
@@ -165,6 +187,3 @@ class SIAM(nn.Module):
                 "frame head": sum(frame["FrameNet.head"].values()),
                 "frame_net": frame_count.get_total_flops(), "temporal_net": temporal_count.get_total_flops()}
 
-
-def build_siam(cfg: SIAMConfig) -> SIAM:
-    return SIAM(cfg)

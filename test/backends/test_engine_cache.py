@@ -2,12 +2,17 @@
 mismatch, and writes are atomic. No TensorRT needed: the entries are files these tests write."""
 import dataclasses
 import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 
-from hmr_ros.backends.engine_cache import (ENGINE_FILES, EngineKey, OnnxKey, check_entry, default_cache_dir,
-                                           entry_dir, key_digest, state_dict_hash, write_entry)
+from hmr_ros.backends.engine_cache import (ENGINE_FILES, ONNX_FILES, PACKAGE_DIR, EngineKey, OnnxKey, check_entry,
+                                           default_cache_dir, entry_dir, graph_sources, key_digest, state_dict_hash,
+                                           write_entry)
 from hmr_ros.model.siam import SIAM, SIAMConfig
 
 ONNX_KEY = OnnxKey(weights="0123456789abcdef", graph="a1b2c3d4e5f6", variant="w32", input_size=512, window=9,
@@ -150,3 +155,66 @@ def test_producer_must_write_every_artefact(tmp_path):
 def test_default_cache_dir_follows_xdg(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert default_cache_dir() == tmp_path / "hmr_ros"
+
+
+def test_graph_sources_are_the_hmr_ros_modules_the_export_imports():
+    sources = graph_sources()
+    assert "hmr_ros/geometry/rotations.py" in sources  # the SMPL head's 6D -> matrix, traced into temporal_net
+    assert {"hmr_ros/model/siam.py", "hmr_ros/model/smpl_head.py", "hmr_ros/backends/export.py"} <= set(sources)
+    assert not any(s.startswith(("hmr_ros/tracking/", "hmr_ros/ros/", "hmr_ros/training/")) for s in sources)
+    assert "hmr_ros/estimator.py" not in sources and "hmr_ros/backends/engine_cache.py" not in sources
+    torch.manual_seed(0)
+    key = OnnxKey.for_network(SIAM(SIAMConfig(variant="w18", input_size=64, window=2, max_people=2)), weights="w")
+    assert key.graph_sources == sources and key.torch_version == torch.__version__
+
+
+def test_graph_sources_are_exactly_what_a_fresh_interpreter_loads_for_the_export():
+    # Packages only pass through on the way (their __init__ files run no graph code); everything else the export
+    # loads beyond the backends package it lives in must be hashed, and nothing more.
+    code = ("import json, sys, hmr_ros.backends; before = set(sys.modules); "
+            "import hmr_ros.backends.export, hmr_ros.model.siam; "
+            "print(json.dumps(sorted(m.__file__ for n, m in sys.modules.items() "
+            "if n.startswith('hmr_ros') and n not in before and getattr(m, '__file__', None))))")
+    files = json.loads(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
+                                      cwd=PACKAGE_DIR.parent).stdout)
+    loaded = {Path(f).resolve().relative_to(PACKAGE_DIR.parent).as_posix() for f in files}
+    assert {f for f in loaded if not f.endswith("__init__.py")} == set(graph_sources())
+
+
+@pytest.fixture
+def package(tmp_path):
+    """A private copy of the hmr_ros sources, to edit."""
+    copy = tmp_path / "hmr_ros"
+    shutil.copytree(PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
+def test_editing_a_graph_source_changes_the_key_and_editing_other_code_does_not(package, tmp_path):
+    torch.manual_seed(0)
+    net = SIAM(SIAMConfig(variant="w18", input_size=64, window=2, max_people=2))
+
+    def key() -> OnnxKey:
+        return OnnxKey.for_network(net, weights="0123456789abcdef", package_dir=package)
+
+    before = key()
+    assert before == OnnxKey.for_network(net, weights="0123456789abcdef")  # the copy hashes like the original
+    with open(package / "tracking" / "tracker.py", "ab") as f:
+        f.write(b"\n# not graph code\n")
+    assert key() == before
+    with open(package / "geometry" / "rotations.py", "ab") as f:
+        f.write(b"\n# a change the trace would see\n")
+    after = key()
+    assert after.graph != before.graph and key_digest(after) != key_digest(before)
+    folder = write_entry(entry_dir(tmp_path / "cache", "onnx", before), before,
+                         lambda tmp: [(tmp / n).write_bytes(b"graph") for n in ONNX_FILES], ONNX_FILES)
+    check = check_entry(folder, after, ONNX_FILES)
+    assert not check.valid and "graph: cached" in check.reason
+
+
+def test_imports_are_followed_wherever_and_however_they_are_written(package):
+    head = package / "model" / "smpl_head.py"
+    head.write_text(head.read_text() + "\n\ndef later():\n    from ..sim import clips  # noqa\n")
+    siam = package / "model" / "siam.py"
+    siam.write_text(siam.read_text() + "\nimport hmr_ros.tracking.one_euro  # noqa\n")
+    sources = graph_sources(package)
+    assert {"hmr_ros/sim/clips.py", "hmr_ros/tracking/one_euro.py"} <= set(sources)

@@ -105,3 +105,25 @@ def test_flop_counts_match_the_frame_head_by_hand_and_scale_with_the_input_area(
     assert bigger["temporal_net"] == flops["temporal_net"]  # tokens only: independent of the image size
     longer = SIAM(SIAMConfig(input_size=128, window=8, max_people=8)).flop_counts()
     assert longer["temporal_net"] > flops["temporal_net"] and longer["frame_net"] == flops["frame_net"]
+
+
+@torch.inference_mode()
+def test_frame_net_masks_its_own_scores_with_the_configured_threshold():
+    torch.manual_seed(0)
+    m = SIAM(SIAMConfig(input_size=64, max_people=K, window=T, score_threshold=0.25)).eval()
+    with torch.no_grad():
+        m.frame_net.head.center.out.weight.normal_(0.0, 0.5)  # a non-flat heatmap: scores on both sides of 0.25
+    image = torch.randint(0, 256, (2, 64, 64, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    tokens, centers, scores = m.frame_net.detect(image)
+    t2, c2, s2, mask = m.frame_net(image)
+    assert torch.equal(tokens, t2) and torch.equal(centers, c2) and torch.equal(scores, s2)
+    assert torch.equal(mask, scores >= 0.25)
+
+
+def test_a_state_dict_from_before_the_threshold_became_run_time_still_loads_strictly():
+    torch.manual_seed(0)
+    m = SIAM(SIAMConfig(input_size=64, max_people=K, window=T, score_threshold=0.3))
+    old = dict(m.state_dict())
+    old["frame_net.head.score_threshold"] = torch.tensor(0.7)  # the buffer older checkpoints hold
+    m.load_state_dict(old, strict=True)
+    assert m.frame_net.score_threshold == pytest.approx(0.3)  # the configured threshold wins over the file's
