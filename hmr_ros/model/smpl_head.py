@@ -41,6 +41,27 @@ def mean_pose_6d() -> torch.Tensor:
 
 
 class SMPLHead(nn.Module):
+    """FD factors of K people -> their SMPL parameters, by ``iterations`` error-feedback refinements from the mean.
+
+    Input ``Factors`` (see ``hmr_ros.model.fd``): pose (B, K, pose_dim), shape (B, K, shape_dim), camera
+    (B, K, camera_dim); any leading dims work, (B, K) here. Each step adds a correction predicted from the factor
+    concatenated with the current estimate, per group (pose as 24 x 6D rotations, betas, camera).
+
+    Returns ``SMPLParams``:
+        rotmats (B, K, 24, 3, 3): rotation matrices, SMPL joint order; joint 0 is the global orientation in the
+            camera optical frame (x right, y down, z forward), the others are relative to their parent joint.
+        betas (B, K, num_betas): SMPL shape PCA coefficients (unitless; 0 = the mean body).
+        cam (B, K, 3): weak-perspective (s, dx, dy): s > 0 the projected size of 1 m in units of S/2 network
+            pixels (``MEAN_SCALE`` = 0.5 at start); (dx, dy) the root joint's offset from the detected centre in
+            metres, i.e. ``s * (dx, dy) * S/2`` network pixels. ``hmr_ros.camera.perspective_root`` turns it into
+            the root's metric position in the camera frame.
+
+    Args:
+        pose_dim, shape_dim, camera_dim: widths of the three factors.
+        iterations: refinement steps (3 in HMR). num_betas: shape coefficients (10).
+        hidden: width of the pose regressor (shape and camera use hidden // 4).
+    """
+
     def __init__(self, pose_dim: int, shape_dim: int, camera_dim: int, iterations: int = 3,
                  num_betas: int = 10, hidden: int = 512):
         super().__init__()
