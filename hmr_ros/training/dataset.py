@@ -14,6 +14,8 @@ input and turned into the supervision that :func:`hmr_ros.training.siam_losses` 
   ``betas``, and ``cam`` = :func:`root_to_cam`, the exact inverse of :func:`hmr_ros.camera.perspective_root` at the
   quantised centre (the grid cell centre, ``(ix + 0.5) * 4`` px, the same centre ``tokens_at`` reports), so
   ``perspective_root(cam, centre, lb, K)`` gives back the ground-truth root joint.
+- geometry for the 2D and acceleration losses, every frame: the ground-truth ``joints`` (camera frame, metres), the
+  cell ``centers``, each frame's letterbox and the intrinsics (``collate`` stacks them into the batch).
 
 Variation per clip (all drawn from one seed): the number of people (1..``max_people``), their paths, depths
 (3.2-5.8 m), walking directions and shapes (``make_clip``), the image size (``image_sizes``), the frame rate, and a
@@ -39,7 +41,7 @@ from hmr_ros.sim.clips import SyntheticClip, make_clip
 from hmr_ros.training.losses import ClipBatch, gaussian_heatmap
 
 __all__ = ["HEATMAP_SIGMA", "STRIDE", "ClipSample", "root_to_cam", "center_cell", "clip_sample", "crop_clip",
-           "collate", "SyntheticClipDataset"]
+           "collate", "letterbox_row", "SyntheticClipDataset"]
 
 #: Standard deviation of the centre heatmap Gaussian, in grid cells (1.5 cells = 6 letterbox px at stride 4): the
 #: value ``gaussian_heatmap`` defaults to; a person in the letterbox is ~10-40 cells tall, so the blob stays inside
@@ -59,7 +61,8 @@ class ClipSample:
     frame's people (identity / zeros in absent slots).
     For checks and evaluation: centers (T, K, 2) float64 letterbox px of the grid cell centres; roots (T, K, 3)
     float64 ground-truth root joints, metres, camera optical frame (NaN where absent); letterboxes, one per frame;
-    K_cam (3, 3) float64 intrinsics of the (cropped) source image.
+    K_cam (3, 3) float64 intrinsics of the (cropped) source image; joints (T, K, 24, 3) float64 ground-truth joints,
+    metres, camera optical frame (NaN where absent; ``joints[..., 0, :] == roots``).
     """
 
     images: torch.Tensor
@@ -73,6 +76,7 @@ class ClipSample:
     roots: torch.Tensor
     letterboxes: list[Letterbox]
     K_cam: np.ndarray
+    joints: torch.Tensor | None = None
 
 
 def root_to_cam(root: torch.Tensor, center_lb: torch.Tensor, lb: Letterbox, K: np.ndarray) -> torch.Tensor:
@@ -131,6 +135,7 @@ def clip_sample(clip: SyntheticClip, cfg: SIAMConfig, sigma: float = HEATMAP_SIG
     mask = torch.zeros(T, K, dtype=torch.bool)
     centers = torch.zeros(T, K, 2, dtype=torch.float64)
     roots = torch.full((T, K, 3), math.nan, dtype=torch.float64)
+    joints = torch.full((T, K, 24, 3), math.nan, dtype=torch.float64)
     boxes = []
     for t, frame in enumerate(clip.frames[:T]):
         h, w = frame.rgb.shape[:2]
@@ -148,6 +153,7 @@ def clip_sample(clip: SyntheticClip, cfg: SIAMConfig, sigma: float = HEATMAP_SIG
                 index[t, k], mask[t, k] = int(flat[k]), True
                 centers[t, k] = torch.from_numpy((cell[k] + 0.5) * STRIDE)
                 roots[t, k] = torch.from_numpy(root[k])
+                joints[t, k] = torch.from_numpy(np.asarray(frame.people[k].joints, dtype=np.float64))
         present = mask[t, : len(frame.people)]
         heatmaps[t, 0] = gaussian_heatmap(grid, torch.from_numpy(cell[present.numpy()]).float(), sigma)
 
@@ -167,7 +173,7 @@ def clip_sample(clip: SyntheticClip, cfg: SIAMConfig, sigma: float = HEATMAP_SIG
         betas[k] = torch.from_numpy(person.betas)
         cam[k] = root_to_cam(roots[out, k:k + 1], centers[out, k:k + 1], boxes[out], clip.K)[0].float()
     return ClipSample(torch.from_numpy(images), heatmaps, index, mask, rotmats, betas, cam, centers, roots, boxes,
-                      np.asarray(clip.K, dtype=np.float64))
+                      np.asarray(clip.K, dtype=np.float64), joints)
 
 
 def crop_clip(clip: SyntheticClip, x0: int, y0: int, width: int, height: int) -> SyntheticClip:
@@ -185,16 +191,35 @@ def crop_clip(clip: SyntheticClip, x0: int, y0: int, width: int, height: int) ->
     return SyntheticClip(frames=frames, K=K, fps=clip.fps, faces=clip.faces)
 
 
+def letterbox_row(lb: Letterbox) -> list[float]:
+    """The batch's encoding of a letterbox: (scale, pad_x, pad_y, width, height)."""
+    return [lb.scale, lb.pad_x, lb.pad_y, float(lb.width), float(lb.height)]
+
+
 def collate(samples: Sequence[ClipSample]) -> ClipBatch:
-    """Stack B samples into a ClipBatch (B leading); the evaluation-only fields are dropped."""
+    """Stack B samples into a ClipBatch (B leading).
+
+    The geometry the 2D and acceleration losses need comes along as float32: ``centers`` (B, T, K, 2), ``joints``
+    (B, T, K, 24, 3) with zeros where absent (the mask says which), ``K_cam`` (B, 3, 3) and ``letterbox``
+    (B, T, 5) = :func:`letterbox_row` per frame. ``roots`` are dropped (``joints[..., 0, :]`` holds them).
+    Samples without joints (built by hand) give a batch without joints.
+    """
     if not samples:
         raise ValueError("collate: need at least one sample")
-    return ClipBatch(*(torch.stack([getattr(s, name) for s in samples]) for name in
-                       ("images", "heatmaps", "index", "mask", "rotmats", "betas", "cam")))
+    batch = ClipBatch(*(torch.stack([getattr(s, name) for s in samples]) for name in
+                        ("images", "heatmaps", "index", "mask", "rotmats", "betas", "cam")))
+    batch.centers = torch.stack([s.centers for s in samples]).float()
+    batch.K_cam = torch.as_tensor(np.stack([s.K_cam for s in samples]), dtype=torch.float32)
+    batch.letterbox = torch.tensor([[letterbox_row(lb) for lb in s.letterboxes] for s in samples],
+                                   dtype=torch.float32)
+    if all(s.joints is not None for s in samples):
+        batch.joints = torch.nan_to_num(torch.stack([s.joints for s in samples]).float(), nan=0.0)
+    return batch
 
 
 class SyntheticClipDataset(IterableDataset):
-    """An endless (or ``clips``-long) stream of :class:`ClipSample` for ``cfg``, reproducible from ``seed``.
+    """An endless stream (or clips ``start`` .. ``clips - 1``) of :class:`ClipSample` for ``cfg``, reproducible from
+    ``seed``.
 
     Clip i is drawn from ``numpy.random.SeedSequence([seed, i])`` whatever the number of DataLoader workers
     (worker w of n renders clips w, w + n, ...), so a run is reproducible given the seed and the worker count.
@@ -209,12 +234,13 @@ class SyntheticClipDataset(IterableDataset):
         fps_range: frame-rate range (frames per second) of the rendered video: how far people move per frame.
         max_people: most people per clip (1..cfg.max_people); None = cfg.max_people.
         body_model: the body model to render (default the procedural one, loaded on first use per process).
+        start: index of the first clip (a resumed run continues the stream where it stopped).
     """
 
     def __init__(self, cfg: SIAMConfig, seed: int = 0, clips: int | None = None,
                  image_sizes: Sequence[tuple[int, int]] = ((640, 480), (480, 640)),
                  zoom: tuple[float, float] = (0.7, 1.0), fps_range: tuple[float, float] = (10.0, 30.0),
-                 max_people: int | None = None, body_model: BodyModel | None = None):
+                 max_people: int | None = None, body_model: BodyModel | None = None, start: int = 0):
         super().__init__()
         cfg.validate()
         people = cfg.max_people if max_people is None else max_people
@@ -230,7 +256,9 @@ class SyntheticClipDataset(IterableDataset):
             raise ValueError(f"SyntheticClipDataset: fps_range must be (lo, hi) with 0 < lo <= hi, got {fps_range!r}")
         if clips is not None and clips < 0:
             raise ValueError(f"SyntheticClipDataset: clips must be >= 0 or None, got {clips}")
-        self.cfg, self.seed, self.clips = cfg, int(seed), clips
+        if start < 0:
+            raise ValueError(f"SyntheticClipDataset: start must be >= 0, got {start}")
+        self.cfg, self.seed, self.clips, self.start = cfg, int(seed), clips, int(start)
         self.image_sizes = [(int(w), int(h)) for w, h in image_sizes]
         self.zoom, self.fps_range, self.max_people = tuple(zoom), tuple(fps_range), people
         self._body_model = body_model
@@ -255,7 +283,7 @@ class SyntheticClipDataset(IterableDataset):
     def __iter__(self) -> Iterator[ClipSample]:
         info = get_worker_info()
         first, step = (info.id, info.num_workers) if info is not None else (0, 1)
-        i = first
+        i = self.start + first
         while self.clips is None or i < self.clips:
             yield self.sample(i)
             i += step
