@@ -245,7 +245,7 @@ class Tracker:
 
     Args:
         config: the parameters; ``TrackerConfig()`` for the defaults.
-        body_model: optional ``hmr_ros.body_model.BodyModel`` (or any callable
+        body_model: optional ``hmr_ros.smpl.body_model.BodyModel`` (or any callable
             ``(betas (N, 10) torch, rotmats (N, 24, 3, 3) torch) -> out`` with ``out.vertices (N, V, 3)``
             and ``out.joints (N, 24, 3)`` in the model frame). With it, smoothed bodies get joints and
             vertices re-posed from the smoothed parameters; without it they are only shifted by the

@@ -2,6 +2,9 @@
 import dataclasses
 import math
 import string
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -241,3 +244,27 @@ def test_works_with_the_project_body_model():
     assert out.vertices.shape == (model.num_vertices, 3)
     np.testing.assert_allclose(out.joints, ref.joints[0].numpy() + out.translation, atol=1e-5)
     np.testing.assert_allclose(out.vertices, ref.vertices[0].numpy() + out.translation, atol=1e-5)
+
+
+def test_the_per_frame_path_needs_no_torch():
+    """Without a body model the tracker is numpy (and scipy's assignment) only: it runs with torch absent."""
+    script = """
+import sys
+sys.modules["torch"] = None  # any import of torch now fails
+import numpy as np
+from hmr_ros.bodies import Body
+from hmr_ros.tracking.tracker import Tracker, TrackerConfig
+rng = np.random.default_rng(0)
+def body(x):
+    joints = np.zeros((24, 3), np.float32) + np.float32([x, 0.0, 5.0])
+    return Body(score=0.9, box=np.float32([100 * x, 0, 100 * x + 50, 200]), center=np.zeros(2, np.float32),
+                betas=np.zeros(10, np.float32), global_orient=np.float32([3.1, 0, 0]),
+                body_pose=rng.normal(0, 0.1, 69).astype(np.float32), translation=joints[0].copy(),
+                joints=joints, vertices=joints.copy())
+tracker = Tracker(TrackerConfig(seed=0))
+for k in range(5):
+    out = tracker.update([body(-1.0), body(1.0)], k / 30.0)
+assert len({b.id for b in out}) == 2, out
+"""
+    repo = Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60, cwd=repo)
