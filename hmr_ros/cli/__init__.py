@@ -8,6 +8,7 @@ One module per command, each with ``add_parser(sub)`` and ``run(args) -> exit co
     build-engine    build (or verify) the cached TensorRT engines ahead of time
     check-backends  every available backend vs PyTorch FP32: vertex/joint error (mm) and latency
     train           train SIAM on procedural synthetic clips and write a .safetensors checkpoint
+    render-shards   render varied synthetic clips once into compressed shards (train / held-out bench split)
     evaluate        score a checkpoint on the synthetic benchmark: MPJPE/PA-MPJPE/PVE/Accel/F1 + baselines
 """
 from __future__ import annotations
@@ -17,8 +18,9 @@ import sys
 
 from hmr_ros.cli import info, export, make_body, build_engine, check_backends, train
 from hmr_ros.cli import evaluate
+from hmr_ros.cli import render_shards
 
-COMMANDS = (info, export, make_body, build_engine, check_backends, train, evaluate,)
+COMMANDS = (info, export, make_body, build_engine, check_backends, train, evaluate, render_shards,)
 
 
 def main(argv: list[str] | None = None) -> int:
