@@ -26,7 +26,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", default=None, choices=list(MODES))
     p.add_argument("--tracking", action="store_true", help="run the tracker after the network (default: raw output)")
     p.add_argument("--device", default="cpu", help="torch device ('auto' = cuda if available)")
-    p.add_argument("--backend", default="auto", help="inference backend, as the node's 'backend' parameter")
+    p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime", "tensorrt"],
+                   help="inference backend, as the node's 'backend' parameter (auto on a CPU may export ONNX once "
+                        "per checkpoint into the engine cache)")
     p.add_argument("--json", default=None, metavar="OUT", help="also write every number to this JSON file")
     p.set_defaults(func=run)
 
@@ -52,24 +54,32 @@ def stored_config(path: str | None) -> dict:
     return json.loads(meta[CONFIG_KEY]) if CONFIG_KEY in meta else {}
 
 
-def run(args) -> int:
+def network_config(args):
+    """The SIAMConfig to evaluate: each network flag, else the checkpoint's stored value, else ``FALLBACK``.
+    Architecture fields without a flag (dim, layers, ...) come from the file, so the weights always fit."""
     import dataclasses
-    import json
-    import sys
 
-    from hmr_ros.estimator import EstimatorConfig
-    from hmr_ros.eval.benchmark import evaluate_checkpoint, format_report
     from hmr_ros.model.siam import SIAMConfig
 
     stored = stored_config(args.checkpoint)
     known = {f.name for f in dataclasses.fields(SIAMConfig)}
-    # Architecture fields the flags do not cover (dim, layers, ...) must come from the file, or loading fails.
     fields = {k: v for k, v in stored.items() if k in known}
     for name, fallback in FALLBACK.items():
         flag = getattr(args, name)
         fields[name] = flag if flag is not None else fields.get(name, fallback)
     network = SIAMConfig(**fields)
     network.validate()
+    return network
+
+
+def run(args) -> int:
+    import json
+    import sys
+
+    from hmr_ros.estimator import EstimatorConfig
+    from hmr_ros.eval.benchmark import evaluate_checkpoint, format_report
+
+    network = network_config(args)
     if not args.checkpoint:
         print("warning: no --checkpoint: evaluating an UNTRAINED network (random weights); the numbers only show "
               "that the evaluation runs", file=sys.stderr)

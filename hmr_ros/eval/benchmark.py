@@ -86,9 +86,9 @@ SPLITS: dict[str, tuple[ClipSpec, ...]] = {
 Runner = Callable[[np.ndarray, float, np.ndarray], "tuple[float | None, list[Body]]"]
 
 
-def _runtime(config: EstimatorConfig, tracking: bool) -> tuple[Runner, Callable[[], None]]:
-    """The node's per-frame path as ``(step, reset)``: ``step(rgb, stamp, K) -> (stamp of the frame the bodies
-    belong to, or None while there is none yet; bodies)``."""
+def _runtime(config: EstimatorConfig, tracking: bool) -> tuple[Runner, Callable[[], None], str]:
+    """The node's per-frame path as ``(step, reset, backend description)``: ``step(rgb, stamp, K) -> (stamp of the
+    frame the bodies belong to, or None while there is none yet; bodies)``."""
     from hmr_ros.pipeline import Pipeline, PipelineConfig
     from hmr_ros.tracking.tracker import TrackerConfig
 
@@ -98,7 +98,7 @@ def _runtime(config: EstimatorConfig, tracking: bool) -> tuple[Runner, Callable[
         result = pipe.process(rgb, stamp, K)
         return (result.stamp if result.ready else None), result.bodies
 
-    return step, pipe.reset
+    return step, pipe.reset, pipe.estimator.backend.describe()
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -278,7 +278,7 @@ def evaluate_checkpoint(config: EstimatorConfig, split: str = "bench", window: i
     if window is not None:
         config = dataclasses.replace(config, network=dataclasses.replace(config.network, window=int(window)))
     specs = SPLITS[split]
-    step, reset = _runtime(config, tracking)
+    step, reset, backend = _runtime(config, tracking)
     # The ground truth uses the estimator's body model so predicted and true meshes share a topology (PVE).
     body_model = load_body_model(config.body_model, allow_pickle=config.allow_pickle)
     mean = _MeanBody.of(body_model)
@@ -314,6 +314,7 @@ def evaluate_checkpoint(config: EstimatorConfig, split: str = "bench", window: i
         "untrained": not config.checkpoint,
         "network": dataclasses.asdict(net),
         "tracking": tracking,
+        "backend": backend,
         "body_model": config.body_model,
         "match_fraction": M.MATCH_FRACTION,
         "clips": [dataclasses.asdict(s) for s in specs],
@@ -353,7 +354,7 @@ def format_report(report: dict) -> str:
         f"{report['person_frames']} person-frames; SIAM-{net['variant']} input {net['input_size']}, window "
         f"{net['window']}, K {net['max_people']}, {net['mode']}; "
         f"{'UNTRAINED (random weights)' if report['untrained'] else report['checkpoint']}"
-        f"{', tracking on' if report['tracking'] else ''}",
+        f"{', tracking on' if report['tracking'] else ''}; {report['backend']}",
         "P/R/F1: matches on the mean 2D joint distance <= "
         f"{report['match_fraction']:g} x true box diagonal. MPJPE/PA-MPJPE/PVE mm (pelvis-aligned / Procrustes);",
         "Accel mm/frame^2 (papers' convention), Accel/s2 true mm/s^2; depth/lateral m (pelvis, camera frame), "
