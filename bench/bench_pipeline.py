@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 
 from hmr_ros.backends.base import Backend, FrameOutputs  # noqa: E402
 from hmr_ros.estimator import Estimator, EstimatorConfig  # noqa: E402
+from hmr_ros.model.siam import SIAMConfig  # noqa: E402
 from hmr_ros.frame_buffer import FrameBuffer, FrameSlot  # noqa: E402
 from hmr_ros.ros.image_codec import raw_to_rgb  # noqa: E402
 from machine_info import cpu_line  # noqa: E402  (bench/, this script's folder)
@@ -182,9 +183,9 @@ def buffer_ms(window: int, device: torch.device, repeats: int = 50) -> float:
 
 
 def run_case(args, variant: str, size: int, window: int, people: int, payload: bytes, ros) -> dict:
-    cfg = EstimatorConfig(variant=variant, input_size=size, window=window, max_people=MAX_PEOPLE,
-                          backend=args.backend, device=args.device, precision=args.precision, score_threshold=0.0,
-                          engine_cache_dir=args.cache)
+    cfg = EstimatorConfig(SIAMConfig(variant=variant, input_size=size, window=window, max_people=MAX_PEOPLE,
+                                     score_threshold=0.0),
+                          backend=args.backend, device=args.device, precision=args.precision, engine_cache_dir=args.cache)
     t = time.perf_counter()
     est = Estimator(cfg)
     startup_s = time.perf_counter() - t
@@ -244,8 +245,9 @@ def rss_run(args, payload: bytes, ros) -> dict:
     """
     from hmr_ros.tracking.tracker import Tracker
 
-    est = Estimator(EstimatorConfig(input_size=args.rss_size, window=9, max_people=MAX_PEOPLE, backend=args.backend,
-                                    device=args.device, precision=args.precision, score_threshold=0.0,
+    est = Estimator(EstimatorConfig(SIAMConfig(input_size=args.rss_size, window=9, max_people=MAX_PEOPLE,
+                                               score_threshold=0.0),
+                                    backend=args.backend, device=args.device, precision=args.precision,
                                     engine_cache_dir=args.cache))
     est.backend = FirstPeople(est.backend, 5)
     tracker = Tracker(body_model=est.body_model)

@@ -19,8 +19,9 @@ import cv2
 import numpy as np
 import torch
 
-#: Largest accepted image side in pixels (16k): beyond this a frame is almost surely corrupt.
-MAX_IMAGE_SIDE = 16384
+#: Largest accepted image side in pixels, for raw and compressed images alike: beyond this a frame is almost surely a
+#: corrupt header or a decompression bomb, and the letterbox resize alone would take seconds.
+MAX_IMAGE_SIDE = 8192
 
 
 @dataclass(frozen=True)
@@ -85,11 +86,13 @@ def default_intrinsics(width: int, height: int) -> np.ndarray:
 
 
 def resolve_intrinsics(K, width: int, height: int) -> tuple[np.ndarray, bool]:
-    """Validate K and fall back to ``default_intrinsics`` when it is None or all zero.
+    """The one intrinsics policy of hmr_ros: validate K, fall back to ``default_intrinsics`` when it is None or
+    all zero.
 
-    Returns (K (3, 3) float64, is_default). Raises ValueError on a wrong shape, non-finite values, or a
-    non-positive focal length (an uncalibrated camera publishes all zeros, which is allowed; half-filled
-    matrices are not).
+    All zero is what ``sensor_msgs/CameraInfo`` documents for an uncalibrated camera: that is a normal camera, not
+    bad input (it is counted as "frames with default intrinsics", never as an error). Returns (K (3, 3) float64,
+    is_default). Raises ValueError on a wrong shape, non-finite values, or a non-positive focal length (a
+    half-filled matrix is a broken driver, not an uncalibrated camera).
     """
     if K is None:
         return default_intrinsics(width, height), True
@@ -131,9 +134,3 @@ def perspective_root(cam: torch.Tensor, center_lb: torch.Tensor, lb: Letterbox, 
     fx, fy, cx, cy = float(K[0, 0]), float(K[1, 1]), float(K[0, 2]), float(K[1, 2])
     z = 2.0 * lb.scale * (0.5 * (fx + fy)) / (s[:, 0] * lb.size)
     return torch.stack([(u - cx) * z / fx, (v - cy) * z / fy, z], dim=-1)
-
-
-def project(points: np.ndarray, K: np.ndarray) -> np.ndarray:
-    """(..., 3) camera-frame points (z > 0) -> (..., 2) pixels."""
-    z = np.clip(points[..., 2:3], 1e-6, None)
-    return points[..., :2] / z * (K[0, 0], K[1, 1]) + (K[0, 2], K[1, 2])

@@ -1,7 +1,7 @@
 """The streaming Estimator: the public, ROS-free entry point of hmr_ros.
 
-    est = Estimator(EstimatorConfig(variant="w32", input_size=512, window=9, max_people=16, mode="causal",
-                                    checkpoint=None, body_model="procedural", device="cpu"))
+    est = Estimator(EstimatorConfig(SIAMConfig(variant="w32", input_size=512, window=9, max_people=16),
+                                    checkpoint="siam.safetensors", body_model="procedural", device="cpu"))
     bodies = est.step(rgb, stamp, K=None)   # rgb (H, W, 3) uint8 RGB; stamp seconds; K (3, 3) or None
     est.reset()
 
@@ -10,9 +10,10 @@ model -> ``list[Body]``. Input is validated before any state changes, so a rejec
 """
 from __future__ import annotations
 
+import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -20,22 +21,20 @@ import torch
 from hmr_ros.backends import create_backend
 from hmr_ros.bodies import Body
 from hmr_ros.smpl.body_model import load_body_model
-from hmr_ros.camera import Letterbox, letterbox, perspective_root, project, resolve_intrinsics
+from hmr_ros.camera import MAX_IMAGE_SIDE, Letterbox, letterbox, perspective_root, resolve_intrinsics
 from hmr_ros.checkpoint import load_checkpoint
 from hmr_ros.frame_buffer import FrameBuffer, FrameSlot
 from hmr_ros.geometry.rotations import rotmat_to_axis_angle
 from hmr_ros.model.siam import SIAM, SIAMConfig
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class EstimatorConfig:
-    """Everything a deployment chooses. Network fields are those of ``SIAMConfig``."""
+    """Everything a deployment chooses: the network (a ``SIAMConfig``) and how to run it."""
 
-    variant: str = "w32"              # "w32" | "w48"
-    input_size: int = 512             # S, network input side (multiple of 32)
-    window: int = 9                   # T, frames in the temporal window
-    max_people: int = 16              # K
-    mode: str = "causal"              # "causal" (newest frame, no delay) | "centered" (frame T//2, delayed)
+    network: SIAMConfig = field(default_factory=SIAMConfig)  # variant, input_size S, window T, max_people K, ...
     checkpoint: str | None = None     # .safetensors path; None = untrained (random) weights
     body_model: str = "procedural"    # "procedural" or a path to an SMPL .npz (.pkl with allow_pickle)
     device: str = "cpu"               # torch device: "cpu", "cuda", "cuda:1", ... or "auto" (CUDA if available)
@@ -43,14 +42,8 @@ class EstimatorConfig:
     precision: str = "auto"           # "auto" (fp16 on CUDA, fp32 on CPU) | "fp16" | "fp32"
     engine_cache_dir: str | None = None  # ONNX exports / TensorRT engines; None = ~/.cache/hmr_ros
     allow_pickle: bool = False        # opt-in to read a .pkl body model (pickle can run code)
-    score_threshold: float = 0.3      # centre score below which a detection is dropped
-    max_gap_s: float = 1.0            # a stamp jump larger than this resets the frame buffer
-    max_image_side: int = 8192        # larger frames are rejected as corrupt/unsupported
+    max_gap_s: float = 1.0            # a stamp jump larger than this resets the frame buffer, seconds
     seed: int = 0                     # initialisation of an untrained network (reproducible demos/tests)
-
-    def siam_config(self) -> SIAMConfig:
-        return SIAMConfig(variant=self.variant, input_size=self.input_size, max_people=self.max_people,
-                          window=self.window, mode=self.mode, score_threshold=self.score_threshold)
 
 
 @dataclass
@@ -87,12 +80,21 @@ def _inside(centers_lb: torch.Tensor, lb: Letterbox) -> torch.Tensor:
 
 
 class Estimator:
+    """Streaming SIAM: one ``step`` per camera frame, people of the output frame back.
+
+    Owns the network (through a backend), the frame buffer of the last T frames' tokens and the body model. State
+    changes only for accepted frames; a stamp going backwards or jumping more than ``max_gap_s`` resets the buffer
+    (``resets`` counts those, ``last_reset_reason`` says why). ``output_stamp`` is the stamp of the frame the last
+    returned bodies belong to (the newest in ``causal`` mode, ``window // 2`` back in ``centered`` mode).
+    Not thread-safe: one caller at a time.
+    """
+
     def __init__(self, config: EstimatorConfig = EstimatorConfig()):
         if config.max_gap_s <= 0 or not math.isfinite(config.max_gap_s):
             raise ValueError(f"EstimatorConfig.max_gap_s must be a positive number of seconds, got {config.max_gap_s}")
         self.config = config
         torch.manual_seed(config.seed)
-        self.network = SIAM(config.siam_config())
+        self.network = SIAM(config.network)
         if config.checkpoint:
             load_checkpoint(self.network, config.checkpoint)
         self.network.eval()
@@ -107,6 +109,11 @@ class Estimator:
         self._last_stamp: float | None = None
         self.output_stamp: float | None = None     # stamp of the frame the last returned bodies belong to
         self.last_reset_reason: str | None = None  # why the buffer was last reset by a stamp (for logs/diagnostics)
+        self.resets = 0                            # buffer resets caused by stamps since construction
+        self.last_default_intrinsics = False       # the last accepted frame used default intrinsics
+        if self.untrained:
+            log.warning("SIAM has no checkpoint: its weights are random, so the people it returns are not real "
+                        "detections (pass EstimatorConfig(checkpoint=...))")
         self.timings = StepTimings()
 
     # -- public ----------------------------------------------------------------------------------------------
@@ -140,6 +147,7 @@ class Estimator:
         K, default_K = resolve_intrinsics(K, w, h)
         # All validation is done: from here on the frame is accepted.
         self._follow_clock(stamp)
+        self.last_default_intrinsics = default_K
 
         t = time.perf_counter()
         image, lb = letterbox(rgb, self.network.config.input_size)
@@ -174,7 +182,7 @@ class Estimator:
         h, w = rgb.shape[:2]
         if h == 0 or w == 0:
             raise ValueError(f"rgb must be non-empty, got {w}x{h} pixels")
-        side = self.config.max_image_side
+        side = MAX_IMAGE_SIDE
         if h > side or w > side:
             raise ValueError(f"rgb is {w}x{h}; images up to {side} pixels per side are accepted")
         return np.ascontiguousarray(rgb)
@@ -200,35 +208,46 @@ class Estimator:
             if reason:
                 self.buffer.reset()
                 self.last_reset_reason = reason
+                self.resets += 1
         self._last_stamp = stamp
 
     # -- outputs ---------------------------------------------------------------------------------------------
     def _bodies(self, rotmats: torch.Tensor, betas: torch.Tensor, cam: torch.Tensor, tokens: torch.Tensor) -> list[Body]:
+        """(K, 24, 3, 3), (K, 10), (K, 3), (K, D) network outputs of the output frame -> its people.
+
+        Everything per person is computed batched on the network's device and crosses to the host in one copy:
+        on CUDA each ``.cpu()`` is a synchronisation, and per-field copies cost more than the arithmetic.
+        """
         slot, mask, centers, scores = self.buffer.frame(self._output_age)
         self.output_stamp = slot.stamp if slot is not None else None
         if slot is None or not bool(mask.any()):
             return []
         meta: FrameMeta = slot.meta
+        lb = meta.letterbox
         keep = torch.nonzero(mask).flatten()
+        n = len(keep)
         out = self.body_model(betas[keep], rotmats[keep])
-        root = perspective_root(cam[keep].double(), centers[keep].double(), meta.letterbox, meta.K).float()
+        root = perspective_root(cam[keep].double(), centers[keep].double(), lb, meta.K).float()
         translation = root - out.joints[:, 0]
-        vertices = (out.vertices + translation[:, None]).cpu().numpy()
-        joints = (out.joints + translation[:, None]).cpu().numpy()
-        pose = rotmat_to_axis_angle(rotmats[keep]).reshape(len(keep), -1).cpu().numpy()
-        lb, (w, h) = meta.letterbox, (meta.letterbox.width, meta.letterbox.height)
-        uv_centers = lb.to_image(centers[keep].cpu().numpy())
-        betas_np, trans_np = betas[keep].cpu().numpy(), translation.cpu().numpy()
-        scores_np, tokens_np = scores[keep].cpu().numpy(), tokens[keep].float().cpu().numpy()
-        bodies = []
-        for i in range(len(keep)):
-            uv = project(vertices[i].astype(np.float64), meta.K)
-            box = np.array([uv[:, 0].min(), uv[:, 1].min(), uv[:, 0].max(), uv[:, 1].max()])
-            box = np.clip(box, 0.0, [w, h, w, h]).astype(np.float32)
-            bodies.append(Body(
-                score=float(scores_np[i]), box=box, center=uv_centers[i].astype(np.float32),
-                betas=betas_np[i].astype(np.float32), global_orient=pose[i, :3].astype(np.float32),
-                body_pose=pose[i, 3:].astype(np.float32), translation=trans_np[i].astype(np.float32),
-                joints=joints[i].astype(np.float32), vertices=vertices[i].astype(np.float32),
-                token=tokens_np[i]))
-        return bodies
+        vertices = out.vertices + translation[:, None]
+        joints = out.joints + translation[:, None]
+        # the box is the extent of the projected mesh: project only the per-axis extreme rays, in float32
+        Kt = torch.as_tensor(meta.K, dtype=vertices.dtype, device=vertices.device)
+        z = vertices[..., 2].clamp_min(1e-6)
+        u = vertices[..., 0] / z * Kt[0, 0] + Kt[0, 2]
+        v = vertices[..., 1] / z * Kt[1, 1] + Kt[1, 2]
+        box = torch.stack([u.amin(1), v.amin(1), u.amax(1), v.amax(1)], dim=1)
+        box = torch.minimum(box.clamp_min(0.0), box.new_tensor([lb.width, lb.height, lb.width, lb.height]))
+        center = (centers[keep] - centers.new_tensor([lb.pad_x, lb.pad_y])) / lb.scale
+        pose = rotmat_to_axis_angle(rotmats[keep]).reshape(n, -1)
+        small = torch.cat([scores[keep, None].float(), box.float(), center.float(), betas[keep].float(),
+                           pose.float(), translation.float(), joints.reshape(n, -1).float()], dim=1)
+        small, vertices, tokens = (small.cpu().numpy(), vertices.float().cpu().numpy(),
+                                   tokens[keep].float().cpu().numpy())
+        nb = betas.shape[-1]
+        cols = np.cumsum([0, 1, 4, 2, nb, 72, 3, 72])
+        score, box, center, betas_np, pose, trans, joints_np = (small[:, a:b] for a, b in zip(cols[:-1], cols[1:]))
+        return [Body(score=float(score[i, 0]), box=box[i], center=center[i], betas=betas_np[i],
+                     global_orient=pose[i, :3], body_pose=pose[i, 3:], translation=trans[i],
+                     joints=joints_np[i].reshape(24, 3), vertices=vertices[i], token=tokens[i])
+                for i in range(n)]

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from hmr_ros.camera import Letterbox, default_intrinsics, letterbox, perspective_root, project, resolve_intrinsics
+from hmr_ros.camera import Letterbox, default_intrinsics, letterbox, perspective_root, resolve_intrinsics
+from hmr_ros.geometry.projection import project
 
 
 @pytest.mark.parametrize("w,h", [(640, 480), (480, 640), (1920, 1080), (333, 517), (64, 64)])

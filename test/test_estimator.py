@@ -3,23 +3,30 @@
 The network is untrained (random weights; the centre heatmap is flat at 0.1), so these tests use
 score_threshold=0 to get K people per frame and check geometry, streaming and robustness, not accuracy.
 """
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from hmr_ros.camera import letterbox, project
+from hmr_ros.camera import letterbox
+from hmr_ros.geometry.projection import project
 from hmr_ros.estimator import Estimator, EstimatorConfig
+from hmr_ros.model.siam import SIAMConfig
 from hmr_ros.geometry.rotations import axis_angle_to_rotmat
 
 T, K, S = 3, 3, 64
 
 
+NETWORK_FIELDS = {f.name for f in dataclasses.fields(SIAMConfig)}
+
+
 def config(**kw) -> EstimatorConfig:
     base = dict(input_size=S, window=T, max_people=K, score_threshold=0.0, backend="torch", device="cpu")
     base.update(kw)
-    return EstimatorConfig(**base)
+    network = SIAMConfig(**{k: v for k, v in base.items() if k in NETWORK_FIELDS})
+    return EstimatorConfig(network, **{k: v for k, v in base.items() if k not in NETWORK_FIELDS})
 
 
 @pytest.fixture(scope="module")

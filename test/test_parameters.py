@@ -1,6 +1,7 @@
-"""The parameter declaration is the single source of truth: config/hmr.yaml lists every parameter at its
-default with a comment, values are validated with one-line errors, and the node maps them onto the
-Estimator configuration. (No ROS needed.)"""
+"""The parameter declaration is the single source of truth: config/hmr.yaml and the README table are generated
+from it, CLI flags are derived from it, values are validated with one-line errors, and they map onto the
+SIAM / Estimator / Tracker / Pipeline configurations. (No ROS needed.)"""
+import argparse
 import re
 from pathlib import Path
 
@@ -9,8 +10,10 @@ import pytest
 yaml = pytest.importorskip("yaml", reason="PyYAML (comes with the ROS 2 wheels) is not installed")
 
 from hmr_ros.estimator import EstimatorConfig  # noqa: E402
+from hmr_ros.model.siam import SIAMConfig  # noqa: E402
+from hmr_ros.parameters import (PARAMS, SPECS, ParameterError, add_cli_flags, config_from_args,  # noqa: E402
+                                make_config, render_markdown_table, render_yaml)
 from hmr_ros.tracking.tracker import TrackerConfig  # noqa: E402
-from hmr_ros.ros.params import PARAMS, SPECS, ParameterError, make_config  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "config" / "hmr.yaml"
@@ -39,11 +42,30 @@ def test_every_parameter_has_a_description_and_a_valid_default():
         assert p.check(p.default) is None, p.name
 
 
+def test_config_file_is_generated_from_the_declaration():
+    assert CONFIG.read_text() == render_yaml(), "regenerate: python -m hmr_ros params --yaml > config/hmr.yaml"
+
+
+def test_readme_parameter_table_is_generated_from_the_declaration():
+    readme = (REPO / "README.md").read_text()
+    assert render_markdown_table() in readme, "regenerate the table: python -m hmr_ros params --markdown"
+
+
+def test_defaults_come_from_the_configs_they_set():
+    """A default is written once, on the dataclass field the parameter sets."""
+    for spec in PARAMS:
+        if spec.target == "node" or spec.name in ("checkpoint", "engine_cache_dir"):
+            continue
+        owner, field = spec.target.split(".")
+        ref = {"network": SIAMConfig(), "estimator": EstimatorConfig(), "tracker": TrackerConfig()}[owner]
+        assert spec.default == getattr(ref, field), spec.name
+
+
 def test_defaults_make_a_config_that_matches_the_estimator_defaults():
     est = make_config(defaults()).estimator_config()
     ref = EstimatorConfig()
-    for field in ("variant", "input_size", "window", "max_people", "mode", "body_model", "device",
-                  "score_threshold", "max_gap_s", "allow_pickle", "backend", "precision"):
+    assert est.network == ref.network
+    for field in ("body_model", "device", "max_gap_s", "allow_pickle", "backend", "precision"):
         assert getattr(est, field) == getattr(ref, field), field
     assert est.checkpoint is None  # "" means untrained
     assert est.engine_cache_dir is None  # "" means the default cache
@@ -93,8 +115,9 @@ def test_every_range_of_a_tracker_parameter_makes_a_valid_tracker_config():
 
 
 @pytest.mark.parametrize("name,value,expected", [
-    ("input_size", 100, "in [128, 1024]"),
+    ("input_size", 32, "in [64, 1024]"),
     ("input_size", 200, "multiple of 32"),
+    ("variant", "w64", "one of 'w18', 'w32', 'w48'"),
     ("window", 0, "in [1, 16]"),
     ("window", 17, "in [1, 16]"),
     ("mode", "sideways", "one of 'causal', 'centered'"),
@@ -131,7 +154,25 @@ def test_unknown_and_missing_parameters_are_rejected():
 def test_checkpoint_path_reaches_the_estimator_config():
     cfg = make_config({**defaults(), "checkpoint": "/models/siam_w32.safetensors", "mode": "centered"})
     est = cfg.estimator_config()
-    assert est.checkpoint == "/models/siam_w32.safetensors" and est.mode == "centered"
+    assert est.checkpoint == "/models/siam_w32.safetensors" and est.network.mode == "centered"
+
+
+def test_tracking_off_makes_a_pipeline_without_tracker():
+    assert make_config(defaults()).pipeline_config().tracking == TrackerConfig()
+    assert make_config({**defaults(), "tracking": False}).pipeline_config().tracking is None
+
+
+def test_cli_flags_are_derived_from_the_declaration():
+    parser = argparse.ArgumentParser()
+    add_cli_flags(parser, ("input_size", "mode", "tracking", "checkpoint"), input_size=128)
+    args = parser.parse_args(["--mode", "centered", "--no-tracking"])
+    cfg = config_from_args(args)
+    assert (cfg.input_size, cfg.mode, cfg.tracking, cfg.checkpoint) == (128, "centered", False, "")
+    assert cfg.window == SPECS["window"].default  # no flag: the declared default
+    with pytest.raises(SystemExit):  # choices come from the declaration
+        parser.parse_args(["--mode", "sideways"])
+    with pytest.raises(ParameterError, match="'input_size'"):  # ranges too, in the node's words
+        config_from_args(parser.parse_args(["--input-size", "100"]))
 
 
 def test_readme_documents_every_parameter():

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from hmr_ros.cli.common import network_args
+from hmr_ros.cli.common import network_args, network_config
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,9 +25,7 @@ def run(args) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.manual_seed(0)
-    config = EstimatorConfig(variant=args.variant, input_size=args.input_size, window=args.window,
-                             max_people=args.max_people, mode=args.mode, checkpoint=args.checkpoint,
-                             engine_cache_dir=args.cache)
+    config = EstimatorConfig(network_config(args), checkpoint=args.checkpoint or None, engine_cache_dir=args.cache)
     report = check_backends(config, frames=args.frames, device=args.device)
     print(format_table(report, f"SIAM-{args.variant} input {args.input_size}, window {args.window}, "
                                f"K {args.max_people}, {args.frames} frames; reference torch cpu fp32"))

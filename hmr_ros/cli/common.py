@@ -3,29 +3,33 @@ from __future__ import annotations
 
 import argparse
 
-from hmr_ros.model.siam import MODES, VARIANTS
+from hmr_ros.model.siam import SIAMConfig
+from hmr_ros.parameters import add_cli_flags, config_from_args
 
 
-def network_args(p: argparse.ArgumentParser) -> None:
-    """The SIAMConfig choices every network command takes."""
-    p.add_argument("--variant", default="w32", choices=list(VARIANTS))
-    p.add_argument("--input-size", type=int, default=512, help="network input side in pixels (multiple of 32)")
-    p.add_argument("--window", type=int, default=9, help="frames in the temporal window (T)")
-    p.add_argument("--max-people", type=int, default=16, help="instance slots per frame (K)")
-    p.add_argument("--mode", default="causal", choices=list(MODES))
-    p.add_argument("--checkpoint", default=None, help=".safetensors weights (default: untrained)")
+NETWORK_FLAGS = ("variant", "input_size", "window", "max_people", "mode", "checkpoint")
+
+
+def network_args(p: argparse.ArgumentParser, **defaults) -> None:
+    """The network flags every network command takes, derived from the node's parameter declaration
+    (``hmr_ros.parameters``); ``defaults`` override a declared default for this command."""
+    add_cli_flags(p, NETWORK_FLAGS, **defaults)
+
+
+def network_config(args) -> SIAMConfig:
+    """The validated SIAMConfig of the parsed network flags (ParameterError, a ValueError, when invalid)."""
+    return config_from_args(args).network_config()
 
 
 def build_network(args):
     """SIAM in eval mode from the network arguments (seeded random weights without --checkpoint)."""
     from hmr_ros.checkpoint import load_checkpoint
-    from hmr_ros.model.siam import SIAM, SIAMConfig
+    from hmr_ros.model.siam import SIAM
 
     import torch
 
     torch.manual_seed(0)
-    model = SIAM(SIAMConfig(variant=args.variant, input_size=args.input_size, window=args.window,
-                            max_people=args.max_people, mode=args.mode))
+    model = SIAM(network_config(args))
     if args.checkpoint:
         load_checkpoint(model, args.checkpoint)
     return model.eval()

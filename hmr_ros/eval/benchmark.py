@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from hmr_ros.bodies import Body
-from hmr_ros.camera import project
+from hmr_ros.geometry.projection import project
 from hmr_ros.estimator import EstimatorConfig
 from hmr_ros.eval import metrics as M
 from hmr_ros.geometry.rotations import rot6d_to_rotmat

@@ -100,16 +100,16 @@ def candidates(device: str = "auto") -> tuple[list[tuple[str, str, str]], list[s
 
 
 def _run(config, frames: list[np.ndarray]):
-    from hmr_ros.estimator import Estimator
+    """The runtime path without tracking (ids and smoothing would only blur the comparison)."""
+    from hmr_ros.pipeline import Pipeline, PipelineConfig
 
-    est = Estimator(config)
+    pipe = Pipeline(PipelineConfig(config, tracking=None))
     outputs, latencies = [], []
     for i, frame in enumerate(frames):
-        bodies = est.step(frame, stamp=i / 30.0)
-        outputs.append(bodies)
+        outputs.append(pipe.process(frame, stamp=i / 30.0).bodies)
         if i:  # the first step includes lazy initialisation (allocations, autotuning)
-            latencies.append(est.timings.total)
-    return est, outputs, latencies
+            latencies.append(pipe.estimator.timings.total)
+    return pipe.estimator, outputs, latencies
 
 
 def compare_bodies(reference: list[list], other: list[list]) -> tuple[float, float, int, str]:
@@ -141,8 +141,8 @@ def check_backends(config, frames: int = 12, device: str = "auto",
     """
     runnable, skipped = candidates(device)
     planned = only if only is not None else runnable
-    base = dataclasses.replace(config, score_threshold=0.0)
-    images = fixed_frames(frames, base.input_size)
+    base = dataclasses.replace(config, network=dataclasses.replace(config.network, score_threshold=0.0))
+    images = fixed_frames(frames, base.network.input_size)
     ref_cfg = dataclasses.replace(base, backend=REFERENCE[0], device=REFERENCE[1], precision=REFERENCE[2])
     _, reference, ref_lat = _run(ref_cfg, images)
     rows = []

@@ -15,7 +15,8 @@ import struct
 import cv2
 import numpy as np
 
-MAX_SIDE = 8192  # pixels per side; larger images are rejected (corrupt headers, decompression bombs)
+from hmr_ros.camera import MAX_IMAGE_SIDE  # one limit for raw and compressed images and the core
+
 
 # encoding -> (channels, bytes per channel, channel order of the first three channels)
 _RAW = {
@@ -46,8 +47,8 @@ class ImageDecodeError(ValueError):
 def _check_size(width: int, height: int) -> None:
     if width <= 0 or height <= 0:
         raise ImageDecodeError("bad_size", f"image is {width}x{height} pixels; expected a non-empty image")
-    if width > MAX_SIDE or height > MAX_SIDE:
-        raise ImageDecodeError("bad_size", f"image is {width}x{height} pixels; at most {MAX_SIDE} per side accepted")
+    if width > MAX_IMAGE_SIDE or height > MAX_IMAGE_SIDE:
+        raise ImageDecodeError("bad_size", f"image is {width}x{height} pixels; at most {MAX_IMAGE_SIDE} per side accepted")
 
 
 def raw_to_rgb(data, height: int, width: int, encoding: str, step: int, is_bigendian: bool = False) -> np.ndarray:
@@ -136,7 +137,7 @@ def compressed_to_rgb(data, fmt: str) -> np.ndarray:
             ``"bgr8; jpeg compressed bgr8"``; only the codec name is used (the file header decides).
     Returns:
         (H, W, 3) uint8 RGB, a new contiguous array. The image size is read from the file header and
-        checked against ``MAX_SIDE`` before any pixel is decoded.
+        checked against ``MAX_IMAGE_SIDE`` before any pixel is decoded.
     """
     f = fmt.lower()
     if "compresseddepth" in f or not any(c in f for c in ("jpeg", "jpg", "png")):

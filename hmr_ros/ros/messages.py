@@ -12,11 +12,6 @@ from hmr_ros.bodies import Body
 from hmr_ros.msg import SMPLHuman, SMPLHumanArray
 
 
-def order_bodies(bodies: list[Body]) -> list[Body]:
-    """Highest score first: the order of ``SMPLHumanArray.humans`` and of the mesh marker ids."""
-    return sorted(bodies, key=lambda b: -float(b.score))
-
-
 def box_to_roi(box: np.ndarray, width: int, height: int) -> RegionOfInterest:
     """(4,) x0, y0, x1, y1 pixel box -> RegionOfInterest clipped to a ``width`` x ``height`` image."""
     x0, y0, x1, y1 = (float(v) if math.isfinite(float(v)) else 0.0 for v in np.asarray(box, dtype=np.float64))
@@ -56,7 +51,7 @@ def bodies_to_msg(bodies: list[Body], header, body_model: str, width: int, heigh
     """People of one image -> ``SMPLHumanArray``.
 
     Args:
-        bodies: the people, in the order to publish (see ``order_bodies``).
+        bodies: the people, in the order to publish (``Pipeline`` orders them: highest score first).
         header: the source image's ``std_msgs/Header`` (stamp and frame_id are kept, never now()).
         body_model: name of the body model that produced the parameters.
         width, height: source image size in pixels (clips the ROIs).

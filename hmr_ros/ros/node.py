@@ -1,10 +1,11 @@
-"""hmr_node: camera images -> ``Estimator`` -> /humans/smpl, mesh markers and /diagnostics.
+"""hmr_node: camera images -> ``hmr_ros.pipeline.Pipeline`` -> /humans/smpl, mesh markers and /diagnostics.
 
-The node only translates between ROS and the core. Threads:
+The node only translates between ROS and the core: it decodes, calls ``Pipeline.process``, converts and publishes.
+Threads:
 - the executor (main thread) runs the subscription callbacks, which only store the newest image (a frame
   still waiting when the next one arrives is dropped and counted), cache CameraInfo, and the diagnostics timer;
-- one worker thread takes the newest image, decodes it, runs ``Estimator.step`` and the ``Tracker`` (ids and
-  smoothing, when ``tracking`` is on) and publishes.
+- one worker thread takes the newest image, decodes it, runs the pipeline (estimator, tracker, output frame,
+  order) and publishes.
 So the latency stays bounded (at most one waiting frame) at any input rate.
 
 Bad input never stops the node: it is logged once per kind (then at most every 10 s with a count),
@@ -15,7 +16,6 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,14 +29,15 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
 import hmr_ros.ros  # noqa: F401  (generated messages from the install tree)
-from hmr_ros.estimator import Estimator
+from hmr_ros.camera import resolve_intrinsics
 from hmr_ros.msg import SMPLHumanArray
+from hmr_ros.parameters import NodeConfig, ParameterError
+from hmr_ros.pipeline import Pipeline
 from hmr_ros.ros import diagnostics
 from hmr_ros.ros.image_codec import ImageDecodeError, compressed_msg_to_rgb, image_msg_to_rgb
 from hmr_ros.ros.markers import MeshMarkerWriter, people_colors
-from hmr_ros.ros.messages import bodies_to_msg, order_bodies
-from hmr_ros.ros.params import NodeConfig, ParameterError, declare_and_read
-from hmr_ros.tracking.tracker import Tracker
+from hmr_ros.ros.messages import bodies_to_msg
+from hmr_ros.ros.params import declare_and_read
 
 SMPL_TOPIC = "humans/smpl"
 MARKER_TOPIC = "humans/smpl/markers"
@@ -53,15 +54,15 @@ def stamp_seconds(stamp) -> float:
     return stamp.sec + 1e-9 * stamp.nanosec
 
 
-def intrinsics_problem(info: CameraInfo) -> str | None:
-    """None when CameraInfo.k is a usable pinhole matrix, else why not."""
-    k = np.asarray(info.k, dtype=np.float64)
-    if k.shape != (9,) or not np.all(np.isfinite(k)):
-        return "K has non-finite values"
-    fx, fy = k[0], k[4]
-    if fx <= 0 or fy <= 0:
-        return f"K has non-positive focal lengths fx={fx:g} fy={fy:g}"
-    return None
+def camera_info_intrinsics(info: CameraInfo) -> tuple[np.ndarray | None, str | None]:
+    """(K, None) for a calibrated camera, (None, None) for an uncalibrated one (all-zero K: default intrinsics, the
+    policy of ``hmr_ros.camera.resolve_intrinsics``), (None, why) for a broken CameraInfo."""
+    try:
+        K, default = resolve_intrinsics(np.asarray(info.k, dtype=np.float64), max(int(info.width), 1),
+                                        max(int(info.height), 1))
+    except ValueError as exc:
+        return None, str(exc)
+    return (None if default else K), None
 
 
 @dataclass
@@ -99,17 +100,20 @@ class _OnceLogger:
 
 
 class HmrNode(Node):
+    """The ROS face of ``Pipeline``: parameters in (hmr_ros.parameters), images and CameraInfo in,
+    SMPLHumanArray / MarkerArray / DiagnosticArray out. Construction raises ParameterError (bad parameter) or
+    ValueError/OSError (missing or corrupt checkpoint or body model, unusable device); ``main`` turns those into
+    one error line and an exit code."""
+
     def __init__(self, **node_kwargs):
         super().__init__("hmr_node", **node_kwargs)
         self.cfg: NodeConfig = declare_and_read(self)   # ParameterError -> caller exits
         if self.cfg.torch_threads:
             torch.set_num_threads(self.cfg.torch_threads)
-        self.estimator = Estimator(self.cfg.estimator_config())  # ValueError/OSError -> caller exits
+        self.pipeline = Pipeline(self.cfg.pipeline_config())  # ValueError/OSError -> caller exits
+        self.estimator = est = self.pipeline.estimator
+        self.tracker = self.pipeline.tracker
         self._log_once = _OnceLogger(self.get_logger())
-        est = self.estimator
-        # identities over the estimator's outputs; it re-poses the smoothed bodies with the same body model
-        self.tracker = (Tracker(self.cfg.tracker_config(), body_model=est.body_model)
-                        if self.cfg.tracking else None)
         weights = self.cfg.checkpoint or "UNTRAINED (no checkpoint)"
         self._info = diagnostics.StaticInfo(
             backend=est.backend.describe(),
@@ -123,12 +127,12 @@ class HmrNode(Node):
         self._markers = (MeshMarkerWriter(est.faces, self.cfg.marker_face_stride, self.cfg.marker_alpha)
                          if self.cfg.publish_markers else None)
 
-        self._camera_k: dict[str, tuple[np.ndarray, int, int]] = {}  # frame_id -> (K, width, height)
+        # frame_id -> (K or None for an uncalibrated camera, width, height)
+        self._camera_k: dict[str, tuple[np.ndarray | None, int, int]] = {}
         self._cv = threading.Condition()
         self._pending: _Pending | None = None
         self._stop = False
-        # centered mode outputs an older frame: remember the headers of the frames in the window
-        self._headers: deque = deque(maxlen=self.cfg.window + 2)
+        self._resets = 0
 
         self.pub_smpl = self.create_publisher(SMPLHumanArray, SMPL_TOPIC, OUTPUT_QOS)
         self.pub_markers = self.create_publisher(MarkerArray, MARKER_TOPIC, OUTPUT_QOS) if self._markers else None
@@ -166,12 +170,14 @@ class HmrNode(Node):
         self.stats.on_received(now, replaced)
 
     def _on_camera_info(self, info: CameraInfo) -> None:
-        problem = intrinsics_problem(info)
+        k, problem = camera_info_intrinsics(info)
         if problem:
             self.stats.on_bad_input("bad_camera_info")
             self._log_once("bad_camera_info", f"ignoring CameraInfo of '{info.header.frame_id}': {problem}")
             return
-        k = np.asarray(info.k, dtype=np.float64).reshape(3, 3)
+        if k is None:
+            self._log_once("uncalibrated_camera", f"CameraInfo of '{info.header.frame_id}' has an all-zero K "
+                           "(uncalibrated camera): using default intrinsics", level="info")
         self._camera_k[info.header.frame_id] = (k, int(info.width), int(info.height))
 
     def _on_diagnostics_timer(self) -> None:
@@ -199,7 +205,7 @@ class HmrNode(Node):
             self._log_once("no_camera_info", f"no CameraInfo for frame '{frame_id}' yet: using default intrinsics")
             return None
         k, w, h = cached
-        if (w, h) != (0, 0) and (w, h) != (width, height):
+        if k is not None and (w, h) != (0, 0) and (w, h) != (width, height):
             self.stats.on_bad_input("camera_info_size_mismatch")
             self._log_once("camera_info_size_mismatch", f"CameraInfo of '{frame_id}' is for {w}x{h} images but "
                            f"the image is {width}x{height}: using default intrinsics")
@@ -215,40 +221,28 @@ class HmrNode(Node):
             self._log_once(exc.kind, f"dropping image from '{msg.header.frame_id}': {exc}")
             return
         height, width = rgb.shape[:2]
-        stamp = stamp_seconds(msg.header.stamp)
         K = self._intrinsics(msg.header.frame_id, width, height)
-        reset_before = self.estimator.last_reset_reason
         try:
-            bodies = self.estimator.step(rgb, stamp, K)
+            result = self.pipeline.process(rgb, stamp_seconds(msg.header.stamp), K, meta=msg.header)
         except ValueError as exc:
             self.stats.on_bad_input("rejected_image")
             self._log_once("rejected_image", f"dropping image from '{msg.header.frame_id}': {exc}")
             return
-        reason = self.estimator.last_reset_reason
-        if reason is not None and reason is not reset_before:
-            # the same stamp event also resets the tracker inside update(); resetting here as well keeps
-            # the two in step even in centered mode, where the tracker sees older stamps
-            if self.tracker is not None:
-                self.tracker.reset()
+        if result.resets != self._resets:
+            self._resets = result.resets
             self.stats.on_buffer_reset()
-            self._log_once("buffer_reset", f"temporal window reset: {reason}", level="info")
-        self._headers.append((stamp, msg.header, width, height))
-
-        out_stamp = self.estimator.output_stamp
-        found = [(h, w, ht) for s, h, w, ht in self._headers if s == out_stamp]
-        if not found:  # centered mode before the window holds the output frame
+            self._log_once("buffer_reset", f"temporal window and tracks reset: {result.reset_reason}", level="info")
+        if not result.ready:  # centered mode before the window holds the output frame
             return
-        header, w, h = found[-1]
-        if self.tracker is not None:
-            bodies = self.tracker.update(bodies, out_stamp)
-        bodies = order_bodies(bodies)
+        header, (w, h), bodies = result.meta, result.image_size, result.bodies
         self.pub_smpl.publish(bodies_to_msg(bodies, header, self.estimator.body_model_name, w, h))
         if self._markers is not None:
             self.pub_markers.publish(self._markers.build(
                 [b.vertices for b in bodies], (header.stamp.sec, header.stamp.nanosec), header.frame_id,
                 colors=people_colors([b.id for b in bodies])))
         live = None if self.tracker is None else len(self.tracker.tracks)
-        self.stats.on_processed(1e3 * (time.monotonic() - job.received), len(bodies), K is None, live)
+        self.stats.on_processed(1e3 * (time.monotonic() - job.received), len(bodies), result.default_intrinsics,
+                                live)
 
     def stop(self) -> None:
         with self._cv:

@@ -165,7 +165,7 @@ def test_estimator_runs_through_the_chosen_backend_with_equal_bodies(cache):
     frames = fixed_frames(4, 64)
     runs = {}
     for name in ("torch", "onnxruntime"):
-        est = Estimator(EstimatorConfig(**SMALL, backend=name, score_threshold=0.0, engine_cache_dir=str(cache)))
+        est = Estimator(EstimatorConfig(SIAMConfig(**SMALL, score_threshold=0.0), backend=name, engine_cache_dir=str(cache)))
         assert est.backend.name == name and est.device == est.backend.device
         runs[name] = [est.step(f, stamp=i / 30) for i, f in enumerate(frames)]
     assert all(len(b) == 4 for b in runs["torch"])
@@ -175,14 +175,14 @@ def test_estimator_runs_through_the_chosen_backend_with_equal_bodies(cache):
 
 def test_compare_bodies_flags_a_different_person_count():
     frames = fixed_frames(1, 64)
-    est = Estimator(EstimatorConfig(**SMALL, backend="torch", score_threshold=0.0))
+    est = Estimator(EstimatorConfig(SIAMConfig(**SMALL, score_threshold=0.0), backend="torch"))
     bodies = est.step(frames[0], 0.0)
     v_mm, j_mm, n, note = compare_bodies([bodies], [bodies[:-1]])
     assert v_mm == float("inf") and "people" in note
 
 
 def test_check_backends_reports_every_available_backend(cache):
-    report = check_backends(EstimatorConfig(**SMALL, engine_cache_dir=str(cache)), frames=3, device="auto")
+    report = check_backends(EstimatorConfig(SIAMConfig(**SMALL), engine_cache_dir=str(cache)), frames=3, device="auto")
     names = [(r.backend, r.device, r.precision) for r in report.rows]
     assert names[:2] == [("torch", "cpu", "fp32"), ("onnxruntime", "cpu", "fp32")]
     assert report.ok, format_table(report)
@@ -205,4 +205,4 @@ def test_check_backends_command_prints_the_table_and_exit_code(cache, capsys):
 
 def test_estimator_config_default_backend_is_auto():
     assert EstimatorConfig().backend == "auto" and EstimatorConfig().precision == "auto"
-    assert np.isclose(EstimatorConfig().score_threshold, 0.3)
+    assert np.isclose(EstimatorConfig().network.score_threshold, 0.3)

@@ -14,7 +14,8 @@ from std_msgs.msg import Header  # noqa: E402
 
 from hmr_ros.bodies import Body  # noqa: E402
 from hmr_ros.msg import SMPLHumanArray  # noqa: E402
-from hmr_ros.ros.messages import (body_to_msg, bodies_to_msg, box_to_roi, order_bodies,  # noqa: E402
+from hmr_ros.pipeline import order_bodies  # noqa: E402
+from hmr_ros.ros.messages import (body_to_msg, bodies_to_msg, box_to_roi,  # noqa: E402
                                   smpl_array_to_dict)
 
 

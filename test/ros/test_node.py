@@ -156,12 +156,27 @@ def test_bad_images_do_not_stop_the_node_and_the_next_good_one_is_processed(ros,
     assert ros.proc.alive()
 
 
-@pytest.mark.parametrize("k", [[math.nan] * 9, [0.0] * 9])
+@pytest.mark.parametrize("k", [[math.nan] * 9, [-300.0, 0, 48, 0, 300.0, 48, 0, 0, 1]])
 def test_bad_camera_info_is_ignored_and_frames_still_processed(ros, k):
     ros.probe.pub_info.publish(ros.camera_info(k))
     ros.probe.spin_until(lambda: False, 0.3)
     smpl, _ = ros.send_and_get(ros.image(ros.next_stamp()))
     assert len(smpl.humans) == PEOPLE
+
+
+def test_all_zero_camera_info_is_an_uncalibrated_camera_not_bad_input(ros):
+    """sensor_msgs/CameraInfo: K all zero = uncalibrated. One policy with the core: default intrinsics, counted as
+    such, never as bad input (which would keep /diagnostics at WARN for a normal camera)."""
+    _, before = ros.latest_diagnostics(time.monotonic())
+    ros.probe.pub_info.publish(ros.camera_info([0.0] * 9))
+    ros.probe.spin_until(lambda: False, 0.3)
+    smpl, _ = ros.send_and_get(ros.image(ros.next_stamp()))
+    assert len(smpl.humans) == PEOPLE
+    _, after = ros.latest_diagnostics(time.monotonic())
+    assert int(after["frames with default intrinsics"]) > int(before["frames with default intrinsics"])
+    assert after["bad inputs by kind"] == before["bad inputs by kind"]
+    ros.probe.pub_info.publish(ros.camera_info(GOOD_K))  # calibrated again for the tests that follow
+    ros.probe.spin_until(lambda: False, 0.3)
 
 
 def test_stamps_going_backwards_reset_the_window_and_keep_the_header(ros):

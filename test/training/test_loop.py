@@ -70,7 +70,8 @@ def test_progress_lines_name_every_loss_and_the_step_time(run):
 
 def test_checkpoint_loads_into_the_estimator(run, batch):
     _, path, _ = run
-    est = Estimator(EstimatorConfig(input_size=S, window=T, max_people=K, checkpoint=str(path), backend="torch"))
+    est = Estimator(EstimatorConfig(SIAMConfig(input_size=S, window=T, max_people=K), checkpoint=str(path),
+                                    backend="torch"))
     assert est.untrained is False
     saved = load_file(str(path))
     state = est.network.state_dict()

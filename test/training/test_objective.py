@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from hmr_ros.camera import Letterbox, perspective_root, project
+from hmr_ros.camera import Letterbox, perspective_root
+from hmr_ros.geometry.projection import project
 from hmr_ros.geometry.rotations import axis_angle_to_rotmat
 from hmr_ros.model.siam import SIAM, SIAMConfig
 from hmr_ros.sim.clips import make_clip

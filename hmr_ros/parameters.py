@@ -1,0 +1,310 @@
+"""The node's parameters, each declared once: name, where its value goes, range or choices, description.
+
+Everything else is derived from ``PARAMS``:
+- the default: the field default of the config it sets (``SIAMConfig``, ``EstimatorConfig``, ``TrackerConfig``),
+  or the declared one for node-only parameters;
+- ``NodeConfig`` (validated values) and ``NodeConfig.pipeline_config()`` (what the core runs);
+- ``render_yaml()`` = config/hmr.yaml and ``render_markdown_table()`` = the README's parameter table (tests fail
+  when either file drifts; ``python -m hmr_ros params --yaml`` / ``--markdown`` regenerate them);
+- ``add_cli_flags(parser, names)``: ``--input-size`` style flags for the commands of ``python -m hmr_ros``;
+- the ROS descriptors (``hmr_ros.ros.params.declare_and_read``).
+
+No ROS import here: the declaration is usable and testable without rclpy.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from hmr_ros.backends import BACKEND_NAMES, PRECISION_CHOICES
+from hmr_ros.estimator import EstimatorConfig
+from hmr_ros.model.siam import MODES, VARIANTS, SIAMConfig
+from hmr_ros.pipeline import PipelineConfig
+from hmr_ros.tracking.tracker import TrackerConfig
+
+_TARGETS = {"network": SIAMConfig, "estimator": EstimatorConfig, "tracker": TrackerConfig}
+_NODE = object()  # sentinel: the default is declared on the spec (node-only parameter)
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter.
+
+    target: ``"network.<field>"`` (SIAMConfig), ``"estimator.<field>"``, ``"tracker.<field>"`` or ``"node"`` (read
+    by the node itself). group: the section heading in the YAML. ``to_config`` converts the ROS value to the
+    config value where they differ (e.g. "" -> None).
+    """
+
+    name: str
+    target: str
+    description: str
+    group: str
+    range: tuple[float, float, float] | None = None  # (min, max, step; 0 = any) for int/float
+    choices: tuple[str, ...] | None = None
+    node_default: Any = _NODE
+    to_config: Any = None  # callable(value) -> config value
+    read_only: bool = True  # changing it needs a restart (the model is built once)
+
+    @property
+    def default(self) -> bool | int | float | str:
+        if self.target == "node":
+            return self.node_default
+        owner, field = self.target.split(".")
+        value = {f.name: f for f in dataclasses.fields(_TARGETS[owner])}[field]
+        default = value.default if value.default is not dataclasses.MISSING else value.default_factory()
+        if self.node_default is not _NODE:  # the config says None, ROS needs a typed value
+            return self.node_default
+        return default
+
+    @property
+    def type(self) -> type:
+        return type(self.default)
+
+    def check(self, value) -> str | None:
+        """None when ``value`` is valid, else what was expected (one line)."""
+        if type(value) is not self.type:
+            return f"expected {self.type.__name__}, got {type(value).__name__} {value!r}"
+        if self.choices is not None and value not in self.choices:
+            return f"expected one of {', '.join(repr(c) for c in self.choices)}, got {value!r}"
+        if self.range is not None:
+            lo, hi, step = self.range
+            if not (math.isfinite(value) and lo <= value <= hi):
+                return f"expected a value in [{lo:g}, {hi:g}], got {value!r}"
+            if step and (value - lo) % step:
+                return f"expected a multiple of {step:g} from {lo:g}, got {value!r}"
+        return None
+
+
+def _empty_is_none(value: str) -> str | None:
+    return value or None
+
+
+def _cache_dir(value: str) -> str | None:
+    return os.path.expanduser(value) or None
+
+
+_IN, _MODEL, _BACKEND, _TRACK, _OUT, _DIAG = ("input", "model", "inference backend", "tracking", "output",
+                                             "diagnostics")
+PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec("image_transport", "node", "'raw': subscribe sensor_msgs/Image on 'image'; 'compressed': "
+              "sensor_msgs/CompressedImage (JPEG/PNG) on 'image' (remap it to e.g. /camera/image_raw/compressed)",
+              _IN, choices=("raw", "compressed"), node_default="raw"),
+    ParamSpec("variant", "network.variant", "HRNet backbone width (must match the checkpoint)", _MODEL,
+              choices=VARIANTS),
+    ParamSpec("input_size", "network.input_size", "network input side in pixels (images are letterboxed to it; "
+              "detection works best at the size the checkpoint was trained at)", _MODEL, range=(64, 1024, 32)),
+    ParamSpec("window", "network.window", "frames in the temporal window (the time embedding covers 16)", _MODEL,
+              range=(1, 16, 1)),
+    ParamSpec("max_people", "network.max_people", "most people reconstructed per image", _MODEL,
+              range=(1, 64, 1)),
+    ParamSpec("mode", "network.mode", "'causal': output the newest frame (no delay); 'centered': output the frame "
+              "window//2 back (smoother, delayed by that many frames; the header is that frame's)", _MODEL,
+              choices=MODES),
+    ParamSpec("score_threshold", "network.score_threshold", "detection score below which a person is dropped",
+              _MODEL, range=(0.0, 1.0, 0)),
+    ParamSpec("max_gap_s", "estimator.max_gap_s", "a stamp jump larger than this (or any backwards jump, e.g. a "
+              "bag loop) resets the temporal window and the tracks, seconds", _MODEL, range=(0.001, 3600.0, 0)),
+    ParamSpec("checkpoint", "estimator.checkpoint", "path to trained weights (.safetensors); empty = UNTRAINED "
+              "random weights", _MODEL, node_default="", to_config=_empty_is_none),
+    ParamSpec("body_model", "estimator.body_model", "'procedural' (built-in SMPL-layout body, no licence needed) "
+              "or the path to a licensed SMPL model file (.npz)", _MODEL),
+    ParamSpec("allow_pickle", "estimator.allow_pickle", "allow a .pkl body model (unpickling can run code: only "
+              "for files you trust)", _MODEL),
+    ParamSpec("device", "estimator.device", "torch device: 'cpu', 'cuda', 'cuda:1', ...", _MODEL),
+    ParamSpec("torch_threads", "node", "CPU threads for torch; 0 = torch's default", _MODEL, range=(0, 256, 1),
+              node_default=0),
+    ParamSpec("backend", "estimator.backend", "inference backend of the network: 'auto' tries tensorrt > "
+              "torch-cuda > onnxruntime > torch-cpu and reports why each earlier one was skipped (diagnostics)",
+              _BACKEND, choices=BACKEND_NAMES),
+    ParamSpec("precision", "estimator.precision", "'auto' = fp16 on CUDA, fp32 on CPU (onnxruntime runs fp32 "
+              "only)", _BACKEND, choices=PRECISION_CHOICES),
+    ParamSpec("engine_cache_dir", "estimator.engine_cache_dir", "directory of the ONNX exports and TensorRT "
+              "engines ('~' is expanded); empty = $XDG_CACHE_HOME/hmr_ros, by default ~/.cache/hmr_ros "
+              "(python -m hmr_ros cache lists and cleans it)", _BACKEND, node_default="", to_config=_cache_dir),
+    ParamSpec("tracking", "node", "give each person a persistent id (SMPLHuman.id) and smooth them over time; "
+              "false publishes every detection with an empty id", _TRACK, node_default=True),
+    ParamSpec("tracking_smoothing", "tracker.smoothing", "One-Euro smoothing of translation and joint rotations, "
+              "running mean of the betas, per track", _TRACK),
+    ParamSpec("tracking_min_hits", "tracker.min_hits", "consecutive detections that confirm a new track (only "
+              "confirmed tracks are published unless tracking_output_tentative)", _TRACK, range=(1, 100, 1)),
+    ParamSpec("tracking_max_lost_frames", "tracker.max_lost_frames", "frames a confirmed track may go unseen and "
+              "still take its id back when the person reappears nearby", _TRACK, range=(0, 1000, 1)),
+    ParamSpec("tracking_output_tentative", "tracker.output_tentative", "also publish people of tentative (not yet "
+              "confirmed) tracks; their ids may vanish", _TRACK),
+    ParamSpec("tracking_max_root_distance_m", "tracker.max_root_distance_m", "gate radius around a track's "
+              "predicted 3D root (it grows while the track is unseen), metres", _TRACK, range=(0.01, 10.0, 0)),
+    ParamSpec("tracking_max_cost", "tracker.max_cost", "a detection and a track whose association cost (in "
+              "[0, 1]) exceeds this are not matched", _TRACK, range=(0.01, 1.0, 0)),
+    ParamSpec("tracking_one_euro_min_cutoff_hz", "tracker.one_euro_min_cutoff_hz", "translation One-Euro cutoff "
+              "at rest (lower = smoother, more lag), Hz", _TRACK, range=(0.001, 100.0, 0)),
+    ParamSpec("tracking_one_euro_beta", "tracker.one_euro_beta", "translation One-Euro speed coefficient "
+              "(higher = less lag when moving), Hz per m/s", _TRACK, range=(0.0, 1000.0, 0)),
+    ParamSpec("tracking_rotation_min_cutoff_hz", "tracker.rotation_min_cutoff_hz", "joint rotation One-Euro "
+              "cutoff at rest, Hz", _TRACK, range=(0.001, 100.0, 0)),
+    ParamSpec("tracking_rotation_beta", "tracker.rotation_beta", "joint rotation One-Euro speed coefficient, Hz "
+              "per rad/s", _TRACK, range=(0.0, 1000.0, 0)),
+    ParamSpec("publish_markers", "node", "publish the meshes as visualization_msgs/MarkerArray on "
+              "'humans/smpl/markers'", _OUT, node_default=True),
+    ParamSpec("marker_face_stride", "node", "publish every n-th mesh triangle (1 = full mesh; larger = lighter "
+              "markers for weak RViz clients)", _OUT, range=(1, 64, 1), node_default=1),
+    ParamSpec("marker_alpha", "node", "mesh marker opacity", _OUT, range=(0.0, 1.0, 0), node_default=0.8),
+    ParamSpec("diagnostics_period_s", "node", "period of /diagnostics, seconds", _DIAG, range=(0.1, 60.0, 0),
+              node_default=1.0),
+    ParamSpec("warn_latency_ms", "node", "WARN in diagnostics when receive-to-publish latency exceeds this, "
+              "milliseconds", _DIAG, range=(1.0, 600000.0, 0), node_default=1000.0),
+    ParamSpec("stale_input_s", "node", "WARN in diagnostics when no image arrived for this long, seconds", _DIAG,
+              range=(0.1, 3600.0, 0), node_default=5.0),
+)
+SPECS = {p.name: p for p in PARAMS}
+
+
+class ParameterError(ValueError):
+    """An invalid parameter value; the message is the one line the node prints before exiting."""
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """Validated values of all parameters: ``config.values[name]``, or ``config.<name>``."""
+
+    values: dict
+
+    def __getattr__(self, name: str):
+        try:
+            return self.__dict__["values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def _section(self, owner: str) -> dict:
+        out = {}
+        for spec in PARAMS:
+            if spec.target.startswith(owner + "."):
+                value = self.values[spec.name]
+                out[spec.target.split(".")[1]] = spec.to_config(value) if spec.to_config else value
+        return out
+
+    def network_config(self) -> SIAMConfig:
+        return SIAMConfig(**self._section("network"))
+
+    def estimator_config(self) -> EstimatorConfig:
+        return EstimatorConfig(network=self.network_config(), **self._section("estimator"))
+
+    def tracker_config(self) -> TrackerConfig:
+        """The exposed tracker settings; the others keep ``TrackerConfig``'s defaults. ``max_gap_s`` is the
+        estimator's, so the tracker resets on the same stamp jumps as the temporal window."""
+        return TrackerConfig(**self._section("tracker"), max_gap_s=self.values["max_gap_s"])
+
+    def pipeline_config(self) -> PipelineConfig:
+        return PipelineConfig(self.estimator_config(), self.tracker_config() if self.values["tracking"] else None)
+
+
+def defaults() -> dict:
+    return {p.name: p.default for p in PARAMS}
+
+
+def make_config(values: dict) -> NodeConfig:
+    """Validate a complete {name: value} mapping -> NodeConfig; raises ParameterError naming the first bad one."""
+    unknown = sorted(set(values) - set(SPECS))
+    if unknown:
+        raise ParameterError(f"unknown parameter(s) {', '.join(unknown)}; known: {', '.join(SPECS)}")
+    for spec in PARAMS:
+        if spec.name not in values:
+            raise ParameterError(f"parameter '{spec.name}' is missing")
+        problem = spec.check(values[spec.name])
+        if problem:
+            raise ParameterError(f"invalid parameter '{spec.name}': {problem} ({spec.description})")
+    config = NodeConfig({spec.name: values[spec.name] for spec in PARAMS})
+    try:
+        config.network_config().validate()
+    except ValueError as exc:  # a combination the ranges cannot express
+        raise ParameterError(f"invalid parameters: {exc}") from None
+    return config
+
+
+# -- derived documents ----------------------------------------------------------------------------------------
+def _yaml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '""' if value == "" else value
+    return repr(value)
+
+
+def _wrap(text: str, indent: str, width: int = 116) -> list[str]:
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(indent) + 2 + len(line) + 1 + len(word) > width:
+            lines.append(f"{indent}# {line}")
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return lines + [f"{indent}# {line}"]
+
+
+def _limits(spec: ParamSpec) -> str:
+    if spec.choices:
+        return " / ".join(f"`{c}`" for c in spec.choices)
+    if spec.range is not None:
+        lo, hi, step = spec.range
+        return f"{lo:g} … {hi:g}" + (f", step {step:g}" if step and step != 1 else "")
+    return ""
+
+
+def render_yaml() -> str:
+    """config/hmr.yaml: every parameter at its default, its description as the comment above it."""
+    out = ["# Parameters of hmr_node, every one at its default. Generated from hmr_ros/parameters.py by",
+           "# `python -m hmr_ros params --yaml > config/hmr.yaml`; a test fails when the two drift apart.",
+           "# Use: ros2 launch hmr_ros hmr.launch.py params_file:=<this file or your copy>",
+           "#      ros2 run hmr_ros hmr_node --ros-args --params-file <file>",
+           "# All are read once at start (read-only); an invalid value stops the node with one error line.",
+           "/**:", "  ros__parameters:"]
+    group = None
+    for spec in PARAMS:
+        if spec.group != group:
+            group = spec.group
+            out += ["", f"    # --- {group} " + "-" * (104 - len(group))]
+        limits = _limits(spec).replace("`", "").replace(" / ", " | ")
+        text = spec.description + (f" [{limits}]" if limits else "")
+        out += _wrap(text, "    ")
+        out.append(f"    {spec.name}: {_yaml_value(spec.default)}")
+    return "\n".join(out) + "\n"
+
+
+def render_markdown_table() -> str:
+    """The README's parameter table (Markdown)."""
+    rows = ["| name | type | default | range | description |", "|---|---|---|---|---|"]
+    for spec in PARAMS:
+        default = spec.default
+        shown = f"`{_yaml_value(default)}`" if not isinstance(default, str) else f"`{default!r}`".replace("'", '"')
+        if isinstance(default, str) and default:
+            shown = f"`{default}`"
+        rows.append(f"| `{spec.name}` | {spec.type.__name__} | {shown} | {_limits(spec)} | {spec.description} |")
+    return "\n".join(rows) + "\n"
+
+
+def add_cli_flags(parser: argparse.ArgumentParser, names: tuple[str, ...], **defaults) -> None:
+    """Add ``--<name-with-dashes>`` flags for the named parameters (type, choices, help from the declaration).
+    ``defaults`` override a declared default for this command. Bools become ``--flag`` / ``--no-flag``."""
+    for name in names:
+        spec = SPECS[name]
+        flag = "--" + name.replace("_", "-")
+        default = defaults.get(name, spec.default)
+        help_text = spec.description + (f" [{_limits(spec).replace('`', '')}]" if _limits(spec) else "")
+        if spec.type is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
+        else:
+            parser.add_argument(flag, type=spec.type, default=default, choices=spec.choices, help=help_text)
+
+
+def config_from_args(args: argparse.Namespace, **fixed) -> NodeConfig:
+    """A validated ``NodeConfig`` from parsed ``add_cli_flags`` flags; parameters without a flag keep their
+    defaults, ``fixed`` sets others. Raises ParameterError like the node."""
+    values = defaults()
+    for name in SPECS:
+        if hasattr(args, name):
+            values[name] = getattr(args, name)
+    values.update(fixed)
+    return make_config(values)

@@ -1,0 +1,83 @@
+"""Pipeline: the one per-frame path of the node, the demo, check-backends and evaluate. It hands back the output
+frame's own stamp and meta (centered mode is delayed), counts resets as integers, resets the tracker with the
+temporal window, orders people by score, and a rejected frame leaves no trace."""
+import numpy as np
+import pytest
+
+from hmr_ros.estimator import EstimatorConfig
+from hmr_ros.model.siam import SIAMConfig
+from hmr_ros.pipeline import Pipeline, PipelineConfig
+from hmr_ros.tracking.tracker import TrackerConfig
+
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
+
+T, K, S = 3, 3, 64
+
+
+def pipeline(mode="causal", tracking=True) -> Pipeline:
+    # threshold 0: an untrained network then returns all K slots, which is what these checks need
+    est = EstimatorConfig(SIAMConfig(input_size=S, window=T, max_people=K, mode=mode, score_threshold=0.0),
+                          backend="torch", max_gap_s=0.5)
+    return Pipeline(PipelineConfig(est, TrackerConfig(min_hits=1, smoothing=False) if tracking else None))
+
+
+def frame(i: int) -> np.ndarray:
+    return np.random.default_rng(i).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+
+
+def test_causal_output_is_the_newest_frame_with_its_meta_ordered_by_score():
+    pipe = pipeline()
+    for i in range(4):
+        r = pipe.process(frame(i), stamp=0.1 * i, meta=f"header {i}")
+        assert r.ready and r.stamp == pytest.approx(0.1 * i) and r.meta == f"header {i}" and r.frame_index == i
+        assert r.image_size == (64, 48) and r.default_intrinsics
+        scores = [b.score for b in r.bodies]
+        assert len(scores) == K and scores == sorted(scores, reverse=True)
+        assert all(len(b.id) == 5 for b in r.bodies)  # tracked (min_hits=1: confirmed at once)
+
+
+def test_centered_output_is_window_half_back_and_not_ready_before():
+    pipe = pipeline(mode="centered")
+    results = [pipe.process(frame(i), stamp=0.1 * i, meta=i) for i in range(5)]
+    delay = T // 2
+    assert [r.ready for r in results[:delay]] == [False] * delay
+    assert all(r.bodies == [] and r.meta is None for r in results[:delay])
+    for i, r in enumerate(results[delay:], start=delay):
+        assert r.ready and r.meta == i - delay and r.frame_index == i - delay
+        assert r.stamp == pytest.approx(0.1 * (i - delay))
+
+
+def test_stamp_jumps_are_counted_and_reset_the_tracker_too():
+    pipe = pipeline()
+    first = pipe.process(frame(0), stamp=10.0)
+    ids_before = {b.id for b in first.bodies}
+    assert first.resets == 0 and first.reset_reason is None
+    r = pipe.process(frame(1), stamp=9.0)  # backwards: a bag loop
+    assert r.resets == 1 and "backwards" in r.reset_reason
+    assert not ids_before & {b.id for b in r.bodies}  # new tracks, new ids
+    r = pipe.process(frame(2), stamp=9.1)
+    assert r.resets == 1 and r.reset_reason is None
+    r = pipe.process(frame(3), stamp=20.0)  # gap > max_gap_s
+    assert r.resets == 2 and "jumped" in r.reset_reason
+    assert pipe.resets == 2
+
+
+def test_a_rejected_frame_changes_nothing():
+    pipe = pipeline()
+    pipe.process(frame(0), stamp=1.0, meta="a")
+    with pytest.raises(ValueError, match="uint8"):
+        pipe.process(frame(1).astype(np.float32), stamp=0.5, meta="bad")
+    with pytest.raises(ValueError, match="finite"):
+        pipe.process(frame(1), stamp=2.0, K=np.full((3, 3), np.nan))
+    r = pipe.process(frame(1), stamp=1.1, meta="b")
+    assert r.resets == 0 and r.frame_index == 1 and r.meta == "b"
+
+
+def test_all_zero_K_is_an_uncalibrated_camera_not_bad_input():
+    pipe = pipeline(tracking=False)
+    r = pipe.process(frame(0), stamp=0.0, K=np.zeros((3, 3)))
+    assert r.ready and r.default_intrinsics
+    K = np.array([[80.0, 0, 32], [0, 80.0, 24], [0, 0, 1]])
+    r = pipe.process(frame(1), stamp=0.1, K=K)
+    assert not r.default_intrinsics
+    assert all(b.id == "" for b in r.bodies)  # no tracking: no ids
