@@ -73,12 +73,14 @@ def sample_lighting(rng: np.random.Generator, cam: Camera) -> Lighting:
 
 def _periodic_noise(rng: np.random.Generator, size: int, max_freq: int, terms: int = 24) -> np.ndarray:
     """(size, size) tileable smooth noise, roughly unit variance: a sum of integer-frequency plane waves."""
-    u = np.arange(size, dtype=np.float32) / size
+    u = 2 * np.pi * np.arange(size, dtype=np.float32) / size
     out = np.zeros((size, size), np.float32)
     for _ in range(terms):
         kx, ky = rng.integers(-max_freq, max_freq + 1, size=2)
         amp = 1.0 / (1.0 + np.hypot(kx, ky))
-        out += amp * np.sin(2 * np.pi * (kx * u[None, :] + ky * u[:, None]) + rng.uniform(0, 2 * np.pi))
+        ax, ay = kx * u + rng.uniform(0, 2 * np.pi), ky * u
+        # sin(ax + ay) as two outer products: O(size) sines instead of O(size^2)
+        out += amp * (np.outer(np.cos(ay), np.sin(ax)) + np.outer(np.sin(ay), np.cos(ax)))
     return out / (out.std() + 1e-6)
 
 
@@ -296,7 +298,8 @@ def postprocess(rgb: np.ndarray, p: PostParams, rng: np.random.Generator) -> np.
             k[int(round(c + s * np.sin(ang))), int(round(c + s * np.cos(ang)))] = 1.0
         out = cv2.filter2D(out, -1, k / k.sum())
     if p.noise_sigma > 0:
-        out = np.clip(out + rng.normal(0, p.noise_sigma, out.shape), 0, 255).astype(np.uint8)
+        noise = rng.standard_normal(out.shape, dtype=np.float32) * np.float32(p.noise_sigma)
+        out = np.clip(out + noise, 0, 255).astype(np.uint8)
     if p.jpeg_quality > 0:
         ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, p.jpeg_quality])
         out = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)

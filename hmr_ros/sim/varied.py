@@ -160,7 +160,8 @@ def make_varied_clip(seed: int = 0, *, num_frames: int = 16, fps: float | None =
         root_l = j_rel[:, 0].astype(np.float64) @ cam.R
         t_l = np.stack([path[::sub, 0] - root_l[:, 0], cam.height_m - lv[..., 1].max(1), path[::sub, 1] - root_l[:, 2]], -1)
         transl = (t_l @ cam.R.T).astype(np.float32)
-        verts, joints = pose_bodies(model, bb, go, bp, transl)
+        # what pose_bodies(model, bb, go, bp, transl) returns (the shard reader's path), without posing twice
+        verts, joints = v_rel + transl[:, None], j_rel + transl[:, None]
         gt.append(dict(go=go, bp=bp, betas=betas, transl=transl, verts=verts, joints=joints,
                        label=motion.label[::sub], foot=(path[::sub])))
 
