@@ -15,7 +15,8 @@ Each cache entry is a folder named by a readable prefix and a digest of the key;
 ``key.json`` with the full key and the SHA-256 and size of every artefact. ``check_entry`` decides whether an
 entry may be used and, if not, says why (missing, corrupt, mismatched), so the caller can log the reason for a
 rebuild. Entries are written into a temporary folder and renamed into place, so a crash or a concurrent writer
-never leaves a half-written entry that looks valid.
+never leaves a half-written entry that looks valid. Using an entry touches its ``key.json`` (``touch_entry``), so
+its modification time is the entry's last use; ``cache_entries``/``remove_entry`` serve ``python -m hmr_ros cache``.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -296,3 +298,88 @@ def write_entry(folder: str | os.PathLike, key, produce: Callable[[Path], None],
             shutil.rmtree(tmp, ignore_errors=True)
     return folder
 
+
+
+#: The sub-folders of a cache root, one per artefact kind.
+KINDS = ("onnx", "tensorrt")
+#: A temporary folder of an interrupted write is only called a leftover after this long: a TensorRT build may be
+#: writing into it for many minutes.
+LEFTOVER_AGE_S = 24 * 3600
+
+
+def touch_entry(folder: str | os.PathLike) -> None:
+    """Record that the entry ``folder`` was just used (its ``key.json`` modification time), for ``cache clean``."""
+    try:
+        os.utime(Path(folder) / KEY_FILE)
+    except OSError:  # a read-only cache (a shared, pre-built one) still serves
+        pass
+
+
+@dataclass
+class CacheEntry:
+    """One thing under a cache root.
+
+    kind: "onnx" | "tensorrt" | "timing" (a TensorRT timing cache file) | "leftover" (the temporary folder of an
+    interrupted write, or an entry without a readable key.json). holds: what it is for, one line. bytes: size on
+    disk. last_used: POSIX seconds (the key.json's modification time; the file's own for the others).
+    """
+
+    kind: str
+    path: Path
+    holds: str
+    bytes: int
+    last_used: float
+
+
+def _tree_bytes(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
+
+
+def _describe(kind: str, key: dict, files: dict) -> str:
+    onnx = key.get("onnx", key) if kind == "tensorrt" else key
+    what = f"{onnx.get('variant')} S={onnx.get('input_size')} T={onnx.get('window')} K={onnx.get('max_people')}"
+    if kind == "tensorrt":
+        what += f" {key.get('precision')} on {key.get('gpu_name')} (sm{key.get('compute_capability')}, " \
+                f"TensorRT {key.get('trt_version')})"
+    return f"{what}: {', '.join(sorted(files))}"
+
+
+def cache_entries(cache_dir: str | os.PathLike | None = None) -> list[CacheEntry]:
+    """Everything under ``cache_dir`` (default ``default_cache_dir()``), by kind then name; [] when it is absent."""
+    root = Path(cache_dir) if cache_dir else default_cache_dir()
+    out: list[CacheEntry] = []
+    for kind in KINDS:
+        parent = root / kind
+        if not parent.is_dir():
+            continue
+        for path in sorted(parent.iterdir()):
+            if path.is_file() and kind == "tensorrt" and path.name.startswith("timing-"):
+                out.append(CacheEntry("timing", path, "TensorRT timing cache (kernel timings of one GPU model)",
+                                      path.stat().st_size, path.stat().st_mtime))
+                continue
+            if not path.is_dir():
+                continue
+            meta_path = path / KEY_FILE
+            try:
+                meta = json.loads(meta_path.read_text())
+                holds = _describe(kind, meta["key"], meta["files"])
+                entry_kind, used = kind, meta_path.stat().st_mtime
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                entry_kind, used = "leftover", path.stat().st_mtime
+                holds = ("interrupted write" if path.name.startswith(".") else "no readable key.json") + \
+                        f" ({', '.join(sorted(f.name for f in path.iterdir())) or 'empty'})"
+            out.append(CacheEntry(entry_kind, path, holds, _tree_bytes(path), used))
+    return out
+
+
+def remove_entry(entry: CacheEntry) -> None:
+    """Delete an entry's folder (or file): an entry is either wholly there or gone, never half-deleted and valid."""
+    if entry.path.is_dir():
+        # Rename first: a reader that checks the entry during the deletion sees no entry, not a partial one.
+        doomed = entry.path.with_name(f".{entry.path.name.lstrip('.')}.removing-{os.getpid()}-{time.monotonic_ns()}")
+        os.replace(entry.path, doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
+    else:
+        entry.path.unlink(missing_ok=True)

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 from hmr_ros.backends.base import Backend, FrameOutputs, TemporalOutputs
-from hmr_ros.backends.engine_cache import ONNX_FILES, OnnxKey, check_entry, default_cache_dir, entry_dir, write_entry
+from hmr_ros.backends.engine_cache import (ONNX_FILES, OnnxKey, check_entry, default_cache_dir, entry_dir, touch_entry,
+                                           write_entry)
 from hmr_ros.backends.export import FRAME_INPUTS, FRAME_OUTPUTS, TEMPORAL_INPUTS, TEMPORAL_OUTPUTS, ExportResult, export_onnx
 
 log = logging.getLogger("hmr_ros.backends")
@@ -36,6 +37,8 @@ def cached_onnx(network, cache_dir: str | os.PathLike | None = None, key: OnnxKe
         device = next(network.parameters()).device
         write_entry(folder, key, lambda tmp: export_onnx(network, tmp), ONNX_FILES)
         network.to(device).train(was_training)  # export_onnx moves the network to the CPU
+    else:
+        touch_entry(folder)
     return ExportResult(folder / ONNX_FILES[0], folder / ONNX_FILES[1])
 
 

@@ -21,7 +21,7 @@ import torch
 
 from hmr_ros.backends.base import Backend, FrameOutputs, TemporalOutputs
 from hmr_ros.backends.engine_cache import (ENGINE_FILES, EngineKey, OnnxKey, check_entry, default_cache_dir,
-                                           entry_dir, write_entry)
+                                           entry_dir, touch_entry, write_entry)
 from hmr_ros.backends.onnx_backend import cached_onnx
 from hmr_ros.backends.export import FRAME_INPUTS, FRAME_OUTPUTS, TEMPORAL_INPUTS, TEMPORAL_OUTPUTS, ExportResult
 
@@ -135,6 +135,7 @@ def ensure_engines(onnx: ExportResult, key: EngineKey, cache_dir: str | os.PathL
     folder = entry_dir(cache_dir, "tensorrt", key)
     check = check_entry(folder, key, ENGINE_FILES)
     if check.valid and not force:
+        touch_entry(folder)
         return folder
     reason = force or check.reason
     msg = f"building TensorRT engines ({key.precision}, {key.gpu_name}): {reason}"

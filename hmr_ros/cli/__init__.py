@@ -10,6 +10,7 @@ One module per command, each with ``add_parser(sub)`` and ``run(args) -> exit co
     train           train SIAM on procedural synthetic clips and write a .safetensors checkpoint
     render-shards   render varied synthetic clips once into compressed shards (train / held-out bench split)
     evaluate        score a checkpoint on the synthetic benchmark: MPJPE/PA-MPJPE/PVE/Accel/F1 + baselines
+    cache           list, size or clean the ONNX export / TensorRT engine cache
 """
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ import argparse
 import sys
 
 from hmr_ros.cli import info, export, make_body, build_engine, check_backends, train
+from hmr_ros.cli import cache
 from hmr_ros.cli import evaluate
 from hmr_ros.cli import render_shards
 
-COMMANDS = (info, export, make_body, build_engine, check_backends, train, evaluate, render_shards,)
+COMMANDS = (info, export, make_body, build_engine, check_backends, train, evaluate, render_shards, cache,)
 
 
 def main(argv: list[str] | None = None) -> int:
