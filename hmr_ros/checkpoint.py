@@ -2,10 +2,12 @@
 
 A checkpoint holds the full ``SIAM`` state dict plus the ``SIAMConfig`` as JSON metadata, so a mismatch between
 the file and the network you build is reported by name (keys, shapes, config fields) instead of failing later.
+
+Bundled weights: ``resolve_checkpoint("synthetic")`` is the checkpoint this project trained on its own synthetic
+people and ships in ``hmr_ros/weights/`` (docs/training.md says how it was made and what it does and does not see).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -18,12 +20,34 @@ from hmr_ros.model.siam import SIAM
 
 CONFIG_KEY = "hmr_ros.siam_config"
 _SHOWN = 12  # keys listed per category in an error message
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+#: name -> file in WEIGHTS_DIR of the weights this project trained and ships
+BUNDLED = {"synthetic": "siam_w32_s128_synthetic.safetensors"}
 
 
-def save_checkpoint(model: SIAM, path: str | os.PathLike) -> None:
-    """Write ``model``'s weights and config to a ``.safetensors`` file."""
+def resolve_checkpoint(name_or_path: str | os.PathLike | None) -> Path | None:
+    """A bundled name ("synthetic") -> its file; a path -> that path; None or "" -> None (untrained)."""
+    if not name_or_path:
+        return None
+    if str(name_or_path) in BUNDLED:
+        return WEIGHTS_DIR / BUNDLED[str(name_or_path)]
+    return Path(os.path.expanduser(str(name_or_path)))
+
+
+def save_checkpoint(model: SIAM, path: str | os.PathLike, dtype: torch.dtype | None = None) -> None:
+    """Write ``model``'s weights and config to a ``.safetensors`` file; ``dtype=torch.float16`` halves the file
+    (floating tensors only; loading casts back to the model's dtype)."""
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    if dtype is not None:
+        state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
     save_file(state, str(path), metadata={CONFIG_KEY: json.dumps(model.config.to_dict(), sort_keys=True)})
+
+
+def read_config(path: str | os.PathLike) -> dict:
+    """The SIAMConfig fields stored in a checkpoint's metadata ({} when it has none)."""
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+    return json.loads(meta[CONFIG_KEY]) if CONFIG_KEY in meta else {}
 
 
 def _listing(title: str, items: list[str]) -> str:
@@ -32,13 +56,14 @@ def _listing(title: str, items: list[str]) -> str:
 
 
 def load_checkpoint(model: SIAM, path: str | os.PathLike) -> dict:
-    """Load weights into ``model`` strictly. Returns the config stored in the file (may be empty).
+    """Load weights into ``model`` strictly (``path`` may name bundled weights, see ``resolve_checkpoint``).
+    Returns the config stored in the file (may be empty).
 
     Raises FileNotFoundError for a missing file, ValueError for a non-safetensors file, or for missing,
     unexpected or wrongly shaped tensors (listed by name).
     """
-    path = Path(path)
-    if not path.is_file():
+    path = resolve_checkpoint(path)
+    if path is None or not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     if path.suffix != ".safetensors":
         raise ValueError(f"checkpoint {path}: only .safetensors files are loaded (pickle-based .pt/.pth/.ckpt can "
@@ -75,12 +100,3 @@ def load_checkpoint(model: SIAM, path: str | os.PathLike) -> dict:
         raise ValueError(f"checkpoint {path} holds non-finite values" + _listing("tensors", sorted(bad)))
     model.load_state_dict(state, strict=True)
     return stored
-
-
-def weights_hash(path: str | os.PathLike) -> str:
-    """SHA-256 (hex, first 16) of a checkpoint file: the weights part of engine cache keys."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
