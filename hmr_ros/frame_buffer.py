@@ -1,6 +1,6 @@
 """A ring buffer of the last T frames' instance tokens: the feature cache of the temporal network.
 
-The backbone runs once per frame; each frame's K tokens are written into one slot. ``window()`` returns the
+The backbone runs once per frame; each frame's K tokens are written into one slot. ``window_view()`` returns the
 slots in chronological order (oldest first, newest last), with never-written slots masked out, which is what
 ``TemporalNet`` consumes. Per-frame cost is O(T * K * D) memory copies, tiny next to the backbone.
 """
