@@ -9,6 +9,9 @@ from hmr_ros.cli.common import network_args
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train on procedural synthetic clips, write a .safetensors checkpoint")
     network_args(p)  # --checkpoint: weights to start from
+    p.add_argument("--backbone-weights", default=None,
+                   help="without --checkpoint: official HRNet ImageNet or pose .safetensors to initialise the "
+                        "backbone from (loaded/ignored keys are logged)")
     p.add_argument("--out", required=True, help="output .safetensors checkpoint")
     p.add_argument("--steps", type=int, default=2000, help="optimiser steps")
     p.add_argument("--batch-clips", type=int, default=4, help="clips per step (each of --window frames)")
@@ -49,6 +52,7 @@ def run(args) -> int:
     if not sizes or any(len(wh) != 2 for wh in sizes):
         raise ValueError(f"--image-sizes: expected WxH[,WxH...] such as 640x480,480x640; got {args.image_sizes!r}")
     train(config, args.steps, args.batch_clips, args.lr, device, args.seed, args.out, args.log_every,
-          init_checkpoint=args.checkpoint, workers=workers, amp=not args.no_amp, save_every=args.save_every,
+          init_checkpoint=args.checkpoint, backbone_weights=args.backbone_weights,
+          workers=workers, amp=not args.no_amp, save_every=args.save_every,
           max_people=args.people, image_sizes=sizes)
     return 0

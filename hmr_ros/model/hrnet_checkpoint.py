@@ -279,3 +279,36 @@ def load_hrnet_weights(
         skipped_batch_counters=len(counters),
         prefix=prefix,
     )
+
+
+def init_backbone(
+    backbone: HRNet, source: str | os.PathLike | Mapping[str, Tensor], *, allow_pickle: bool = False
+) -> tuple[HRNetLoadReport, list[str]]:
+    """Initialise a (``cls``-layout, as in SIAM) backbone from an ImageNet or a pose HRNet checkpoint.
+
+    ImageNet/timm/backbone checkpoints load strictly (:func:`load_hrnet_weights`). A pose checkpoint lacks the
+    last stage-4 module's fusions into branches 1-3 (its network outputs branch 0 only): it is loaded strictly into
+    a pose-layout HRNet, every tensor the two layouts share is copied, and those fusions keep their fresh
+    initialisation, to be learnt in training.
+
+    Returns:
+        The load report and the backbone keys left at their initial values (empty unless a pose checkpoint was
+        given to a ``cls`` backbone).
+
+    Raises:
+        ValueError: as :func:`load_hrnet_weights` (the error of the backbone's own layout).
+    """
+    try:
+        return load_hrnet_weights(backbone, source, allow_pickle=allow_pickle), []
+    except ValueError as own_layout_error:
+        if backbone.layout != "cls":
+            raise
+        pose = HRNet(backbone.variant, "pose")
+        try:
+            report = load_hrnet_weights(pose, source, allow_pickle=allow_pickle)
+        except ValueError:
+            raise own_layout_error from None
+    result = backbone.load_state_dict(pose.state_dict(), strict=False)
+    if result.unexpected_keys:  # the pose layout is a subset of the cls layout; anything else is a bug
+        raise ValueError(f"pose HRNet keys not in the cls layout: {result.unexpected_keys}")
+    return report, sorted(result.missing_keys)

@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from hmr_ros.checkpoint import load_checkpoint, save_checkpoint
+from hmr_ros.model.hrnet_checkpoint import init_backbone
 from hmr_ros.model.siam import SIAM, SIAMConfig
 from hmr_ros.training.dataset import SyntheticClipDataset, collate
 from hmr_ros.training.losses import ClipBatch, siam_losses
@@ -67,6 +68,7 @@ def train(config: SIAMConfig, steps: int, batch_clips: int, lr: float, device: s
           out_path: str | Path | None, log_every: int, init_checkpoint: str | Path | None = None, *,
           data: Iterable[ClipBatch] | None = None, workers: int = 0, weight_decay: float = 1e-4,
           grad_clip: float = 1.0, warmup_steps: int | None = None, amp: bool = True, save_every: int = 0,
+          backbone_weights: str | Path | None = None,
           log: Callable[[str], None] = print, **dataset_kwargs) -> TrainResult:
     """Train a SIAM network from scratch (or from ``init_checkpoint``) and save it to ``out_path``.
 
@@ -77,6 +79,9 @@ def train(config: SIAMConfig, steps: int, batch_clips: int, lr: float, device: s
         seed: initialisation and data seed. out_path: .safetensors checkpoint to write, or None.
         log_every: print the mean loss per component and the time per step every this many steps (0 = never).
         init_checkpoint: weights to start from (strictly matching ``config``'s network).
+        backbone_weights: without ``init_checkpoint``, an official HRNet ImageNet or pose checkpoint
+            (.safetensors) to initialise the backbone from (``hmr_ros.model.hrnet_checkpoint.init_backbone``;
+            what was loaded, ignored or left fresh is logged).
         data: ClipBatches to train on instead of the synthetic stream (e.g. one fixed batch repeated); must yield
             at least ``steps`` batches.
         workers: DataLoader processes rendering synthetic clips (ignored with ``data``).
@@ -96,8 +101,14 @@ def train(config: SIAMConfig, steps: int, batch_clips: int, lr: float, device: s
     device = torch.device(device)
     torch.manual_seed(seed)
     model = SIAM(config)
+    if init_checkpoint and backbone_weights:
+        raise ValueError("train: give init_checkpoint or backbone_weights, not both (a checkpoint holds a backbone)")
     if init_checkpoint:
         load_checkpoint(model, init_checkpoint)
+    elif backbone_weights:
+        report, fresh = init_backbone(model.frame_net.backbone, backbone_weights)
+        log(f"backbone initialised from {backbone_weights}: {report}"
+            + (f"; {len(fresh)} tensors the checkpoint's layout lacks keep their fresh init" if fresh else ""))
     model.to(device).train()
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]
     no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]  # norms and biases

@@ -13,7 +13,11 @@ from safetensors.torch import save_file
 from torch import nn
 
 from hmr_ros.model.hrnet import Bottleneck, HRNet
-from hmr_ros.model.hrnet_checkpoint import HRNetLoadReport, load_hrnet_weights
+from hmr_ros.checkpoint import load_checkpoint
+from hmr_ros.cli import main
+from hmr_ros.model.hrnet_checkpoint import HRNetLoadReport, init_backbone, load_hrnet_weights
+from hmr_ros.model.siam import SIAM, SIAMConfig
+from hmr_ros.training.loop import train
 
 HEAD_WIDTHS = (32, 64, 128, 256)  # official classification head, before the x4 Bottleneck expansion
 NUM_CLASSES, NUM_KEYPOINTS = 1000, 17
@@ -274,3 +278,85 @@ def test_unreadable_files_are_rejected_with_the_path(tmp_path, name):
 def test_non_tensor_mapping_is_rejected():
     with pytest.raises(ValueError, match="non-tensor entries: \\[epoch\\]"):
         load_hrnet_weights(HRNet("w18"), {"epoch": 3, "conv1.weight": torch.zeros(1)})
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Initialising SIAM's backbone for training
+# ---------------------------------------------------------------------------------------------------------------
+def test_a_pose_checkpoint_initialises_a_cls_backbone_except_the_fusions_pose_hrnet_lacks():
+    torch.manual_seed(13)
+    source = randomised(HRNet("w18", "pose"), seed=13)
+    target = HRNet("w18")  # SIAM's layout
+    report, fresh = init_backbone(target, checkpoint(source, pose_head(source.out_channels)))
+    assert report.source_format == "hrnet-pose" and sorted(report.ignored) == ["final_layer.bias", "final_layer.weight"]
+    assert fresh and all(k.startswith("stage4.") and ".fuse_layers." in k for k in fresh)
+    want, got = source.state_dict(), target.state_dict()
+    # BatchNorm fills in a missing batch counter itself, so only the fusions' weights are reported fresh.
+    assert {k for k in set(got) - set(want) if not k.endswith("num_batches_tracked")} == set(fresh)
+    assert all(torch.equal(got[k], v) for k, v in want.items() if not k.endswith("num_batches_tracked"))
+
+
+def test_a_cls_checkpoint_leaves_nothing_fresh_and_a_wrong_width_still_fails(small_source):
+    report, fresh = init_backbone(HRNet("w18"), checkpoint(small_source, classification_head(small_source.out_channels)))
+    assert report.source_format == "hrnet-cls" and fresh == []
+    with pytest.raises(ValueError, match="does not match HRNet"):
+        init_backbone(HRNet("w32"), checkpoint(small_source, None))
+
+
+@pytest.fixture(scope="module")
+def clip_batch():
+    from hmr_ros.training.dataset import SyntheticClipDataset, collate
+
+    ds = SyntheticClipDataset(TRAIN_CFG, seed=0, image_sizes=[(96, 72)])
+    return collate([ds.sample(0)])
+
+
+TRAIN_CFG = SIAMConfig(variant="w18", input_size=64, window=2, max_people=2)
+
+
+def train_one_step(batch, out: Path, **kwargs) -> list[str]:
+    """One step at lr 1e-30: an update below float32 resolution, so the written parameters are the initial ones."""
+    lines: list[str] = []
+    train(TRAIN_CFG, steps=1, batch_clips=1, lr=1e-30, device="cpu", seed=0, out_path=out, log_every=0,
+          data=[batch], amp=False, log=lines.append, **kwargs)
+    return lines
+
+
+def backbone_parameters(path: Path) -> dict[str, torch.Tensor]:
+    model = SIAM(TRAIN_CFG)
+    load_checkpoint(model, path)
+    return dict(model.frame_net.backbone.named_parameters())
+
+
+def test_training_starts_from_exactly_the_given_backbone_weights(small_source, clip_batch, tmp_path):
+    path = write(tmp_path, checkpoint(small_source, classification_head(small_source.out_channels), "module."))
+    lines = train_one_step(clip_batch, tmp_path / "init.safetensors", backbone_weights=path)
+    tensors = sum(not k.endswith("num_batches_tracked") for k in small_source.state_dict())
+    assert any(line.startswith(f"backbone initialised from {path}: HRNet weights (hrnet-cls") and
+               f"loaded {tensors} tensors" in line and "heads: classifier, downsamp_modules, final_layer, "
+               "incre_modules" in line for line in lines), lines
+    got = backbone_parameters(tmp_path / "init.safetensors")
+    want = dict(small_source.named_parameters())
+    # Parameters only: BatchNorm running statistics move with the one training-mode forward pass.
+    assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)
+
+    train_one_step(clip_batch, tmp_path / "scratch.safetensors")  # the control: same seed, no backbone weights
+    scratch = backbone_parameters(tmp_path / "scratch.safetensors")
+    assert not all(torch.equal(scratch[k], want[k]) for k in want)
+
+
+def test_backbone_weights_and_a_siam_checkpoint_exclude_each_other(tmp_path, small_source):
+    path = write(tmp_path, checkpoint(small_source, None))
+    with pytest.raises(ValueError, match="not both"):
+        train(TRAIN_CFG, steps=1, batch_clips=1, lr=1e-3, device="cpu", seed=0, out_path=None, log_every=0,
+              init_checkpoint=tmp_path / "siam.safetensors", backbone_weights=path, data=[], log=lambda _: None)
+
+
+def test_command_line_takes_backbone_weights(small_source, tmp_path, capsys):
+    path = write(tmp_path, checkpoint(small_source, classification_head(small_source.out_channels)))
+    out = tmp_path / "cli.safetensors"
+    rc = main(["train", "--variant", "w18", "--input-size", "64", "--window", "2", "--max-people", "2",
+               "--steps", "1", "--batch-clips", "1", "--device", "cpu", "--image-sizes", "96x72", "--no-amp",
+               "--backbone-weights", str(path), "--out", str(out)])
+    assert rc == 0 and out.is_file()
+    assert f"backbone initialised from {path}: HRNet weights (hrnet-cls)" in capsys.readouterr().out
