@@ -35,23 +35,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def stored_config(path: str | None) -> dict:
     """The SIAMConfig fields stored in a checkpoint's metadata ({} without a checkpoint or metadata)."""
-    import json
-    from pathlib import Path
+    from safetensors import SafetensorError
 
-    from safetensors import SafetensorError, safe_open
-
-    from hmr_ros.checkpoint import CONFIG_KEY
+    from hmr_ros.checkpoint import read_config, resolve_checkpoint
 
     if not path:
         return {}
-    if not Path(path).is_file():
+    resolved = resolve_checkpoint(path)  # a file, or bundled weights by name
+    if resolved is None or not resolved.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-    except (SafetensorError, OSError) as e:
+        return read_config(resolved)
+    except (SafetensorError, OSError, ValueError) as e:
         raise ValueError(f"checkpoint {path} is not a readable safetensors file: {e}") from e
-    return json.loads(meta[CONFIG_KEY]) if CONFIG_KEY in meta else {}
 
 
 def network_config(args):
