@@ -16,7 +16,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from hmr_ros.model.siam import SIAM
+from hmr_ros.model.siam import RETIRED_STATE_KEYS, SIAM
 
 CONFIG_KEY = "hmr_ros.siam_config"
 _SHOWN = 12  # keys listed per category in an error message
@@ -75,6 +75,8 @@ def load_checkpoint(model: SIAM, path: str | os.PathLike) -> dict:
     except (SafetensorError, OSError, ValueError) as e:
         raise ValueError(f"checkpoint {path} is not a readable safetensors file: {e}") from e
     stored = json.loads(meta[CONFIG_KEY]) if CONFIG_KEY in meta else {}
+    # buffers older versions saved that are now run-time settings (score_threshold): not a mismatch
+    state = {k: v for k, v in state.items() if k not in RETIRED_STATE_KEYS}
 
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))

@@ -97,3 +97,19 @@ def test_bundled_names_resolve_into_the_package_and_empty_means_untrained(tmp_pa
     path = resolve_checkpoint("synthetic")
     assert path.name == BUNDLED["synthetic"] and path.parent.name == "weights" and path.parent.parent.name == "hmr_ros"
     assert resolve_checkpoint(tmp_path / "x.safetensors") == tmp_path / "x.safetensors"
+
+
+def test_files_from_before_the_run_time_threshold_still_load(saved, tmp_path):
+    """Checkpoints written while score_threshold was a graph buffer hold that tensor; it is no longer a weight."""
+    from safetensors.torch import load_file, save_file
+
+    from hmr_ros.checkpoint import CONFIG_KEY
+    from safetensors import safe_open
+
+    _, path = saved
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata()
+    old = tmp_path / "old.safetensors"
+    save_file({**load_file(str(path)), "frame_net.head.score_threshold": torch.tensor(0.3)}, str(old),
+              metadata={CONFIG_KEY: meta[CONFIG_KEY]})
+    load_checkpoint(build(4), old)
