@@ -8,6 +8,7 @@ One module per command, each with ``add_parser(sub)`` and ``run(args) -> exit co
     build-engine    build (or verify) the cached TensorRT engines ahead of time
     check-backends  every available backend vs PyTorch FP32: vertex/joint error (mm) and latency
     train           train SIAM on procedural synthetic clips and write a .safetensors checkpoint
+    params          hmr_node's parameters as config/hmr.yaml or the README table
     render-shards   render varied synthetic clips once into compressed shards (train / held-out bench split)
     evaluate        score a checkpoint on the synthetic benchmark: MPJPE/PA-MPJPE/PVE/Accel/F1 + baselines
     cache           list, size or clean the ONNX export / TensorRT engine cache
@@ -19,10 +20,11 @@ import sys
 
 from hmr_ros.cli import info, export, make_body, build_engine, check_backends, train
 from hmr_ros.cli import cache
+from hmr_ros.cli import params
 from hmr_ros.cli import evaluate
 from hmr_ros.cli import render_shards
 
-COMMANDS = (info, export, make_body, build_engine, check_backends, train, evaluate, render_shards, cache,)
+COMMANDS = (info, export, make_body, build_engine, check_backends, train, params, evaluate, render_shards, cache,)
 
 
 def main(argv: list[str] | None = None) -> int:
