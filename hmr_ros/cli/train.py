@@ -1,7 +1,13 @@
-"""``python -m hmr_ros train``: train SIAM on procedural synthetic clips and write a .safetensors checkpoint."""
+"""``python -m hmr_ros train``: train SIAM on procedural synthetic clips and write a .safetensors checkpoint.
+
+``--config run.yaml`` (or ``.toml``) sets any flag from a file: its keys are the flags' names without the leading
+dashes (``batch-clips`` or ``batch_clips``), its values what the flag takes (lists may be lists, ``loss-weights`` a
+mapping); a flag typed on the command line wins over the file.
+"""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from hmr_ros.cli.common import network_args
 
@@ -12,7 +18,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backbone-weights", default=None,
                    help="without --checkpoint: official HRNet ImageNet or pose .safetensors to initialise the "
                         "backbone from (loaded/ignored keys are logged)")
-    p.add_argument("--out", required=True, help="output .safetensors checkpoint")
+    p.add_argument("--out", default=None,
+                   help="output .safetensors checkpoint (required, here or in --config); the training state for "
+                        "--resume is written next to it as <out without .safetensors>.state.safetensors")
     p.add_argument("--steps", type=int, default=2000, help="optimiser steps")
     p.add_argument("--batch-clips", type=int, default=4, help="clips per step (each of --window frames)")
     p.add_argument("--lr", type=float, default=3e-4, help="peak AdamW learning rate")
@@ -25,11 +33,125 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--people", type=int, default=None, help="most people per clip (default: --max-people)")
     p.add_argument("--image-sizes", default="640x480,480x640",
                    help="rendered camera sizes WxH, comma separated (rendering cost grows with the pixels)")
-    p.add_argument("--no-amp", action="store_true", help="train in float32 on CUDA (default: bfloat16 autocast)")
-    p.set_defaults(func=run)
+    p.add_argument("--no-amp", action="store_true",
+                   help="train in float32 (default: bfloat16 autocast, on CUDA and CPU)")
+    p.add_argument("--loss-weights", default="",
+                   help="weights of loss terms, comma separated NAME=W (heatmap, pose, betas, cam, joints3d, "
+                        "joints2d, verts, accel; unnamed terms keep their defaults, see docs/training.md)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run of --out from its .state.safetensors (same flags; --steps is the total)")
+    p.add_argument("--log-csv", default=None, help="also write one CSV row per step (step, losses, lr, ms/step)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar with ETA on stderr (default: when stderr is a terminal)")
+    p.add_argument("--config", default=None,
+                   help="YAML (.yaml/.yml) or TOML (.toml) file of flag values; command-line flags override it")
+    p.set_defaults(func=run, _train_parser=p)
+    mark_defaults(p)  # keep last: only the flags added above can be set from --config
+
+
+class _Default:
+    """A flag's default, marked so that ``run`` tells it from a value typed on the command line (which must win over
+    --config even when it equals the default)."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __str__(self) -> str:  # what --help shows
+        return str(self.value)
+
+
+def mark_defaults(p: argparse.ArgumentParser) -> None:
+    for action in p._actions:
+        if action.dest not in ("help", "config") and action.default is not argparse.SUPPRESS:
+            action.default = _Default(action.default)
+
+
+def read_config(path: str | Path) -> dict:
+    """{flag dest: value} from a YAML or TOML file (keys with dashes or underscores)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"--config: {path} does not exist")
+    if path.suffix.lower() == ".toml":
+        import tomllib
+
+        with open(path, "rb") as fh:
+            values = tomllib.load(fh)
+    elif path.suffix.lower() in (".yaml", ".yml"):
+        import yaml
+
+        with open(path) as fh:
+            values = yaml.safe_load(fh) or {}
+    else:
+        raise ValueError(f"--config: {path} must be .yaml, .yml or .toml")
+    if not isinstance(values, dict):
+        raise ValueError(f"--config: {path} must hold a mapping of flag names to values")
+    return {str(k).replace("-", "_"): v for k, v in values.items()}
+
+
+def _config_value(action: argparse.Action, value, source: str):
+    """A config-file value as argparse would have parsed the flag (type and choices checked)."""
+    flag = action.option_strings[0]
+    if value is None:
+        return None
+    if action.nargs == 0:  # store_true / --flag/--no-flag
+        if not isinstance(value, bool):
+            raise ValueError(f"{source}: {flag} takes true or false, got {value!r}")
+        return value
+    if isinstance(value, dict):  # e.g. loss-weights: {joints3d: 5}
+        value = ",".join(f"{k}={v}" for k, v in value.items())
+    elif isinstance(value, (list, tuple)):  # e.g. image-sizes: [640x480, 480x640]
+        value = ",".join(str(v) for v in value)
+    try:
+        value = action.type(str(value)) if action.type else str(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{source}: {flag}: {exc}") from None
+    if action.choices is not None and value not in action.choices:
+        raise ValueError(f"{source}: {flag} must be one of {list(action.choices)}, got {value!r}")
+    return value
+
+
+def resolve_args(args: argparse.Namespace) -> argparse.Namespace:
+    """Fill every flag not typed on the command line from ``args.config`` (if any), else its default."""
+    parser = getattr(args, "_train_parser", None)
+    actions = {a.dest: a for a in parser._actions} if parser is not None else {}
+    values = read_config(args.config) if args.config else {}
+    unknown = sorted(k for k in values if k not in actions or k in ("help", "config"))
+    if unknown:
+        known = sorted(a.option_strings[0][2:] for d, a in actions.items() if d not in ("help", "config"))
+        raise ValueError(f"--config {args.config}: unknown key(s) {unknown}; the keys are the flags: {known}")
+    for dest, current in list(vars(args).items()):
+        if isinstance(current, _Default):
+            action = actions[dest]
+            if dest in values:
+                value = _config_value(action, values[dest], f"--config {args.config}")
+            else:  # argparse converts string defaults with the flag's type; the mark hid it from that
+                value = current.value
+                if isinstance(value, str) and action.type is not None:
+                    value = action.type(value)
+            setattr(args, dest, value)
+    return args
+
+
+def parse_loss_weights(text: str) -> dict[str, float]:
+    """``"joints3d=5,accel=0"`` -> {"joints3d": 5.0, "accel": 0.0}."""
+    weights = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        try:
+            weights[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise ValueError(f"--loss-weights: expected NAME=WEIGHT[,NAME=WEIGHT...], got {text!r}")
+    return weights
 
 
 def run(args) -> int:
+    import sys
+
+    args = resolve_args(args)
+    if not args.out:
+        raise ValueError("--out is required (on the command line or in --config)")
     import os
 
     from hmr_ros.model.siam import SIAMConfig
@@ -54,5 +176,7 @@ def run(args) -> int:
     train(config, args.steps, args.batch_clips, args.lr, device, args.seed, args.out, args.log_every,
           init_checkpoint=args.checkpoint, backbone_weights=args.backbone_weights,
           workers=workers, amp=not args.no_amp, save_every=args.save_every,
+          loss_weights=parse_loss_weights(args.loss_weights), resume=args.resume, log_csv=args.log_csv,
+          progress=sys.stderr.isatty() if args.progress is None else args.progress,
           max_people=args.people, image_sizes=sizes)
     return 0

@@ -6,15 +6,22 @@
 AdamW with a linear warm-up and a cosine decay to 10 % of ``lr``, gradient-norm clipping, bfloat16 autocast on CUDA
 (no loss scaling needed; the weights and the optimiser stay float32), and a safetensors checkpoint (with the config)
 written by :func:`hmr_ros.checkpoint.save_checkpoint` every ``save_every`` steps and at the end. The objective is
-:func:`hmr_ros.training.siam_losses`. Command line: ``python -m hmr_ros train --help``.
+:func:`hmr_ros.training.losses.siam_losses` with ``LossWeights``. Next to the checkpoint, ``<out>.state.safetensors``
+holds what a run needs to continue exactly (weights, AdamW moments, scheduler, step, RNG; tensors in safetensors, the
+rest as JSON metadata, no pickle): ``train(..., resume=True)``. Optional: one CSV row per step (``log_csv``) and a
+progress line with ETA on stderr (``progress``). Command line: ``python -m hmr_ros train --help``.
 """
 from __future__ import annotations
 
+import csv
+import json
 import math
+import os
+import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Mapping
 
 import torch
 from torch.utils.data import DataLoader
@@ -23,11 +30,18 @@ from hmr_ros.checkpoint import load_checkpoint, save_checkpoint
 from hmr_ros.model.hrnet_checkpoint import init_backbone
 from hmr_ros.model.siam import SIAM, SIAMConfig
 from hmr_ros.training.dataset import SyntheticClipDataset, collate
-from hmr_ros.training.losses import ClipBatch, siam_losses
+from hmr_ros.training.losses import LOSS_TERMS, ClipBatch, LossWeights, siam_losses
 
-__all__ = ["TrainResult", "train", "synthetic_batches", "lr_factor"]
+__all__ = ["TrainResult", "train", "synthetic_batches", "lr_factor", "train_state_path", "save_train_state",
+           "load_train_state", "CSV_COLUMNS", "LOSS_NAMES"]
 
-LOSS_NAMES = ("heatmap", "pose", "betas", "cam", "total")
+#: What each step reports: the weighted terms of the objective and their sum.
+LOSS_NAMES = LOSS_TERMS + ("total",)
+#: Columns of ``log_csv``: the optimiser step (1-based), each loss, the learning rate the step used, wall time of the
+#: step and the part of it spent waiting for data, in milliseconds.
+CSV_COLUMNS = ("step",) + LOSS_NAMES + ("lr", "ms_per_step", "data_ms")
+#: Marks a training-state file (and its layout version) in its metadata.
+STATE_FORMAT = "hmr_ros.train_state/1"
 
 
 @dataclass
@@ -52,7 +66,8 @@ def lr_factor(step: int, steps: int, warmup: int) -> float:
 def synthetic_batches(config: SIAMConfig, batch_clips: int, seed: int, workers: int = 0,
                       **dataset_kwargs) -> Iterator[ClipBatch]:
     """An endless stream of ClipBatches of ``batch_clips`` synthetic clips; ``workers`` DataLoader processes render
-    in parallel (0 = in this process). ``dataset_kwargs`` go to :class:`SyntheticClipDataset`."""
+    in parallel (0 = in this process). ``dataset_kwargs`` go to :class:`SyntheticClipDataset` (``start`` = first
+    clip index, for a resumed run)."""
     dataset = SyntheticClipDataset(config, seed=seed, **dataset_kwargs)
     loader = DataLoader(dataset, batch_size=batch_clips, collate_fn=collate, num_workers=workers,
                         persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None)
@@ -60,14 +75,127 @@ def synthetic_batches(config: SIAMConfig, batch_clips: int, seed: int, workers: 
 
 
 def _to(batch: ClipBatch, device: torch.device) -> ClipBatch:
-    return ClipBatch(*(getattr(batch, n).to(device, non_blocking=True) for n in
-                       ("images", "heatmaps", "index", "mask", "rotmats", "betas", "cam")))
+    return batch.to(device, non_blocking=True)
+
+
+def train_state_path(out_path: str | Path) -> Path:
+    """Where the training state of the checkpoint ``out_path`` lives: ``run.safetensors`` -> ``run.state.safetensors``."""
+    out_path = Path(out_path)
+    return out_path.with_name(out_path.stem + ".state.safetensors")
+
+
+def save_train_state(path: str | Path, model: torch.nn.Module, opt: torch.optim.Optimizer,
+                     sched: torch.optim.lr_scheduler.LRScheduler, step: int, steps: int,
+                     extra: Mapping | None = None) -> None:
+    """Write everything a run needs to continue bit-exactly after ``step`` optimiser steps, atomically.
+
+    Tensors (safetensors): ``model.<name>`` (state dict), ``optim.<i>.<key>`` (AdamW state of parameter i),
+    ``rng.cpu`` / ``rng.cuda`` (torch generators). Metadata (JSON strings): ``format``, ``step``, ``steps``,
+    ``param_groups`` (hyper-parameters, parameter indices), ``scheduler`` (its state dict without the lambdas, which
+    are code), ``optim_scalars`` (non-tensor AdamW state) and ``extra`` (e.g. the network config).
+    """
+    from safetensors.torch import save_file
+
+    tensors = {f"model.{k}": v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    opt_state = opt.state_dict()
+    scalars: dict[str, dict] = {}
+    for i, entry in opt_state["state"].items():
+        for key, value in entry.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optim.{i}.{key}"] = value.detach().contiguous().cpu()
+            else:
+                scalars.setdefault(str(i), {})[key] = value
+    tensors["rng.cpu"] = torch.get_rng_state()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        tensors["rng.cuda"] = torch.cuda.get_rng_state()
+    sched_state = {k: v for k, v in sched.state_dict().items() if k != "lr_lambdas"}
+    meta = {"format": STATE_FORMAT, "step": str(step), "steps": str(steps),
+            "param_groups": json.dumps(opt_state["param_groups"]), "scheduler": json.dumps(sched_state),
+            "optim_scalars": json.dumps(scalars), "extra": json.dumps(dict(extra or {}), sort_keys=True)}
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata=meta)
+    os.replace(tmp, path)  # a crash mid-write leaves the previous state intact
+
+
+def load_train_state(path: str | Path, model: torch.nn.Module, opt: torch.optim.Optimizer,
+                     sched: torch.optim.lr_scheduler.LRScheduler) -> dict:
+    """Restore what :func:`save_train_state` wrote into a model, optimiser and scheduler built as for the first run
+    (and the torch RNG). Returns the metadata with ``step`` and ``steps`` as ints and ``extra`` decoded.
+
+    Raises FileNotFoundError when the file is missing, ValueError when it is no training state or does not fit.
+    """
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"training state not found: {path} (written next to the checkpoint by a run with "
+                                "an output path; nothing to resume)")
+    with safe_open(str(path), framework="pt") as f:
+        meta = dict(f.metadata() or {})
+        if meta.get("format") != STATE_FORMAT:
+            raise ValueError(f"{path}: not a training state (format {meta.get('format')!r}, expected {STATE_FORMAT})")
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    model_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    try:
+        model.load_state_dict(model_state, strict=True)
+    except RuntimeError as exc:
+        raise ValueError(f"{path}: the saved weights do not fit this network ({exc})") from exc
+    state: dict[int, dict] = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, i, name = key.split(".", 2)
+            state.setdefault(int(i), {})[name] = value
+    for i, entry in json.loads(meta["optim_scalars"]).items():
+        state.setdefault(int(i), {}).update(entry)
+    opt.load_state_dict({"state": state, "param_groups": json.loads(meta["param_groups"])})
+    sched_state = json.loads(meta["scheduler"])
+    sched_state["lr_lambdas"] = [None] * len(opt.param_groups)
+    sched.load_state_dict(sched_state)
+    torch.set_rng_state(tensors["rng.cpu"])
+    if "rng.cuda" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state(tensors["rng.cuda"])
+    return {**meta, "step": int(meta["step"]), "steps": int(meta["steps"]), "extra": json.loads(meta["extra"])}
+
+
+def _open_csv(path: Path, start: int):
+    """The CSV log, opened for appending rows after ``start``: a fresh file gets the header; a resumed run keeps
+    the rows up to ``start`` and drops later ones (steps the interrupted run logged after its last save)."""
+    rows: list[list[str]] = []
+    if start > 0 and path.is_file():
+        with open(path, newline="") as fh:
+            old = list(csv.reader(fh))
+        if old and tuple(old[0]) != CSV_COLUMNS:
+            raise ValueError(f"log_csv {path}: its columns {old[0]} are not {list(CSV_COLUMNS)}")
+        rows = [r for r in old[1:] if r and int(r[0]) <= start]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fh = open(path, "w", newline="")
+    writer = csv.writer(fh)
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows(rows)
+    fh.flush()
+    return fh, writer
+
+
+def _progress(step: int, steps: int, start: int, seconds: list[float]) -> str:
+    """``[#####.....]  120/2000   6%  1.41 s/step  ETA 0:44:12``: the mean of the last 20 steps times what is left."""
+    done = step - start
+    recent = seconds[-20:]
+    per = sum(recent) / max(1, len(recent))
+    eta = int(round(per * (steps - step)))
+    width = 30
+    fill = int(width * step / steps)
+    return (f"[{'#' * fill}{'.' * (width - fill)}] {step:>{len(str(steps))}d}/{steps} {100 * step / steps:3.0f}%  "
+            f"{per:.2f} s/step  ETA {eta // 3600}:{eta // 60 % 60:02d}:{eta % 60:02d}"
+            + (f"  (resumed at {start})" if start and done < 20 else ""))
 
 
 def train(config: SIAMConfig, steps: int, batch_clips: int, lr: float, device: str | torch.device, seed: int,
           out_path: str | Path | None, log_every: int, init_checkpoint: str | Path | None = None, *,
           data: Iterable[ClipBatch] | None = None, workers: int = 0, weight_decay: float = 1e-4,
           grad_clip: float = 1.0, warmup_steps: int | None = None, amp: bool = True, save_every: int = 0,
+          loss_weights: LossWeights | Mapping[str, float] | None = None, resume: bool = False,
+          log_csv: str | Path | None = None, progress: bool = False,
           backbone_weights: str | Path | None = None,
           log: Callable[[str], None] = print, **dataset_kwargs) -> TrainResult:
     """Train a SIAM network from scratch (or from ``init_checkpoint``) and save it to ``out_path``.
@@ -89,8 +217,21 @@ def train(config: SIAMConfig, steps: int, batch_clips: int, lr: float, device: s
         warmup_steps: linear warm-up length (default min(100, steps // 10)).
         amp: bfloat16 autocast (CUDA and CPU; weights and optimiser stay float32).
         save_every: also write the checkpoint every this many steps (0 = only at the end).
+        loss_weights: weight per loss term (``LossWeights`` or a partial {term: weight} mapping; default
+            ``LossWeights()``); the losses pose the predictions through ``dataset_kwargs["body_model"]`` when given
+            (the body the clips were rendered with), else the procedural body.
+        resume: continue the run whose checkpoint is ``out_path`` from its training state
+            (:func:`train_state_path`, written with every checkpoint): weights, optimiser, scheduler, step and RNG,
+            so the next steps are exactly those of an uninterrupted run with the same arguments and data. The run
+            ends at ``steps`` in total; the synthetic stream continues at the next clip (exact with ``workers=0``),
+            while ``data`` is read from its start (position it yourself). Excludes ``init_checkpoint``.
+        log_csv: also write one CSV row per step (:data:`CSV_COLUMNS`) to this path; flushed every row.
+        progress: redraw a progress bar with ETA on stderr after every step.
         log: where progress lines go.
-        dataset_kwargs: passed to :class:`hmr_ros.synthetic_dataset.SyntheticClipDataset`.
+        dataset_kwargs: passed to :class:`hmr_ros.training.dataset.SyntheticClipDataset`.
+    Returns:
+        TrainResult; its history and step_seconds cover the steps this call ran (after ``resume``, from the saved
+        step on).
     """
     if steps < 1 or batch_clips < 1 or not lr > 0 or log_every < 0 or save_every < 0 or workers < 0:
         raise ValueError(f"train: need steps >= 1, batch_clips >= 1, lr > 0, log_every/save_every/workers >= 0; got "
@@ -98,6 +239,10 @@ def train(config: SIAMConfig, steps: int, batch_clips: int, lr: float, device: s
                          f"save_every={save_every}, workers={workers}")
     if out_path is not None and Path(out_path).suffix != ".safetensors":
         raise ValueError(f"train: out_path must end in .safetensors, got {out_path}")
+    if resume and (out_path is None or init_checkpoint):
+        raise ValueError("train: resume needs out_path (the training state sits next to the checkpoint) and no "
+                         "init_checkpoint (the state holds the weights)")
+    weights = LossWeights.from_mapping(loss_weights)
     device = torch.device(device)
     torch.manual_seed(seed)
     model = SIAM(config)
@@ -116,45 +261,80 @@ def train(config: SIAMConfig, steps: int, batch_clips: int, lr: float, device: s
                              {"params": no_decay, "weight_decay": 0.0}], lr=lr)
     warmup = min(100, steps // 10) if warmup_steps is None else warmup_steps
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: lr_factor(i, steps, max(warmup, 1)))
+    start = 0
+    if resume:
+        state = load_train_state(train_state_path(out_path), model, opt, sched)
+        start = state["step"]
+        if state["extra"].get("config", config.to_dict()) != config.to_dict():
+            raise ValueError(f"train: the state was saved for {state['extra']['config']}, not {config.to_dict()}")
+        if state["steps"] != steps:
+            log(f"resuming a {state['steps']}-step run as a {steps}-step run: the cosine schedule follows the new "
+                "length")
+    body_model = dataset_kwargs.get("body_model")
     # bf16 autocast on CPU too: AVX-512 BF16 CPUs run a W32 forward+backward 1.75x faster
     use_amp = amp and device.type in ("cuda", "cpu")
+    if start and data is None:  # continue the synthetic stream after the clips already trained on
+        dataset_kwargs = {**dataset_kwargs, "start": dataset_kwargs.get("start", 0) + start * batch_clips}
     batches = iter(data) if data is not None else synthetic_batches(config, batch_clips, seed, workers,
                                                                     **dataset_kwargs)
     result = TrainResult(config=config, out_path=Path(out_path) if out_path is not None else None)
     log(f"training SIAM-{config.variant} S={config.input_size} T={config.window} K={config.max_people} on {device}: "
-        f"{steps} steps x {batch_clips} clips, lr {lr:g}, amp {'bf16' if use_amp else 'off'}")
-    for step in range(steps):
-        t0 = time.perf_counter()
-        try:
-            batch = _to(next(batches), device)
-        except StopIteration:
-            raise ValueError(f"train: the data ran out after {step} of {steps} steps") from None
-        t_data = time.perf_counter() - t0
-        opt.zero_grad(set_to_none=True)
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
-            losses = siam_losses(model, batch)
-        total = losses["total"]
-        if not torch.isfinite(total):
-            raise FloatingPointError(f"train: non-finite loss at step {step}: "
-                                     + ", ".join(f"{k}={float(v.detach()):.4g}" for k, v in losses.items()))
-        total.backward()
-        if grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-        opt.step()
-        sched.step()
-        result.history.append({k: float(losses[k].detach()) for k in LOSS_NAMES})
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        result.step_seconds.append(time.perf_counter() - t0)
-        if log_every and ((step + 1) % log_every == 0 or step + 1 == steps):
-            recent = result.history[-log_every:]
-            means = {k: sum(h[k] for h in recent) / len(recent) for k in LOSS_NAMES}
-            ms = 1e3 * sum(result.step_seconds[-log_every:]) / len(recent)
-            log(f"step {step + 1:>6d}/{steps}  " + "  ".join(f"{k} {v:.4f}" for k, v in means.items())
-                + f"  | {ms:.0f} ms/step (last data wait {1e3 * t_data:.0f} ms)  lr {sched.get_last_lr()[0]:.2e}")
-        if out_path is not None and save_every and (step + 1) % save_every == 0 and step + 1 < steps:
-            save_checkpoint(model, out_path)
-    if out_path is not None:
+        f"{steps} steps x {batch_clips} clips, lr {lr:g}, amp {'bf16' if use_amp else 'off'}"
+        + (f", resuming after step {start}" if resume else ""))
+
+    def save(done: int) -> None:
         save_checkpoint(model, out_path)
+        save_train_state(train_state_path(out_path), model, opt, sched, done, steps,
+                         {"config": config.to_dict(), "loss_weights": asdict(weights)})
+
+    csv_file, csv_writer = _open_csv(Path(log_csv), start) if log_csv else (None, None)
+    try:
+        for step in range(start, steps):
+            t0 = time.perf_counter()
+            try:
+                batch = _to(next(batches), device)
+            except StopIteration:
+                raise ValueError(f"train: the data ran out after {step} of {steps} steps") from None
+            t_data = time.perf_counter() - t0
+            lr_now = opt.param_groups[0]["lr"]
+            opt.zero_grad(set_to_none=True)
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
+                losses = siam_losses(model, batch, weights, body_model)
+            total = losses["total"]
+            if not torch.isfinite(total):
+                raise FloatingPointError(f"train: non-finite loss at step {step}: "
+                                         + ", ".join(f"{k}={float(v.detach()):.4g}" for k, v in losses.items()))
+            total.backward()
+            if grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            opt.step()
+            sched.step()
+            result.history.append({k: float(losses[k].detach()) for k in LOSS_NAMES})
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            result.step_seconds.append(time.perf_counter() - t0)
+            if csv_writer is not None:
+                csv_writer.writerow([step + 1] + [f"{result.history[-1][k]:.6g}" for k in LOSS_NAMES]
+                                    + [f"{lr_now:.6g}", f"{1e3 * result.step_seconds[-1]:.1f}", f"{1e3 * t_data:.1f}"])
+                csv_file.flush()
+            if progress:
+                end = "\n" if step + 1 == steps else ""
+                print("\r" + _progress(step + 1, steps, start, result.step_seconds), end=end, file=sys.stderr,
+                      flush=True)
+            if log_every and ((step + 1) % log_every == 0 or step + 1 == steps):
+                recent = result.history[-log_every:]
+                means = {k: sum(h[k] for h in recent) / len(recent) for k in LOSS_NAMES}
+                ms = 1e3 * sum(result.step_seconds[-log_every:]) / len(recent)
+                log(f"step {step + 1:>6d}/{steps}  " + "  ".join(f"{k} {v:.4f}" for k, v in means.items())
+                    + f"  | {ms:.0f} ms/step (last data wait {1e3 * t_data:.0f} ms)  lr {sched.get_last_lr()[0]:.2e}")
+            if out_path is not None and save_every and (step + 1) % save_every == 0 and step + 1 < steps:
+                save(step + 1)
+    finally:
+        if csv_file is not None:
+            csv_file.close()
+    if out_path is not None and start < steps:
+        save(steps)
         log(f"wrote {out_path}")
+    elif start >= steps:
+        log(f"nothing to do: the run already made {start} of {steps} steps")
     return result
