@@ -12,6 +12,7 @@ all in metres in the camera optical frame.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -194,13 +195,19 @@ def make_clip(
     fps: float = 15.0,
     seed: int = 0,
     body_model: BodyModel | None = None,
+    colors: Sequence[tuple[int, int, int]] | None = None,
 ) -> SyntheticClip:
     """Render a clip of ``num_people`` people walking across the scene, with ground truth.
+
+    ``colors``: RGB 0-255 of person i (at least ``num_people`` of them); None = ``person_color_u8(i)``, the RViz
+    colours (the demo passes others so its overlays can tell a rendered person from a published mesh).
 
     Deterministic for a given seed (and body model). Each person gets random betas (|beta| <= 2), a depth
     in its own band of 3.2-5.8 m (bands keep people from interpenetrating), a walking direction, speed and
     gait phase; the path is chosen so the whole body stays inside the image in every frame.
     """
+    if colors is not None and len(colors) < num_people:
+        raise ValueError(f"make_clip: {len(colors)} colors for {num_people} people")
     if num_frames < 1 or width < 16 or height < 16 or num_people < 0 or not fps > 0:
         raise ValueError(
             f"make_clip: need num_frames >= 1, width/height >= 16, num_people >= 0, fps > 0; got "
@@ -267,7 +274,7 @@ def make_clip(
         people = people_frames[t]
         rgb = render_meshes(
             background, [p.vertices for p in people], model.faces, K,
-            colors=[person_color(i) for i in range(len(people))], alpha=1.0,
+            colors=[person_color(i) if colors is None else tuple(colors[i]) for i in range(len(people))], alpha=1.0,
         )
         frames.append(SyntheticFrame(rgb=rgb, stamp=float(stamps[t]), people=people))
     return SyntheticClip(frames=frames, K=K, fps=float(fps), faces=model.faces)
