@@ -68,8 +68,10 @@ def installed_paths() -> tuple[Path, Path]:
 
 def with_private_cache(overrides: dict, tmp_path: Path) -> dict:
     """``overrides`` with ``engine_cache_dir`` in ``tmp_path`` unless the test chose one: a node under test
-    never writes ONNX exports or engines into the user's ~/.cache."""
-    return {"engine_cache_dir": str(tmp_path / "engine_cache"), **overrides}
+    never writes ONNX exports or engines into the user's ~/.cache. Also untrained weights (``checkpoint: ""``)
+    unless the test chose some: these tests check the data path, and an untrained network's flat heatmap gives
+    them a known number of people on any image (the bundled weights' own tests are the demo's)."""
+    return {"engine_cache_dir": str(tmp_path / "engine_cache"), "checkpoint": "", **overrides}
 
 
 class NodeProcess:
