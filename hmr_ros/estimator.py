@@ -1,7 +1,8 @@
 """The streaming Estimator: the public, ROS-free entry point of hmr_ros.
 
-    est = Estimator(EstimatorConfig(SIAMConfig(variant="w32", input_size=512, window=9, max_people=16),
-                                    checkpoint="siam.safetensors", body_model="procedural", device="cpu"))
+    est = Estimator(EstimatorConfig.from_checkpoint("synthetic", window=9))   # the bundled weights, their S
+    # or: EstimatorConfig(SIAMConfig(variant="w32", input_size=512, window=9, max_people=16),
+    #                     checkpoint="siam.safetensors", body_model="procedural", device="cpu")
     bodies = est.step(rgb, stamp, K=None)   # rgb (H, W, 3) uint8 RGB; stamp seconds; K (3, 3) or None
     est.reset()
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import torch
@@ -22,7 +23,7 @@ from hmr_ros.backends import create_backend
 from hmr_ros.bodies import Body
 from hmr_ros.smpl.body_model import load_body_model
 from hmr_ros.camera import MAX_IMAGE_SIDE, Letterbox, letterbox, perspective_root, resolve_intrinsics
-from hmr_ros.checkpoint import load_checkpoint
+from hmr_ros.checkpoint import load_checkpoint, read_config, resolve_checkpoint
 from hmr_ros.frame_buffer import FrameBuffer, FrameSlot
 from hmr_ros.geometry.rotations import rotmat_to_axis_angle
 from hmr_ros.model.siam import SIAM, SIAMConfig
@@ -44,6 +45,21 @@ class EstimatorConfig:
     allow_pickle: bool = False        # opt-in to read a .pkl body model (pickle can run code)
     max_gap_s: float = 1.0            # a stamp jump larger than this resets the frame buffer, seconds
     seed: int = 0                     # initialisation of an untrained network (reproducible demos/tests)
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: str = "synthetic", **overrides) -> "EstimatorConfig":
+        """The network a checkpoint was trained as (variant, input size, ... from its metadata), with ``overrides``
+        for any SIAMConfig or EstimatorConfig field, e.g. ``from_checkpoint("synthetic", window=9, device="cuda")``.
+        Window, people, mode and threshold are deployment choices, not the training run's: they keep SIAMConfig's
+        defaults unless overridden."""
+        net_fields = {f.name for f in fields(SIAMConfig)} - {"window", "max_people", "mode", "score_threshold"}
+        path = resolve_checkpoint(checkpoint)
+        if path is None or not path.is_file():
+            raise FileNotFoundError(f"checkpoint not found: {path or checkpoint!r}")
+        stored = {k: v for k, v in read_config(path).items() if k in net_fields}
+        all_net = {f.name for f in fields(SIAMConfig)}
+        network = SIAMConfig(**{**stored, **{k: v for k, v in overrides.items() if k in all_net}})
+        return cls(network, checkpoint=str(checkpoint), **{k: v for k, v in overrides.items() if k not in all_net})
 
 
 @dataclass
