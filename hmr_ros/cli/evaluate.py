@@ -18,7 +18,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "baselines. Network flags default to the checkpoint's stored config, else "
                                    + ", ".join(f"{k}={v}" for k, v in FALLBACK.items()) + ".")
     p.add_argument("--checkpoint", default=None, help=".safetensors weights (default: untrained, with a warning)")
-    p.add_argument("--split", default="bench", choices=sorted(SPLITS), help="clip set (tiny: CI smoke test)")
+    p.add_argument("--split", default="bench", choices=sorted(SPLITS),
+                   help="clip set: bench (make_clip, the shipped weights' benchmark), varied (make_varied_clip, 1-8 "
+                        "people, mixed motions, bench seeds); tiny and varied-tiny: CI smoke tests")
+    p.add_argument("--shards", default=None, metavar="DIR",
+                   help="with --split varied: read the clips of this bench shard directory (render-shards --split "
+                        "bench: OUT/bench) instead of rendering them")
     p.add_argument("--window", type=int, default=None, help="frames in the temporal window (T)")
     p.add_argument("--input-size", type=int, default=None, help="network input side in pixels (multiple of 32)")
     p.add_argument("--variant", default=None, choices=list(VARIANTS))
@@ -80,7 +85,7 @@ def run(args) -> int:
         print("warning: no --checkpoint: evaluating an UNTRAINED network (random weights); the numbers only show "
               "that the evaluation runs", file=sys.stderr)
     config = EstimatorConfig(network=network, checkpoint=args.checkpoint, device=args.device, backend=args.backend)
-    report = evaluate_checkpoint(config, args.split, tracking=args.tracking,
+    report = evaluate_checkpoint(config, args.split, tracking=args.tracking, shards=args.shards,
                                  progress=lambda line: print(line, file=sys.stderr, flush=True))
     print(format_report(report))
     if args.json:

@@ -1,5 +1,7 @@
 """``python -m hmr_ros train``: train SIAM on procedural synthetic clips and write a .safetensors checkpoint.
 
+``--shards DIR`` trains on clips pre-rendered by ``render-shards`` instead of rendering them on the fly.
+
 ``--config run.yaml`` (or ``.toml``) sets any flag from a file: its keys are the flags' names without the leading
 dashes (``batch-clips`` or ``batch_clips``), its values what the flag takes (lists may be lists, ``loss-weights`` a
 mapping); a flag typed on the command line wins over the file.
@@ -43,6 +45,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--log-csv", default=None, help="also write one CSV row per step (step, losses, lr, ms/step)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar with ETA on stderr (default: when stderr is a terminal)")
+    p.add_argument("--shards", default=None, metavar="DIR",
+                   help="train on the pre-rendered clips of this shard directory (render-shards' OUT/train), "
+                        "reshuffled every epoch, instead of rendering clips on the fly (--image-sizes is ignored)")
     p.add_argument("--config", default=None,
                    help="YAML (.yaml/.yml) or TOML (.toml) file of flag values; command-line flags override it")
     p.set_defaults(func=run, _train_parser=p)
@@ -177,6 +182,6 @@ def run(args) -> int:
           init_checkpoint=args.checkpoint, backbone_weights=args.backbone_weights,
           workers=workers, amp=not args.no_amp, save_every=args.save_every,
           loss_weights=parse_loss_weights(args.loss_weights), resume=args.resume, log_csv=args.log_csv,
-          progress=sys.stderr.isatty() if args.progress is None else args.progress,
-          max_people=args.people, image_sizes=sizes)
+          progress=sys.stderr.isatty() if args.progress is None else args.progress, shards=args.shards,
+          max_people=args.people, **({} if args.shards else {"image_sizes": sizes}))
     return 0

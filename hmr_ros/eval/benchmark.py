@@ -19,14 +19,22 @@ Three methods are scored on the same frames:
 Seeds: training renders clip i of a run from ``SeedSequence([seed, i])`` and hands ``make_clip`` a seed drawn from
 ``[0, 2**31)``. Benchmark clips use ``make_clip`` seeds from ``BENCH_SEED_BASE = 2**32`` up, a range training can
 never draw, so no benchmark clip is ever a training clip.
+
+The ``varied`` splits render :func:`hmr_ros.sim.varied.make_varied_clip` clips (1-8 people, mixed motions,
+occlusions, random scenes) whose seeds come from the ``bench`` namespace of :func:`hmr_ros.sim.shards.clip_seeds`
+(split seed 0), which no ``train`` seed reaches; the per-motion breakdown then uses each person-frame's motion label,
+and accel tracks follow ``track_id``. ``evaluate_checkpoint(..., shards=DIR)`` reads such clips from a shard directory
+(``render-shards --split bench``) instead of rendering them, after checking every clip's seed is a bench seed.
 """
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -38,6 +46,8 @@ from hmr_ros.eval import metrics as M
 from hmr_ros.geometry.rotations import rot6d_to_rotmat
 from hmr_ros.model.smpl_head import mean_pose_6d
 from hmr_ros.sim.clips import SyntheticClip, make_clip
+from hmr_ros.sim.shards import clip_seeds, list_shards, read_clip
+from hmr_ros.sim.varied import make_varied_clip
 from hmr_ros.smpl.body_model import BodyModel, load_body_model
 
 __all__ = ["BENCH_SEED_BASE", "ClipSpec", "SPLITS", "METHODS", "evaluate_checkpoint", "format_report"]
@@ -50,15 +60,19 @@ METHODS = ("network", "mean_pose_pred_centre", "mean_pose_gt_centre")
 
 @dataclass(frozen=True)
 class ClipSpec:
-    """One benchmark clip: ``make_clip(num_frames, width, height, num_people, fps, seed)``."""
+    """One benchmark clip: ``make_clip(num_frames, width, height, num_people, fps, seed)``, or with
+    ``generator="varied"`` ``make_varied_clip(seed, num_frames=, size=(width, height), num_people=, fps=)`` where a
+    None field is drawn from the seed (the report lists the rendered values: the size and frame rate drawn, the
+    people actually placed)."""
 
     name: str
     seed: int
-    num_people: int
+    num_people: int | None
     num_frames: int
-    width: int
-    height: int
-    fps: float
+    width: int | None
+    height: int | None
+    fps: float | None
+    generator: str = "make_clip"
 
 
 def _bench() -> tuple[ClipSpec, ...]:
@@ -72,11 +86,24 @@ def _bench() -> tuple[ClipSpec, ...]:
                  for i, n in enumerate(people))
 
 
+def _varied(prefix: str, people: tuple[int, ...], num_frames: int, size: tuple[int, int] | None = None,
+            fps: float | None = None, start: int = 0) -> tuple[ClipSpec, ...]:
+    seeds = clip_seeds("bench", len(people), seed=0, start=start)
+    w, h = size if size is not None else (None, None)
+    return tuple(ClipSpec(f"{prefix}{i:02d}", seed, n, num_frames, w, h, fps, "varied")
+                 for i, (seed, n) in enumerate(zip(seeds, people)))
+
+
 SPLITS: dict[str, tuple[ClipSpec, ...]] = {
     "bench": _bench(),
     # CI: seconds, not minutes; still two people and enough frames for acceleration triples.
     "tiny": (ClipSpec("tiny00", BENCH_SEED_BASE + 0, 1, 5, 192, 144, 15.0),
              ClipSpec("tiny01", BENCH_SEED_BASE + 1, 2, 5, 192, 144, 15.0)),
+    # 16 clips of 16 frames (a render-shards clip), 1..8 people twice; size, frame rate, scene and motions drawn
+    # from the bench seeds 0..15.
+    "varied": _varied("varied", tuple(range(1, 9)) * 2, 16),
+    # CI: bench seeds from 10000 on (apart from "varied"), small frames, a lone person and a crowd of three.
+    "varied-tiny": _varied("vtiny", (1, 3), 5, size=(192, 144), fps=15.0, start=10_000),
 }
 
 
@@ -137,6 +164,7 @@ class _Truth:
     joints: np.ndarray
     vertices: np.ndarray
     motion: str
+    track_id: int
 
 
 class _Scores:
@@ -148,8 +176,8 @@ class _Scores:
         self.matches: list[dict] = []          # one row per matched person-frame
         self.frames: list[dict] = []           # one row per (clip, frame): tp / fp / fn
         self.misses: list[dict] = []           # one row per unmatched true person-frame (recall per motion)
-        # (clip, person) -> {frame: (pred joints, gt joints)}
-        self.tracks: dict[tuple[str, int], dict[int, tuple[np.ndarray, np.ndarray]]] = defaultdict(dict)
+        # (clip, track id) -> {frame: (pred joints, gt joints, motion label)}
+        self.tracks: dict[tuple[str, int], dict[int, tuple[np.ndarray, np.ndarray, str]]] = defaultdict(dict)
         self.track_info: dict[tuple[str, int], dict] = {}
 
     def add_frame(self, clip: ClipSpec, t: int, truth: list[_Truth], preds: list[_Pose], pairs: np.ndarray) -> None:
@@ -169,9 +197,9 @@ class _Scores:
                 pve_mm=float(M.pve(pr.vertices, gt.vertices, pr.joints[0], gt.joints[0])),
                 root_depth_m=float(root.depth_m), root_lateral_m=float(root.lateral_m),
                 root_depth_pct=float(root.depth_pct)))
-            key = (clip.name, int(g))
-            self.tracks[key][t] = (pr.joints, gt.joints)
-            self.track_info[key] = dict(people=clip.num_people, motion=gt.motion, fps=clip.fps)
+            key = (clip.name, gt.track_id)
+            self.tracks[key][t] = (pr.joints, gt.joints, gt.motion)
+            self.track_info[key] = dict(people=clip.num_people, fps=clip.fps)
 
     def accel_rows(self) -> list[dict]:
         """Accel of every run of >= 3 consecutive frames in which a true person stayed matched."""
@@ -194,8 +222,9 @@ class _Scores:
                 gt = np.stack([frames[t][1] for t in run])
                 per_frame = M.accel_error(pred, gt)
                 cam = M.accel_error(pred, gt, root_index=None)
-                for a, c in zip(per_frame, cam):
-                    rows.append(dict(people=info["people"], motion=info["motion"], accel_mm_per_frame2=float(a),
+                # accel_error scores the middle frames run[1:-1]; a person's motion can change within the run
+                for t, a, c in zip(run[1:-1], per_frame, cam):
+                    rows.append(dict(people=info["people"], motion=frames[t][2], accel_mm_per_frame2=float(a),
                                      accel_mm_per_s2=float(a) * info["fps"] ** 2, accel_cam_mm_per_frame2=float(c)))
         return rows
 
@@ -233,10 +262,12 @@ class _Scores:
         }
 
 
-def _truth(person) -> _Truth:
-    # Another motion generator may label people; the current make_clip only walks.
+def _truth(person, index: int) -> _Truth:
+    """The ground truth of the person listed at ``index``; the track is ``track_id`` where the clip sets it (the
+    same person in every frame), else the list position (make_clip lists the same people in every frame)."""
+    track = index if getattr(person, "track_id", None) is None else int(person.track_id)
     return _Truth(np.asarray(person.joints, np.float64), np.asarray(person.vertices, np.float64),
-                  str(getattr(person, "motion", "walk")))
+                  str(getattr(person, "motion", None) or "walk"), track)
 
 
 def _match(preds: list[_Pose], truth: list[_Truth], K: np.ndarray) -> np.ndarray:
@@ -251,17 +282,50 @@ def _match(preds: list[_Pose], truth: list[_Truth], K: np.ndarray) -> np.ndarray
 
 
 def _render(spec: ClipSpec, body_model: BodyModel) -> SyntheticClip:
+    if spec.generator == "varied":
+        size = None if spec.width is None else (spec.width, spec.height)
+        return make_varied_clip(spec.seed, num_frames=spec.num_frames, size=size, num_people=spec.num_people,
+                                fps=spec.fps, body_model=body_model)
     return make_clip(num_frames=spec.num_frames, width=spec.width, height=spec.height, num_people=spec.num_people,
                      fps=spec.fps, seed=spec.seed, body_model=body_model)
 
 
+def _as_rendered(spec: ClipSpec, clip: SyntheticClip) -> ClipSpec:
+    """``spec`` with the values the clip was rendered with (drawn fields filled, the people actually placed)."""
+    h, w = clip.frames[0].rgb.shape[:2]
+    return dataclasses.replace(spec, num_people=len(clip.frames[0].people), num_frames=len(clip.frames), width=w,
+                               height=h, fps=float(clip.fps))
+
+
+def _shard_clips(directory: str | Path, body_model: BodyModel) -> Iterator[tuple[ClipSpec, SyntheticClip]]:
+    """The clips of a ``bench`` shard directory, each checked to carry the bench seed of its index."""
+    paths = list_shards(directory)
+    if not paths:
+        raise ValueError(f"no clip_*.npz shards in {directory} (render them with `python -m hmr_ros render-shards "
+                         "--split bench`)")
+    for path in paths:
+        index = int(re.fullmatch(r"clip_(\d+)", path.stem).group(1))
+        clip = read_clip(path, body_model)
+        seed = int(clip.meta.get("seed", -1))
+        # refuse anything else: training shards (or a hand-made directory) would turn the benchmark into a train
+        # score without a word
+        if seed != clip_seeds("bench", 1, seed=0, start=index)[0]:
+            raise ValueError(f"{path}: seed {seed} is not clip {index} of the bench split (seed 0); render the "
+                             "benchmark with `python -m hmr_ros render-shards --split bench`")
+        yield _as_rendered(ClipSpec(path.stem, seed, None, 0, None, None, None, "varied"), clip), clip
+
+
 def evaluate_checkpoint(config: EstimatorConfig, split: str = "bench", window: int | None = None,
-                        tracking: bool = False, progress: Callable[[str], None] | None = None) -> dict:
+                        tracking: bool = False, progress: Callable[[str], None] | None = None,
+                        shards: str | Path | None = None) -> dict:
     """Score ``config``'s network on every clip of ``split`` through the runtime path.
 
     Args:
         config: the estimator to evaluate (its ``checkpoint`` None = untrained weights).
         split: a key of :data:`SPLITS`.
+        shards: with a varied split, read the clips of this ``bench`` shard directory (``render-shards --split
+            bench``, every clip's seed checked) instead of rendering the split's clips; ``split`` only names the
+            report.
         window: temporal window T, overriding ``config.network.window`` (None = keep).
         tracking: run the node's tracker (ids, smoothing) after the network; off scores the network's raw output.
         progress: called with one line per clip.
@@ -275,17 +339,24 @@ def evaluate_checkpoint(config: EstimatorConfig, split: str = "bench", window: i
     """
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {sorted(SPLITS)}")
+    if shards is not None and not split.startswith("varied"):
+        raise ValueError(f"shards: the {split!r} split is make_clip clips; shard directories hold varied clips "
+                         "(use a varied split)")
     if window is not None:
         config = dataclasses.replace(config, network=dataclasses.replace(config.network, window=int(window)))
-    specs = SPLITS[split]
     step, reset, backend = _runtime(config, tracking)
     # The ground truth uses the estimator's body model so predicted and true meshes share a topology (PVE).
     body_model = load_body_model(config.body_model, allow_pickle=config.allow_pickle)
     mean = _MeanBody.of(body_model)
     scores = {m: _Scores() for m in METHODS}
     t_start, t_net, n_frames, n_truth = time.perf_counter(), 0.0, 0, 0
-    for spec in specs:
-        clip = _render(spec, body_model)
+    if shards is not None:
+        clips = _shard_clips(shards, body_model)
+    else:
+        clips = ((_as_rendered(spec, clip), clip) for spec in SPLITS[split] for clip in [_render(spec, body_model)])
+    specs = []
+    for spec, clip in clips:
+        specs.append(spec)
         reset()
         index = {frame.stamp: t for t, frame in enumerate(clip.frames)}
         for frame in clip.frames:
@@ -295,7 +366,7 @@ def evaluate_checkpoint(config: EstimatorConfig, split: str = "bench", window: i
             if out_stamp is None:
                 continue
             t = index[out_stamp]
-            truth = [_truth(p) for p in clip.frames[t].people]
+            truth = [_truth(p, k) for k, p in enumerate(clip.frames[t].people)]
             n_frames, n_truth = n_frames + 1, n_truth + len(truth)
             preds = [_Pose(np.asarray(b.joints, np.float64), np.asarray(b.vertices, np.float64)) for b in bodies]
             pairs = _match(preds, truth, clip.K)
@@ -310,6 +381,7 @@ def evaluate_checkpoint(config: EstimatorConfig, split: str = "bench", window: i
     net = config.network
     return {
         "split": split,
+        "shards": None if shards is None else str(shards),
         "checkpoint": config.checkpoint,
         "untrained": not config.checkpoint,
         "network": dataclasses.asdict(net),

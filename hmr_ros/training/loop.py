@@ -29,10 +29,10 @@ from torch.utils.data import DataLoader
 from hmr_ros.checkpoint import load_checkpoint, save_checkpoint
 from hmr_ros.model.hrnet_checkpoint import init_backbone
 from hmr_ros.model.siam import SIAM, SIAMConfig
-from hmr_ros.training.dataset import SyntheticClipDataset, collate
+from hmr_ros.training.dataset import ShardClipDataset, SyntheticClipDataset, collate
 from hmr_ros.training.losses import LOSS_TERMS, ClipBatch, LossWeights, siam_losses
 
-__all__ = ["TrainResult", "train", "synthetic_batches", "lr_factor", "train_state_path", "save_train_state",
+__all__ = ["TrainResult", "train", "synthetic_batches", "shard_batches", "lr_factor", "train_state_path", "save_train_state",
            "load_train_state", "CSV_COLUMNS", "LOSS_NAMES"]
 
 #: What each step reports: the weighted terms of the objective and their sum.
@@ -69,6 +69,17 @@ def synthetic_batches(config: SIAMConfig, batch_clips: int, seed: int, workers: 
     in parallel (0 = in this process). ``dataset_kwargs`` go to :class:`SyntheticClipDataset` (``start`` = first
     clip index, for a resumed run)."""
     dataset = SyntheticClipDataset(config, seed=seed, **dataset_kwargs)
+    loader = DataLoader(dataset, batch_size=batch_clips, collate_fn=collate, num_workers=workers,
+                        persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None)
+    return iter(loader)
+
+
+def shard_batches(config: SIAMConfig, batch_clips: int, seed: int, directory: str | Path, workers: int = 0,
+                  **dataset_kwargs) -> Iterator[ClipBatch]:
+    """An endless stream of ClipBatches of ``batch_clips`` clips read from the shard directory ``directory``
+    (:class:`ShardClipDataset`; ``workers`` DataLoader processes decode and pose in parallel, 0 = in this process).
+    ``dataset_kwargs`` go to the dataset (``start`` = first sample index, for a resumed run)."""
+    dataset = ShardClipDataset(config, directory, seed=seed, **dataset_kwargs)
     loader = DataLoader(dataset, batch_size=batch_clips, collate_fn=collate, num_workers=workers,
                         persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None)
     return iter(loader)
@@ -196,7 +207,7 @@ def train(config: SIAMConfig, steps: int, batch_clips: int, lr: float, device: s
           grad_clip: float = 1.0, warmup_steps: int | None = None, amp: bool = True, save_every: int = 0,
           loss_weights: LossWeights | Mapping[str, float] | None = None, resume: bool = False,
           log_csv: str | Path | None = None, progress: bool = False,
-          backbone_weights: str | Path | None = None,
+          backbone_weights: str | Path | None = None, shards: str | Path | None = None,
           log: Callable[[str], None] = print, **dataset_kwargs) -> TrainResult:
     """Train a SIAM network from scratch (or from ``init_checkpoint``) and save it to ``out_path``.
 
@@ -212,7 +223,10 @@ def train(config: SIAMConfig, steps: int, batch_clips: int, lr: float, device: s
             what was loaded, ignored or left fresh is logged).
         data: ClipBatches to train on instead of the synthetic stream (e.g. one fixed batch repeated); must yield
             at least ``steps`` batches.
-        workers: DataLoader processes rendering synthetic clips (ignored with ``data``).
+        workers: DataLoader processes rendering synthetic clips, or reading shards (ignored with ``data``).
+        shards: a shard directory (``render-shards``' ``OUT/train``) to train on instead of rendering clips on the
+            fly: :class:`hmr_ros.training.dataset.ShardClipDataset` (endless, reshuffled every epoch; a resumed run
+            continues its stream). Excludes ``data``.
         weight_decay: AdamW decoupled weight decay. grad_clip: max global gradient norm (0 = no clipping).
         warmup_steps: linear warm-up length (default min(100, steps // 10)).
         amp: bfloat16 autocast (CUDA and CPU; weights and optimiser stay float32).
@@ -228,7 +242,8 @@ def train(config: SIAMConfig, steps: int, batch_clips: int, lr: float, device: s
         log_csv: also write one CSV row per step (:data:`CSV_COLUMNS`) to this path; flushed every row.
         progress: redraw a progress bar with ETA on stderr after every step.
         log: where progress lines go.
-        dataset_kwargs: passed to :class:`hmr_ros.training.dataset.SyntheticClipDataset`.
+        dataset_kwargs: passed to :class:`hmr_ros.training.dataset.SyntheticClipDataset`, or with ``shards`` to
+            :class:`hmr_ros.training.dataset.ShardClipDataset` (``zoom``, ``max_people``, ``body_model``).
     Returns:
         TrainResult; its history and step_seconds cover the steps this call ran (after ``resume``, from the saved
         step on).
@@ -275,12 +290,18 @@ def train(config: SIAMConfig, steps: int, batch_clips: int, lr: float, device: s
     use_amp = amp and device.type in ("cuda", "cpu")
     if start and data is None:  # continue the synthetic stream after the clips already trained on
         dataset_kwargs = {**dataset_kwargs, "start": dataset_kwargs.get("start", 0) + start * batch_clips}
-    batches = iter(data) if data is not None else synthetic_batches(config, batch_clips, seed, workers,
-                                                                    **dataset_kwargs)
+    if data is not None and shards is not None:
+        raise ValueError("train: give data or shards, not both")
+    if data is not None:
+        batches = iter(data)
+    elif shards is not None:
+        batches = shard_batches(config, batch_clips, seed, shards, workers, **dataset_kwargs)
+    else:
+        batches = synthetic_batches(config, batch_clips, seed, workers, **dataset_kwargs)
     result = TrainResult(config=config, out_path=Path(out_path) if out_path is not None else None)
     log(f"training SIAM-{config.variant} S={config.input_size} T={config.window} K={config.max_people} on {device}: "
         f"{steps} steps x {batch_clips} clips, lr {lr:g}, amp {'bf16' if use_amp else 'off'}"
-        + (f", resuming after step {start}" if resume else ""))
+        + (f", resuming after step {start}" if resume else "") + (f", clips from {shards}" if shards else ""))
 
     def save(done: int) -> None:
         save_checkpoint(model, out_path)
