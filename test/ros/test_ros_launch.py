@@ -3,7 +3,7 @@ the arguments users pass, the remappings onto the node's real topic names, and t
 import ast
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 LAUNCH = REPO / "launch" / "hmr.launch.py"
 
 
