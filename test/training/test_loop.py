@@ -7,7 +7,6 @@ import torch
 from safetensors.torch import load_file
 
 from hmr_ros.cli import main
-from hmr_ros.smpl.body_model import load_body_model
 from hmr_ros.checkpoint import load_checkpoint
 from hmr_ros.estimator import Estimator, EstimatorConfig
 from hmr_ros.model.siam import SIAM, SIAMConfig
@@ -18,19 +17,6 @@ from hmr_ros.training.losses import center_focal_loss, siam_losses
 S, T, K = 64, 2, 2
 CFG = SIAMConfig(input_size=S, window=T, max_people=K)
 SMALL = [(96, 72), (72, 96)]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the test machine's 2 cores are shared
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def body():
-    return load_body_model("procedural")
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ from hmr_ros.geometry.projection import project
 from hmr_ros.geometry.rotations import axis_angle_to_rotmat
 from hmr_ros.model.siam import SIAM, SIAMConfig
 from hmr_ros.sim.clips import make_clip
-from hmr_ros.smpl.body_model import load_body_model
 from hmr_ros.training.dataset import clip_sample, collate, letterbox_row
 from hmr_ros.training.losses import (
     LOSS_TERMS, VERTEX_STRIDE, LossWeights, SkeletonBody, frame_predictions, output_losses, siam_losses,
@@ -24,19 +23,6 @@ CFG = SIAMConfig(variant="w18", input_size=S, window=T, max_people=K)
 OUT = CFG.output_index
 GEOMETRIC = ("joints3d", "joints2d", "verts", "accel")
 ONLY = {name: LossWeights(**{n: float(n == name) for n in LOSS_TERMS}) for name in GEOMETRIC}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the test machine's 2 cores are shared
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def body():
-    return load_body_model("procedural")
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ import itertools
 import json
 
 import pytest
-import torch
 from safetensors import safe_open
 
 from hmr_ros.cli import main
@@ -17,14 +16,6 @@ from hmr_ros.training.loop import CSV_COLUMNS, LOSS_NAMES, train, train_state_pa
 S, T, K = 64, 2, 2
 CFG = SIAMConfig(variant="w18", input_size=S, window=T, max_people=K)
 SMALL = [(96, 72), (72, 96)]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the test machine's 2 cores are shared
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

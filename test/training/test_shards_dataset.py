@@ -11,7 +11,6 @@ from hmr_ros.cli import main
 from hmr_ros.model.siam import SIAMConfig
 from hmr_ros.sim.clips import project
 from hmr_ros.sim.shards import clip_seeds, list_shards, read_clip, write_shards
-from hmr_ros.smpl.body_model import load_body_model
 from hmr_ros.training.dataset import STRIDE, ShardClipDataset, crop_clip, select_people
 from hmr_ros.training.loop import train
 
@@ -19,19 +18,6 @@ S, T, K = 64, 2, 2
 GRID = S // STRIDE
 CFG = SIAMConfig(variant="w18", input_size=S, window=T, max_people=K)
 FRAMES, PEOPLE = 8, 4  # more people than slots, so every clip exercises the selection
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the test machine's 2 cores are shared
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def body():
-    return load_body_model("procedural")
 
 
 @pytest.fixture(scope="module")
