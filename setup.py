@@ -13,6 +13,8 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["hmr_ros", "hmr_ros.*"]),
+    # the weights this project trained on its synthetic people (checkpoint "synthetic", docs/training.md)
+    package_data={"hmr_ros": ["weights/*.safetensors", "weights/*.md"]},
     install_requires=[
         "numpy>=1.24",
         "scipy>=1.10",

@@ -96,7 +96,8 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("variant", "network.variant", "HRNet backbone width (must match the checkpoint)", _MODEL,
               choices=VARIANTS),
     ParamSpec("input_size", "network.input_size", "network input side in pixels (images are letterboxed to it; "
-              "detection works best at the size the checkpoint was trained at)", _MODEL, range=(64, 1024, 32)),
+              "detection works best at the size the checkpoint was trained at: 128 for the bundled 'synthetic' "
+              "weights)", _MODEL, range=(64, 1024, 32), node_default=128),
     ParamSpec("window", "network.window", "frames in the temporal window (the time embedding covers 16)", _MODEL,
               range=(1, 16, 1)),
     ParamSpec("max_people", "network.max_people", "most people reconstructed per image", _MODEL,
@@ -108,8 +109,9 @@ PARAMS: tuple[ParamSpec, ...] = (
               _MODEL, range=(0.0, 1.0, 0)),
     ParamSpec("max_gap_s", "estimator.max_gap_s", "a stamp jump larger than this (or any backwards jump, e.g. a "
               "bag loop) resets the temporal window and the tracks, seconds", _MODEL, range=(0.001, 3600.0, 0)),
-    ParamSpec("checkpoint", "estimator.checkpoint", "path to trained weights (.safetensors); empty = UNTRAINED "
-              "random weights", _MODEL, node_default="", to_config=_empty_is_none),
+    ParamSpec("checkpoint", "estimator.checkpoint", "trained weights: 'synthetic' = the bundled weights trained on "
+              "the project's synthetic people (not real humans, see README), or a .safetensors path; empty = "
+              "UNTRAINED random weights", _MODEL, node_default="synthetic", to_config=_empty_is_none),
     ParamSpec("body_model", "estimator.body_model", "'procedural' (built-in SMPL-layout body, no licence needed) "
               "or the path to a licensed SMPL model file (.npz)", _MODEL),
     ParamSpec("allow_pickle", "estimator.allow_pickle", "allow a .pkl body model (unpickling can run code: only "

@@ -2,6 +2,7 @@
 from it, CLI flags are derived from it, values are validated with one-line errors, and they map onto the
 SIAM / Estimator / Tracker / Pipeline configurations. (No ROS needed.)"""
 import argparse
+import dataclasses
 import re
 from pathlib import Path
 
@@ -53,8 +54,9 @@ def test_readme_parameter_table_is_generated_from_the_declaration():
 
 def test_defaults_come_from_the_configs_they_set():
     """A default is written once, on the dataclass field the parameter sets."""
+    deployment = {"checkpoint", "engine_cache_dir", "input_size"}  # the node runs the bundled weights at their size
     for spec in PARAMS:
-        if spec.target == "node" or spec.name in ("checkpoint", "engine_cache_dir"):
+        if spec.target == "node" or spec.name in deployment:
             continue
         owner, field = spec.target.split(".")
         ref = {"network": SIAMConfig(), "estimator": EstimatorConfig(), "tracker": TrackerConfig()}[owner]
@@ -64,10 +66,11 @@ def test_defaults_come_from_the_configs_they_set():
 def test_defaults_make_a_config_that_matches_the_estimator_defaults():
     est = make_config(defaults()).estimator_config()
     ref = EstimatorConfig()
-    assert est.network == ref.network
+    assert est.network == dataclasses.replace(ref.network, input_size=128)
+    assert est.checkpoint == "synthetic"  # the bundled weights, trained at 128 px
     for field in ("body_model", "device", "max_gap_s", "allow_pickle", "backend", "precision"):
         assert getattr(est, field) == getattr(ref, field), field
-    assert est.checkpoint is None  # "" means untrained
+    assert make_config({**defaults(), "checkpoint": ""}).estimator_config().checkpoint is None  # "": untrained
     assert est.engine_cache_dir is None  # "" means the default cache
 
 
@@ -167,7 +170,7 @@ def test_cli_flags_are_derived_from_the_declaration():
     add_cli_flags(parser, ("input_size", "mode", "tracking", "checkpoint"), input_size=128)
     args = parser.parse_args(["--mode", "centered", "--no-tracking"])
     cfg = config_from_args(args)
-    assert (cfg.input_size, cfg.mode, cfg.tracking, cfg.checkpoint) == (128, "centered", False, "")
+    assert (cfg.input_size, cfg.mode, cfg.tracking, cfg.checkpoint) == (128, "centered", False, "synthetic")
     assert cfg.window == SPECS["window"].default  # no flag: the declared default
     with pytest.raises(SystemExit):  # choices come from the declaration
         parser.parse_args(["--mode", "sideways"])
