@@ -12,8 +12,10 @@ NETWORK_FLAGS = ("variant", "input_size", "window", "max_people", "mode", "check
 
 def network_args(p: argparse.ArgumentParser, **defaults) -> None:
     """The network flags every network command takes, derived from the node's parameter declaration
-    (``hmr_ros.parameters``); ``defaults`` override a declared default for this command."""
-    add_cli_flags(p, NETWORK_FLAGS, **defaults)
+    (``hmr_ros.parameters``); ``defaults`` override a declared default for this command. Unlike the node, a
+    command starts untrained unless given ``--checkpoint`` (a bundled name or a path): these commands build any
+    variant, and the bundled weights fit only theirs."""
+    add_cli_flags(p, NETWORK_FLAGS, **{"checkpoint": "", **defaults})
 
 
 def network_config(args) -> SIAMConfig:
