@@ -94,7 +94,8 @@ def pose_features(rotmats: torch.Tensor) -> torch.Tensor:
         (N, 9 (J - 1)).
     """
     eye = torch.eye(3, dtype=rotmats.dtype, device=rotmats.device)
-    return (rotmats[:, 1:] - eye).reshape(rotmats.shape[0], -1)
+    # explicit width: a batch of zero people must keep its (0, 9 (J - 1)) shape
+    return (rotmats[:, 1:] - eye).reshape(rotmats.shape[0], 9 * (rotmats.shape[1] - 1))
 
 
 def lbs(

@@ -177,7 +177,7 @@ class SkeletonBody(torch.nn.Module):
         if not vertices:
             return joints, None
         v_posed = self.v_template + blend_shapes(betas, self.shapedirs)
-        v_posed = v_posed + (pose_features(rotmats) @ self.posedirs).view(n, -1, 3)
+        v_posed = v_posed + (pose_features(rotmats) @ self.posedirs).view(n, v_posed.shape[1], 3)
         T = torch.einsum("vj,njab->nvab", self.lbs_weights, A[:, :, :3, :])
         return joints, (T[..., :3] @ v_posed[..., None])[..., 0] + T[..., 3]
 

@@ -82,3 +82,10 @@ def test_global_rotation_rotates_everything_about_the_root_joint():
 def test_mismatched_shapes_raise():
     with pytest.raises(ValueError, match=r"\(N, J, 3, 3\)"):
         batch_rigid_transform(random_pose(2, J=23), torch.zeros(2, 24, 3, dtype=D), SMPL_PARENTS)
+
+
+def test_zero_people_keep_their_shapes():
+    """A frame with nobody in it is a batch of 0: every function must keep the trailing shapes."""
+    from hmr_ros.smpl.lbs import pose_features
+
+    assert pose_features(torch.zeros(0, 24, 3, 3)).shape == (0, 23 * 9)

@@ -186,3 +186,17 @@ def test_unknown_or_negative_weights_are_rejected():
         LossWeights.from_mapping({"joint3d": 1.0})
     with pytest.raises(ValueError, match=">= 0"):
         LossWeights.from_mapping({"accel": -1.0})
+
+
+def test_a_batch_with_nobody_in_the_output_frame_trains_on_the_heatmap_alone(batch, body):
+    """A crop or a far camera can leave nobody annotated: the body-model terms are then 0, not a crash (a CPU run
+    died on such a batch at step ~900 before pose_features kept the (0, 207) shape)."""
+    import dataclasses
+
+    empty = dataclasses.replace(batch, mask=torch.zeros_like(batch.mask))
+    torch.manual_seed(0)
+    model = SIAM(CFG).train()
+    losses = siam_losses(model, empty, body_model=body)
+    assert all(float(losses[n]) == 0.0 for n in GEOMETRIC)
+    assert torch.isfinite(losses["total"]) and float(losses["heatmap"]) > 0
+    losses["total"].backward()
