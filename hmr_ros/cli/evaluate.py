@@ -6,6 +6,7 @@ import argparse
 # Used when neither a flag nor the checkpoint's stored config says otherwise. Input 128 keeps the default bench
 # run at ~2 minutes on a 2-core CPU.
 FALLBACK = dict(variant="w32", input_size=128, window=9, max_people=16, mode="causal")
+DEPLOYMENT = ("window", "max_people", "mode", "score_threshold")  # never taken from the checkpoint
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -15,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="MPJPE/PA-MPJPE/PVE/Accel/root error/F1 on the synthetic benchmark clips",
                        description="Run the node's per-frame path (Pipeline) on fixed synthetic clips never used in "
                                    "training, match people on 2D joints and report metrics, with two mean-pose "
-                                   "baselines. Network flags default to the checkpoint's stored config, else "
+                                   "baselines. variant and input size default to the checkpoint's stored config; window, people and mode to "
                                    + ", ".join(f"{k}={v}" for k, v in FALLBACK.items()) + ".")
     p.add_argument("--checkpoint", default=None, help=".safetensors weights (default: untrained, with a warning)")
     p.add_argument("--split", default="bench", choices=sorted(SPLITS),
@@ -63,7 +64,9 @@ def network_config(args):
     from hmr_ros.model.siam import SIAMConfig
 
     stored = stored_config(args.checkpoint)
-    known = {f.name for f in dataclasses.fields(SIAMConfig)}
+    # window, people, mode and threshold are deployment choices (as in EstimatorConfig.from_checkpoint): the
+    # training run's values (a short window, few slots) would score a network the node never runs
+    known = {f.name for f in dataclasses.fields(SIAMConfig)} - set(DEPLOYMENT)
     fields = {k: v for k, v in stored.items() if k in known}
     for name, fallback in FALLBACK.items():
         flag = getattr(args, name)

@@ -93,7 +93,7 @@ def test_predicted_bodies_flow_through_matching_and_the_baseline_shares_their_pe
         assert a["root_lateral_m"] == pytest.approx(b["root_lateral_m"], abs=1e-6)
 
 
-def test_network_flags_default_to_the_checkpoints_stored_config_then_to_the_fallback(tmp_path):
+def test_architecture_comes_from_the_checkpoint_and_deployment_choices_from_flags_or_the_fallback(tmp_path):
     path = tmp_path / "tiny.safetensors"
     save_checkpoint(SIAM(SIAMConfig(variant="w18", input_size=64, window=2, max_people=2, dim=128)), path)
 
@@ -102,7 +102,9 @@ def test_network_flags_default_to_the_checkpoints_stored_config_then_to_the_fall
         return evaluate_cli.network_config(args)
 
     net = resolve(str(path))
-    # dim has no flag: it must come from the file or the weights would not fit
-    assert (net.variant, net.input_size, net.window, net.max_people, net.dim) == ("w18", 64, 2, 2, 128)
+    # dim has no flag: it must come from the file or the weights would not fit; the training run's window and
+    # slots are not how the node runs the weights
+    assert (net.variant, net.input_size, net.dim) == ("w18", 64, 128)
+    assert (net.window, net.max_people) == (evaluate_cli.FALLBACK["window"], evaluate_cli.FALLBACK["max_people"])
     assert resolve(str(path), window=5).window == 5
     assert resolve(None) == SIAMConfig(**evaluate_cli.FALLBACK)
