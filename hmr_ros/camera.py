@@ -22,6 +22,11 @@ import torch
 #: Largest accepted image side in pixels, for raw and compressed images alike: beyond this a frame is almost surely a
 #: corrupt header or a decompression bomb, and the letterbox resize alone would take seconds.
 MAX_IMAGE_SIDE = 8192
+#: Largest accepted focal length (and |skew|) in pixels. Even a 500 mm lens on 1 um pixels is only 5e5 px; far
+#: beyond that is a broken calibration, and e.g. fx = 1e300 overflows float64 in the projection downstream.
+MAX_FOCAL_PX = 1e6
+#: The principal point may lie this many image sizes outside the image on either side: [-10 W, 11 W].
+PRINCIPAL_POINT_BAND = 10
 
 
 @dataclass(frozen=True)
@@ -42,9 +47,8 @@ class Letterbox:
     def fit(width: int, height: int, size: int) -> "Letterbox":
         """The centred, aspect-preserving placement of a W x H image in an S x S square (integer padding)."""
         scale = size / max(width, height)
-        pad_x = (size - min(size, round(width * scale))) // 2
-        pad_y = (size - min(size, round(height * scale))) // 2
-        return Letterbox(size, width, height, scale, float(pad_x), float(pad_y))
+        w_lb, h_lb = _content_size(width, height, scale, size)
+        return Letterbox(size, width, height, scale, float((size - w_lb) // 2), float((size - h_lb) // 2))
 
     def to_image(self, uv_lb: np.ndarray) -> np.ndarray:
         """(..., 2) network-input pixels -> (..., 2) source-image pixels."""
@@ -57,8 +61,16 @@ class Letterbox:
         return uv * self.scale + (self.pad_x, self.pad_y)
 
 
+def _content_size(width: int, height: int, scale: float, size: int) -> tuple[int, int]:
+    """Network-pixel size of the resized image: rounded, at least 1 px (a 1 x 8192 image still has content),
+    at most ``size``."""
+    return (min(size, max(1, round(width * scale))), min(size, max(1, round(height * scale))))
+
+
 def letterbox(rgb: np.ndarray, size: int) -> tuple[np.ndarray, Letterbox]:
     """Place an (H, W, 3) uint8 image into a (size, size, 3) uint8 square, aspect ratio kept, zero padded.
+
+    Any valid size up to ``MAX_IMAGE_SIDE`` works, however thin: a side never shrinks below 1 network pixel.
 
     The resize uses exactly ``Letterbox.scale`` (OpenCV honours fx/fy when no output size is forced), so
     ``Letterbox.to_image`` is the exact inverse. Downscaling averages areas (INTER_AREA): plain bilinear sampling
@@ -67,7 +79,13 @@ def letterbox(rgb: np.ndarray, size: int) -> tuple[np.ndarray, Letterbox]:
     h, w = rgb.shape[:2]
     lb = Letterbox.fit(w, h, size)
     interp = cv2.INTER_AREA if lb.scale < 1.0 else cv2.INTER_LINEAR
-    resized = cv2.resize(rgb, None, fx=lb.scale, fy=lb.scale, interpolation=interp)
+    w_lb, h_lb = _content_size(w, h, lb.scale, size)
+    if round(w * lb.scale) >= 1 and round(h * lb.scale) >= 1:
+        resized = cv2.resize(rgb, None, fx=lb.scale, fy=lb.scale, interpolation=interp)
+    else:
+        # A side thinner than half a network pixel (e.g. a 1 x 8192 image) would round to 0 px, which OpenCV
+        # rejects: that side is stretched to 1 px instead, so the transform is exact to within that one pixel.
+        resized = cv2.resize(rgb, (w_lb, h_lb), interpolation=interp)
     x0, y0 = int(lb.pad_x), int(lb.pad_y)
     out = np.zeros((size, size, 3), dtype=np.uint8)
     crop = resized[: size - y0, : size - x0]
@@ -91,8 +109,9 @@ def resolve_intrinsics(K, width: int, height: int) -> tuple[np.ndarray, bool]:
 
     All zero is what ``sensor_msgs/CameraInfo`` documents for an uncalibrated camera: that is a normal camera, not
     bad input (it is counted as "frames with default intrinsics", never as an error). Returns (K (3, 3) float64,
-    is_default). Raises ValueError on a wrong shape, non-finite values, or a non-positive focal length (a
-    half-filled matrix is a broken driver, not an uncalibrated camera).
+    is_default). Raises ValueError on a wrong shape, non-finite values, a non-positive focal length (a
+    half-filled matrix is a broken driver, not an uncalibrated camera), a focal length or skew above
+    ``MAX_FOCAL_PX``, or a principal point outside [-10 W, 11 W] x [-10 H, 11 H] (``PRINCIPAL_POINT_BAND``).
     """
     if K is None:
         return default_intrinsics(width, height), True
@@ -107,6 +126,16 @@ def resolve_intrinsics(K, width: int, height: int) -> tuple[np.ndarray, bool]:
         return default_intrinsics(width, height), True
     if K[0, 0] <= 0 or K[1, 1] <= 0:
         raise ValueError(f"K must have positive focal lengths fx, fy; got fx={K[0, 0]}, fy={K[1, 1]}")
+    # Finite is not enough: fx = 1e300 overflows the projection downstream into inf/NaN. Real lenses, even
+    # long telephotos on large sensors, stay far below MAX_FOCAL_PX.
+    if K[0, 0] > MAX_FOCAL_PX or K[1, 1] > MAX_FOCAL_PX or abs(K[0, 1]) > MAX_FOCAL_PX:
+        raise ValueError(f"K focal lengths and skew must be at most {MAX_FOCAL_PX:g} px; got fx={K[0, 0]:g}, "
+                         f"fy={K[1, 1]:g}, skew={K[0, 1]:g}")
+    # The principal point may lie outside the image (crops, off-axis sensors), but not arbitrarily far.
+    lo, hi = -PRINCIPAL_POINT_BAND, 1 + PRINCIPAL_POINT_BAND
+    if not (lo * width <= K[0, 2] <= hi * width and lo * height <= K[1, 2] <= hi * height):
+        raise ValueError(f"K principal point ({K[0, 2]:g}, {K[1, 2]:g}) is absurd for a {width}x{height} image; "
+                         f"expected cx in [{lo * width:g}, {hi * width:g}], cy in [{lo * height:g}, {hi * height:g}]")
     return K, False
 
 

@@ -38,6 +38,18 @@ def test_padding_is_black_and_content_fills_the_long_side():
     assert image[32, :].min() > 150                              # content spans the full width
 
 
+@pytest.mark.parametrize("h,w", [(1, 8192), (8192, 1), (1, 1), (2, 8192)])
+def test_extremely_thin_images_keep_at_least_one_pixel_of_content(h, w):
+    """A valid 1 x 8192 image scales to 1/64 px across at 128 px: it becomes a 1 px line, not an OpenCV error."""
+    image, lb = letterbox(np.full((h, w, 3), 255, np.uint8), 128)
+    assert image.shape == (128, 128, 3)
+    rows, cols = np.nonzero(image[..., 0])
+    assert rows.size > 0, "the content vanished"
+    # the content sits where the transform puts the image centre, to within the one stretched pixel
+    centre = lb.to_letterbox(np.array([w / 2, h / 2]))
+    assert abs(cols.mean() + 0.5 - centre[0]) <= 1.0 and abs(rows.mean() + 0.5 - centre[1]) <= 1.0
+
+
 def test_default_intrinsics_are_the_image_diagonal():
     K = default_intrinsics(640, 480)
     assert K[0, 0] == K[1, 1] == 800.0 and (K[0, 2], K[1, 2]) == (320.0, 240.0)
@@ -52,10 +64,23 @@ def test_default_intrinsics_are_the_image_diagonal():
     (np.diag([-500.0, 500, 1.0]), "positive focal"),
     (np.diag([0.0, 500, 1.0]), "positive focal"),
     (np.eye(2), "3, 3"),
+    # finite but absurd: these overflow the projection into NaN downstream
+    (np.diag([1e300, 1e300, 1.0]), "at most 1e\\+06 px"),
+    (np.array([[500.0, 0, 1e300], [0, 500, 1e300], [0, 0, 1]]), "principal point"),
+    (np.array([[500.0, 0, 320], [0, 500, -4801], [0, 0, 1]]), "principal point"),  # 10 H + 1 above the image
+    (np.array([[500.0, 1e300, 320], [0, 500, 240], [0, 0, 1]]), "skew"),
 ])
 def test_bad_intrinsics_are_rejected_with_a_reason(K, match):
     with pytest.raises(ValueError, match=match):
         resolve_intrinsics(K, 640, 480)
+
+
+def test_intrinsics_within_the_documented_bounds_are_accepted():
+    """Focal lengths up to 1e6 px and a principal point up to 10 image sizes outside the image are real cameras
+    (long lenses, crops of off-axis sensors)."""
+    for K in (np.array([[1e6, 0, -6400], [0, 1e6, 5280], [0, 0, 1]]), np.array([[0.5, 0, 7040], [0, 0.5, -4800], [0, 0, 1]])):
+        K2, is_default = resolve_intrinsics(K, 640, 480)
+        assert not is_default and np.array_equal(K2, K)
 
 
 def test_perspective_root_inverts_the_weak_perspective_projection():

@@ -136,3 +136,14 @@ def test_unsupported_compressed_formats_are_rejected(fmt):
     with pytest.raises(ImageDecodeError) as err:
         compressed_to_rgb(b"\x00" * 64, fmt)
     assert err.value.kind == "unsupported_encoding"
+
+
+def test_a_one_pixel_high_jpeg_decodes_and_letterboxes():
+    """1 x 8192 is within the size limit: decoding and the letterbox must both accept it (a side never rounds to 0 px)."""
+    from hmr_ros.camera import letterbox
+    ok, jpeg = cv2.imencode(".jpg", np.full((1, MAX_SIDE, 3), 200, np.uint8))
+    assert ok
+    rgb = compressed_to_rgb(jpeg.tobytes(), "jpeg")
+    assert rgb.shape == (1, MAX_SIDE, 3)
+    image, _ = letterbox(rgb, 128)
+    assert image.shape == (128, 128, 3) and image.max() > 0

@@ -156,6 +156,18 @@ def test_bad_images_do_not_stop_the_node_and_the_next_good_one_is_processed(ros,
     assert ros.proc.alive()
 
 
+@pytest.mark.parametrize("encoding,height,width", [("rgb8", 1, 8192), ("mono8", 8192, 1)])
+def test_valid_extreme_aspect_images_are_processed_not_inference_errors(ros, encoding, height, width):
+    """1 x 8192 is a legal image: it becomes a 1 px line in the letterbox, never an OpenCV resize assertion."""
+    _, before = ros.latest_diagnostics(time.monotonic())
+    smpl, _ = ros.send_and_get(ros.image(ros.next_stamp(), encoding, height=height, width=width))
+    assert smpl.header.frame_id == FRAME  # a result for that very frame (send_and_get matched its stamp)
+    smpl, _ = ros.send_and_get(ros.image(ros.next_stamp()))  # and the next ordinary frame as usual
+    assert len(smpl.humans) == PEOPLE
+    _, after = ros.latest_diagnostics(time.monotonic())
+    assert after["inference errors"] == before["inference errors"] == "0"
+
+
 @pytest.mark.parametrize("k", [[math.nan] * 9, [-300.0, 0, 48, 0, 300.0, 48, 0, 0, 1]])
 def test_bad_camera_info_is_ignored_and_frames_still_processed(ros, k):
     ros.probe.pub_info.publish(ros.camera_info(k))
