@@ -55,6 +55,7 @@ class PipelineStats:
         self.last_input_time: float | None = None
         self.default_intrinsics_frames = 0
         self.live_tracks: int | None = None  # None while tracking is off
+        self.cameras_known = 0  # frame_ids with cached CameraInfo (bounded by the node)
         self._latencies: list[float] = []   # ms, since the last report
         self._last_report_time = start
         self._last_counts = (0, 0, 0, 0, 0)  # received, processed, dropped, bad, errors at the last report
@@ -80,6 +81,10 @@ class PipelineStats:
         with self._lock:
             self.inference_errors += 1
             self.last_error = message
+
+    def set_cameras_known(self, count: int) -> None:
+        with self._lock:
+            self.cameras_known = count
 
     def on_processed(self, latency_ms: float, people: int, default_intrinsics: bool,
                      live_tracks: int | None = None) -> None:
@@ -122,6 +127,7 @@ class PipelineStats:
                 "bad inputs by kind": ", ".join(f"{k}={v}" for k, v in sorted(bad.items())) or "none",
                 "buffer resets": str(self.buffer_resets),
                 "frames with default intrinsics": str(self.default_intrinsics_frames),
+                "cameras known": str(self.cameras_known),
                 "inference errors": str(self.inference_errors),
                 "backend": info.backend,
                 "backend selection": info.backend_selection or "n/a",

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from hmr_ros.camera import MAX_IMAGE_SIDE  # one limit for raw and compressed images and the core
+from hmr_ros.ros.text import printable  # encoding and format come from the publisher and end up in logs
 
 
 # encoding -> (channels, bytes per channel, channel order of the first three channels)
@@ -70,7 +71,7 @@ def raw_to_rgb(data, height: int, width: int, encoding: str, step: int, is_bigen
     if spec is None:
         raise ImageDecodeError(
             "unsupported_encoding",
-            f"image encoding {encoding!r} is not supported; expected one of {', '.join(SUPPORTED_ENCODINGS)}")
+            f"image encoding '{printable(encoding)}' is not supported; expected one of {', '.join(SUPPORTED_ENCODINGS)}")
     channels, depth, order = spec
     height, width, step = int(height), int(width), int(step)
     _check_size(width, height)
@@ -142,7 +143,7 @@ def compressed_to_rgb(data, fmt: str) -> np.ndarray:
     f = fmt.lower()
     if "compresseddepth" in f or not any(c in f for c in ("jpeg", "jpg", "png")):
         raise ImageDecodeError(
-            "unsupported_encoding", f"compressed format {fmt!r} is not supported; expected jpeg or png")
+            "unsupported_encoding", f"compressed format '{printable(fmt)}' is not supported; expected jpeg or png")
     raw = bytes(data) if not isinstance(data, (bytes, bytearray)) else data
     size = _png_size(raw) or _jpeg_size(raw)
     if size is None:
@@ -150,7 +151,7 @@ def compressed_to_rgb(data, fmt: str) -> np.ndarray:
     _check_size(*size)
     bgr = cv2.imdecode(np.frombuffer(raw, dtype=np.uint8), cv2.IMREAD_COLOR)
     if bgr is None or bgr.ndim != 3 or bgr.shape[0] == 0:
-        raise ImageDecodeError("corrupt_compressed", f"compressed {fmt!r} image ({len(raw)} bytes) could not be decoded")
+        raise ImageDecodeError("corrupt_compressed", f"compressed '{printable(fmt)}' image ({len(raw)} bytes) could not be decoded")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 

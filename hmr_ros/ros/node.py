@@ -16,6 +16,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,7 +30,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
 import hmr_ros.ros  # noqa: F401  (generated messages from the install tree)
-from hmr_ros.camera import resolve_intrinsics
+from hmr_ros.camera import MAX_IMAGE_SIDE, resolve_intrinsics
 from hmr_ros.msg import SMPLHumanArray
 from hmr_ros.parameters import NodeConfig, ParameterError
 from hmr_ros.pipeline import Pipeline
@@ -38,12 +39,16 @@ from hmr_ros.ros.image_codec import ImageDecodeError, compressed_msg_to_rgb, ima
 from hmr_ros.ros.markers import MeshMarkerWriter, people_colors
 from hmr_ros.ros.messages import bodies_to_msg
 from hmr_ros.ros.params import declare_and_read
+from hmr_ros.ros.text import printable
 
 SMPL_TOPIC = "humans/smpl"
 MARKER_TOPIC = "humans/smpl/markers"
 IMAGE_TOPIC = "image"
 CAMERA_INFO_TOPIC = "camera_info"
 LOG_REPEAT_S = 10.0
+#: CameraInfo is kept for this many frame_ids, least recently used evicted: anyone can publish a new frame_id per
+#: message, and a real robot has a handful of cameras.
+MAX_CAMERAS = 64
 
 # newest frame only, from any publisher (best effort subscribers match reliable publishers too)
 SENSOR_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT)
@@ -54,12 +59,21 @@ def stamp_seconds(stamp) -> float:
     return stamp.sec + 1e-9 * stamp.nanosec
 
 
+def stamp_problem(stamp) -> str | None:
+    """Why a builtin_interfaces/Time is invalid, or None. nanosec must be < 1e9: the stamp is published unchanged
+    in the output headers, so the frame is rejected rather than silently renormalised."""
+    if not 0 <= stamp.nanosec < 1_000_000_000:
+        return f"header stamp nanosec={stamp.nanosec} is not in [0, 1e9) (sec={stamp.sec})"
+    return None
+
+
 def camera_info_intrinsics(info: CameraInfo) -> tuple[np.ndarray | None, str | None]:
     """(K, None) for a calibrated camera, (None, None) for an uncalibrated one (all-zero K: default intrinsics, the
     policy of ``hmr_ros.camera.resolve_intrinsics``), (None, why) for a broken CameraInfo."""
+    # A CameraInfo without a size (0 x 0) still bounds the principal point by the largest accepted image.
+    width, height = int(info.width) or MAX_IMAGE_SIDE, int(info.height) or MAX_IMAGE_SIDE
     try:
-        K, default = resolve_intrinsics(np.asarray(info.k, dtype=np.float64), max(int(info.width), 1),
-                                        max(int(info.height), 1))
+        K, default = resolve_intrinsics(np.asarray(info.k, dtype=np.float64), width, height)
     except ValueError as exc:
         return None, str(exc)
     return (None if default else K), None
@@ -89,7 +103,9 @@ class _OnceLogger:
                 return
             more = self._suppressed.pop(kind, 0)
             self._last[kind] = now
-        text = f"[{kind}] {message}" + (f" ({more} more since the last report)" if more else "")
+        # the call sites escape and shorten what the message fields carry; escaping the whole line again (a no-op
+        # on escaped text) guarantees one log line per report whatever a future call site forgets
+        text = printable(f"[{kind}] {message}", limit=None) + (f" ({more} more since the last report)" if more else "")
         # rclpy ties a severity to each call site, so every level needs its own call
         if level == "error":
             self._logger.error(text)
@@ -127,8 +143,10 @@ class HmrNode(Node):
         self._markers = (MeshMarkerWriter(est.faces, self.cfg.marker_face_stride, self.cfg.marker_alpha)
                          if self.cfg.publish_markers else None)
 
-        # frame_id -> (K or None for an uncalibrated camera, width, height)
-        self._camera_k: dict[str, tuple[np.ndarray | None, int, int]] = {}
+        # frame_id -> (K or None for an uncalibrated camera, width, height), at most MAX_CAMERAS, least recently
+        # used first; written by the executor, read by the worker
+        self._camera_k: OrderedDict[str, tuple[np.ndarray | None, int, int]] = OrderedDict()
+        self._camera_lock = threading.Lock()
         self._cv = threading.Condition()
         self._pending: _Pending | None = None
         self._stop = False
@@ -170,15 +188,22 @@ class HmrNode(Node):
         self.stats.on_received(now, replaced)
 
     def _on_camera_info(self, info: CameraInfo) -> None:
+        frame_id = info.header.frame_id
         k, problem = camera_info_intrinsics(info)
         if problem:
             self.stats.on_bad_input("bad_camera_info")
-            self._log_once("bad_camera_info", f"ignoring CameraInfo of '{info.header.frame_id}': {problem}")
+            self._log_once("bad_camera_info", f"ignoring CameraInfo of '{printable(frame_id)}': {printable(problem)}")
             return
         if k is None:
-            self._log_once("uncalibrated_camera", f"CameraInfo of '{info.header.frame_id}' has an all-zero K "
+            self._log_once("uncalibrated_camera", f"CameraInfo of '{printable(frame_id)}' has an all-zero K "
                            "(uncalibrated camera): using default intrinsics", level="info")
-        self._camera_k[info.header.frame_id] = (k, int(info.width), int(info.height))
+        with self._camera_lock:
+            self._camera_k[frame_id] = (k, int(info.width), int(info.height))
+            self._camera_k.move_to_end(frame_id)
+            while len(self._camera_k) > MAX_CAMERAS:
+                self._camera_k.popitem(last=False)
+            known = len(self._camera_k)
+        self.stats.set_cameras_known(known)
 
     def _on_diagnostics_timer(self) -> None:
         report = self.stats.report(time.monotonic(), self._info, self.cfg.warn_latency_ms, self.cfg.stale_input_s)
@@ -196,29 +221,40 @@ class HmrNode(Node):
             try:
                 self._process(job)
             except Exception as exc:  # an unexpected failure must not kill the worker: report and go on
-                self.stats.on_inference_error(f"{type(exc).__name__}: {exc}")
-                self._log_once("inference_error", f"frame failed: {type(exc).__name__}: {exc}", level="error")
+                what = f"{type(exc).__name__}: {printable(exc, limit=300)}"
+                self.stats.on_inference_error(what)
+                self._log_once("inference_error", f"frame failed: {what}", level="error")
 
     def _intrinsics(self, frame_id: str, width: int, height: int) -> np.ndarray | None:
-        cached = self._camera_k.get(frame_id)
+        with self._camera_lock:
+            cached = self._camera_k.get(frame_id)
+            if cached is not None:
+                self._camera_k.move_to_end(frame_id)  # a camera in use is the last to be evicted
         if cached is None:
-            self._log_once("no_camera_info", f"no CameraInfo for frame '{frame_id}' yet: using default intrinsics")
+            self._log_once("no_camera_info", f"no CameraInfo for frame '{printable(frame_id)}' yet: using default "
+                           "intrinsics")
             return None
         k, w, h = cached
         if k is not None and (w, h) != (0, 0) and (w, h) != (width, height):
             self.stats.on_bad_input("camera_info_size_mismatch")
-            self._log_once("camera_info_size_mismatch", f"CameraInfo of '{frame_id}' is for {w}x{h} images but "
-                           f"the image is {width}x{height}: using default intrinsics")
+            self._log_once("camera_info_size_mismatch", f"CameraInfo of '{printable(frame_id)}' is for {w}x{h} "
+                           f"images but the image is {width}x{height}: using default intrinsics")
             return None
         return k
 
     def _process(self, job: _Pending) -> None:
         msg = job.msg
+        frame_id = printable(msg.header.frame_id)
+        problem = stamp_problem(msg.header.stamp)
+        if problem:
+            self.stats.on_bad_input("bad_stamp")
+            self._log_once("bad_stamp", f"dropping image from '{frame_id}': {problem}")
+            return
         try:
             rgb = compressed_msg_to_rgb(msg) if isinstance(msg, CompressedImage) else image_msg_to_rgb(msg)
         except ImageDecodeError as exc:
             self.stats.on_bad_input(exc.kind)
-            self._log_once(exc.kind, f"dropping image from '{msg.header.frame_id}': {exc}")
+            self._log_once(exc.kind, f"dropping image from '{frame_id}': {printable(exc, limit=300)}")
             return
         height, width = rgb.shape[:2]
         K = self._intrinsics(msg.header.frame_id, width, height)
@@ -226,12 +262,13 @@ class HmrNode(Node):
             result = self.pipeline.process(rgb, stamp_seconds(msg.header.stamp), K, meta=msg.header)
         except ValueError as exc:
             self.stats.on_bad_input("rejected_image")
-            self._log_once("rejected_image", f"dropping image from '{msg.header.frame_id}': {exc}")
+            self._log_once("rejected_image", f"dropping image from '{frame_id}': {printable(exc, limit=300)}")
             return
         if result.resets != self._resets:
             self._resets = result.resets
             self.stats.on_buffer_reset()
-            self._log_once("buffer_reset", f"temporal window and tracks reset: {result.reset_reason}", level="info")
+            self._log_once("buffer_reset", f"temporal window and tracks reset: {printable(result.reset_reason)}",
+                           level="info")
         if not result.ready:  # centered mode before the window holds the output frame
             return
         header, (w, h), bodies = result.meta, result.image_size, result.bodies

@@ -191,6 +191,80 @@ def test_all_zero_camera_info_is_an_uncalibrated_camera_not_bad_input(ros):
     ros.probe.spin_until(lambda: False, 0.3)
 
 
+def bad_inputs(values) -> dict[str, int]:
+    text = values["bad inputs by kind"]
+    return {} if text == "none" else {k: int(v) for k, v in (item.split("=") for item in text.split(", "))}
+
+
+@pytest.mark.parametrize("k", [[1e300, 0, 64, 0, 1e300, 64, 0, 0, 1], [100.0, 0, 1e300, 0, 100.0, 1e300, 0, 0, 1]])
+def test_finite_but_absurd_camera_info_is_bad_input_and_the_last_good_k_stays(ros, k):
+    """fx = 1e300 or cx = 1e300 are finite, but overflow the projection: bad_camera_info, like NaN."""
+    ros.probe.pub_info.publish(ros.camera_info(GOOD_K))
+    ros.probe.spin_until(lambda: False, 0.3)
+    _, before = ros.latest_diagnostics(time.monotonic())
+    ros.probe.pub_info.publish(ros.camera_info(k))
+    ros.probe.spin_until(lambda: False, 0.3)
+    smpl, _ = ros.send_and_get(ros.image(ros.next_stamp()))
+    assert len(smpl.humans) == PEOPLE
+    _, after = ros.latest_diagnostics(time.monotonic())
+    assert bad_inputs(after).get("bad_camera_info", 0) == bad_inputs(before).get("bad_camera_info", 0) + 1
+    # the frame used the last good K, not the default intrinsics
+    assert after["frames with default intrinsics"] == before["frames with default intrinsics"]
+    assert after["inference errors"] == "0"
+
+
+def test_all_zero_camera_info_after_a_good_one_switches_to_default_intrinsics(ros):
+    """The camera was recalibrated away (all-zero K): its earlier K must not stay in use."""
+    ros.probe.pub_info.publish(ros.camera_info(GOOD_K))
+    ros.probe.spin_until(lambda: False, 0.3)
+    ros.send_and_get(ros.image(ros.next_stamp()))
+    _, calibrated = ros.latest_diagnostics(time.monotonic())
+    ros.send_and_get(ros.image(ros.next_stamp()))
+    _, still = ros.latest_diagnostics(time.monotonic())
+    assert still["frames with default intrinsics"] == calibrated["frames with default intrinsics"]
+    ros.probe.pub_info.publish(ros.camera_info([0.0] * 9))
+    ros.probe.spin_until(lambda: False, 0.3)
+    ros.send_and_get(ros.image(ros.next_stamp()))
+    _, uncalibrated = ros.latest_diagnostics(time.monotonic())
+    assert int(uncalibrated["frames with default intrinsics"]) == int(still["frames with default intrinsics"]) + 1
+    ros.probe.pub_info.publish(ros.camera_info(GOOD_K))  # calibrated again for the tests that follow
+    ros.probe.spin_until(lambda: False, 0.3)
+
+
+def test_an_unnormalised_stamp_is_a_bad_stamp_not_an_inference_error(ros):
+    """nanosec = 2**32 - 1 is a broken driver; the header cannot be published as it is, so the frame is dropped
+    and counted, and the next frame is processed."""
+    _, before = ros.latest_diagnostics(time.monotonic())
+    ros.sec += 1
+    ros.probe.pub_image.publish(ros.image((ros.sec, 4294967295)))
+    ros.probe.spin_until(lambda: False, 0.5)  # let it arrive alone, not replaced by the good frame
+    smpl, _ = ros.send_and_get(ros.image(ros.next_stamp()))
+    assert len(smpl.humans) == PEOPLE
+    _, after = ros.latest_diagnostics(time.monotonic())
+    assert bad_inputs(after).get("bad_stamp", 0) == bad_inputs(before).get("bad_stamp", 0) + 1
+    assert after["inference errors"] == "0"
+    assert "[bad_stamp]" in ros.proc.log() and "nanosec=4294967295" in ros.proc.log()
+
+
+def test_a_frame_id_with_a_newline_cannot_forge_a_log_line(ros):
+    """CWE-117: message text reaches the log escaped, on one line, and ANSI escapes are not passed through."""
+    forged = "cam\n[ERROR] forged\x1b[31m"
+    info = ros.camera_info(GOOD_K)
+    info.header.frame_id = forged
+    info.width = info.height = SIDE // 2  # a size mismatch with the image: logged with the frame_id
+    ros.probe.pub_info.publish(info)
+    ros.probe.spin_until(lambda: False, 0.3)
+    img = ros.image(ros.next_stamp())
+    img.header.frame_id = forged
+    smpl, _ = ros.send_and_get(img)
+    assert smpl.header.frame_id == forged  # the published header keeps the frame_id as it was
+    log = ros.proc.log()
+    lines = [line for line in log.splitlines() if "forged" in line]
+    assert len(lines) == 1 and "[camera_info_size_mismatch]" in lines[0], lines
+    assert "'cam\\n[ERROR] forged\\x1b[31m'" in lines[0]
+    assert "\x1b" not in log and not any(line.startswith("[ERROR] forged") for line in log.splitlines())
+
+
 def test_stamps_going_backwards_reset_the_window_and_keep_the_header(ros):
     ros.send_and_get(ros.image(ros.next_stamp()))
     back = (ros.sec - 500, 0)   # a bag loop
@@ -212,6 +286,26 @@ def test_bad_inputs_are_counted_by_kind_in_diagnostics(ros):
     log = ros.proc.log()
     assert "Traceback" not in log
     assert log.count("[unsupported_encoding]") == 1  # logged once per kind, not per frame
+
+
+def test_camera_info_is_kept_for_at_most_64_frame_ids(ros):
+    """A publisher inventing a frame_id per message must not grow the node without bound: the least recently used
+    cameras are evicted, and a camera still in use (re-sending its CameraInfo) keeps working."""
+    for i in range(100):
+        info = ros.camera_info(GOOD_K)
+        info.header.frame_id = f"spam_{i}"
+        ros.probe.pub_info.publish(info)
+        ros.probe.spin_until(lambda: False, 0.01)  # depth-1 best-effort: paced so most of them arrive
+    _, values = ros.latest_diagnostics(time.monotonic())
+    assert values["cameras known"] == "64"
+    ros.probe.pub_info.publish(ros.camera_info(GOOD_K))
+    ros.probe.spin_until(lambda: False, 0.3)
+    _, before = ros.latest_diagnostics(time.monotonic())
+    smpl, _ = ros.send_and_get(ros.image(ros.next_stamp()))
+    assert len(smpl.humans) == PEOPLE
+    _, after = ros.latest_diagnostics(time.monotonic())
+    assert after["frames with default intrinsics"] == before["frames with default intrinsics"]
+    assert after["cameras known"] == "64"
 
 
 def test_overload_drops_frames_and_keeps_latency_bounded(ros):

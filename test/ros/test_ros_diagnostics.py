@@ -114,3 +114,10 @@ def test_report_becomes_a_diagnostic_array():
     assert status.level == bytes([ERROR]) and status.hardware_id == "hmr_ros"
     assert msg.header.stamp.sec == 3
     assert {kv.key for kv in status.values} >= {"input rate (Hz)", "latency max (ms)", "model", "weights"}
+
+
+def test_cameras_known_is_reported_as_the_node_sets_it():
+    stats = PipelineStats(now=0.0)
+    assert stats.report(1.0, INFO, 1000, 5).values["cameras known"] == "0"
+    stats.set_cameras_known(64)
+    assert stats.report(2.0, INFO, 1000, 5).values["cameras known"] == "64"
