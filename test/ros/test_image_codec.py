@@ -147,3 +147,18 @@ def test_a_one_pixel_high_jpeg_decodes_and_letterboxes():
     assert rgb.shape == (1, MAX_SIDE, 3)
     image, _ = letterbox(rgb, 128)
     assert image.shape == (128, 128, 3) and image.max() > 0
+
+
+@pytest.mark.parametrize("decode", [
+    lambda bad: raw_to_rgb(b"", 1, 1, bad, 3),
+    lambda bad: compressed_to_rgb(b"", bad),
+])
+def test_error_messages_escape_the_publisher_text_they_quote(decode):
+    """The encoding/format string comes from the publisher and the message goes to the log: one line, no raw
+    control bytes (CWE-117), and a bounded length."""
+    bad = "yuv\n[ERROR] forged\x1b[31m" + "x" * 1000
+    with pytest.raises(ImageDecodeError) as err:
+        decode(bad)
+    text = str(err.value)
+    assert "yuv\\n[ERROR] forged\\x1b[31m" in text
+    assert text.isprintable() and len(text) < 400
