@@ -95,6 +95,7 @@ def test_module_imports_have_no_cycle():
 
 
 def test_modules_stay_small():
-    """One job per file: no module beyond ~400 lines (a few, with reasons in docs/architecture.md, up to 480)."""
+    """One job per file: no module beyond ~400 lines (a few, with reasons in docs/architecture.md, up to 440; larger
+    ones split along their seams, e.g. tracking/association.py out of tracking/tracker.py)."""
     sizes = {m: len(p.read_text().splitlines()) for m, p in MODULES.items()}
-    assert all(n <= 480 for n in sizes.values()), {m: n for m, n in sizes.items() if n > 480}
+    assert all(n <= 440 for n in sizes.values()), {m: n for m, n in sizes.items() if n > 440}

@@ -10,7 +10,7 @@ DEPLOYMENT = ("window", "max_people", "mode", "score_threshold")  # never taken 
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from hmr_ros.eval.benchmark import SPLITS
+    from hmr_ros.eval.splits import SPLITS
     from hmr_ros.model.siam import MODES, VARIANTS
 
     p = sub.add_parser("evaluate", help="MPJPE/PA-MPJPE/PVE/Accel/root error/F1 on the synthetic benchmark clips",

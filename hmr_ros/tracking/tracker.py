@@ -2,7 +2,8 @@
 
 ``Tracker.update(bodies, stamp)`` associates each frame's detections with the live tracks by an optimal
 assignment (``scipy.optimize.linear_sum_assignment``) on a cost that mixes 2D box IoU, 3D root distance,
-appearance-token cosine similarity and pose similarity, gated by a root-distance radius. Tracks go
+appearance-token cosine similarity and pose similarity, gated by a root-distance radius
+(:mod:`hmr_ros.tracking.association`). Tracks go
 tentative -> confirmed (after ``min_hits`` consecutive hits) -> lost (while unseen, up to
 ``max_lost_frames``) -> deleted. A lost track is predicted with a constant-velocity model of its root and
 takes its id back when a detection reappears near the prediction.
@@ -33,12 +34,12 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from hmr_ros.bodies import Body
-from hmr_ros.geometry.rotations_np import geodesic_angle, quat_from_rotvec, rotmat_from_rotvec, rotvec_from_quat
+from hmr_ros.geometry.rotations_np import rotmat_from_rotvec, rotvec_from_quat
 from hmr_ros.smpl.kinematic_tree import NUM_JOINTS
+from hmr_ros.tracking.association import INFEASIBLE, association_cost, joint_quats, normalize
 from hmr_ros.tracking.one_euro import OneEuroFilter, SO3OneEuroFilter
 
 ID_LENGTH = 5
-_INFEASIBLE = 1e6
 _RECENT_IDS = 4096  # ids of deleted tracks not handed out again soon, so a listener never sees an id reused
 
 
@@ -132,39 +133,6 @@ class TrackState(enum.Enum):
     LOST = "lost"
 
 
-# ----------------------------------------------------------------------------------------------------------
-# Pure cost functions
-# ----------------------------------------------------------------------------------------------------------
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU of boxes ``a`` (M, 4) and ``b`` (N, 4), (x0, y0, x1, y1) pixels -> (M, N) in [0, 1]."""
-    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-    x0 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y0 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x1 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y1 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x1 - x0, 0.0, None) * np.clip(y1 - y0, 0.0, None)
-    area_a = np.clip(a[:, 2] - a[:, 0], 0.0, None) * np.clip(a[:, 3] - a[:, 1], 0.0, None)
-    area_b = np.clip(b[:, 2] - b[:, 0], 0.0, None) * np.clip(b[:, 3] - b[:, 1], 0.0, None)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0.0, inter / np.where(union > 0.0, union, 1.0), 0.0)
-
-
-def joint_quats(bodies: list[Body]) -> np.ndarray:
-    """(N, 24, 4) unit quaternions (w, x, y, z) of the bodies' global orientation (joint 0) and body pose."""
-    if not bodies:
-        return np.zeros((0, NUM_JOINTS, 4))
-    rotvecs = np.stack([np.concatenate([np.asarray(b.global_orient, dtype=np.float64).reshape(1, 3),
-                                        np.asarray(b.body_pose, dtype=np.float64).reshape(-1, 3)])
-                        for b in bodies])
-    return quat_from_rotvec(rotvecs)
-
-
-def pose_distance(q_a: np.ndarray, q_b: np.ndarray) -> np.ndarray:
-    """Mean geodesic angle (rad) between poses: ``q_a`` (M, J, 4), ``q_b`` (N, J, 4) quaternions -> (M, N)."""
-    return geodesic_angle(q_a[:, None], q_b[None, :]).mean(axis=-1)
-
-
 def random_track_id(rng: np.random.Generator, taken: set[str] | frozenset[str] = frozenset()) -> str:
     """A REP-155 style id: ``ID_LENGTH`` random lowercase ASCII letters, not in ``taken``."""
     letters = np.array(list(string.ascii_lowercase))
@@ -222,7 +190,7 @@ class _Track:
             tok = np.asarray(body.token, dtype=np.float64)
             tok = tok / max(float(np.linalg.norm(tok)), 1e-12)
             # Slow average of the appearance: one odd frame should not overwrite it.
-            self.token = tok if self.token is None else _normalize(0.8 * self.token + 0.2 * tok)
+            self.token = tok if self.token is None else normalize(0.8 * self.token + 0.2 * tok)
         stamps = np.array([h[0] for h in self.history])
         self.root_velocity = _fit_velocity(stamps, np.stack([h[1] for h in self.history]))
         centers = np.stack([0.5 * (h[2][:2] + h[2][2:]) for h in self.history])
@@ -234,10 +202,6 @@ class _Track:
     def predicted_box(self, stamp: float) -> np.ndarray:
         shift = self.center_velocity * (stamp - self.last_stamp)
         return self.box + np.concatenate([shift, shift])
-
-
-def _normalize(v: np.ndarray) -> np.ndarray:
-    return v / max(float(np.linalg.norm(v)), 1e-12)
 
 
 class Tracker:
@@ -344,54 +308,20 @@ class Tracker:
             return [], set(range(n_t)), list(range(n_d))
         cost = self.cost_matrix(bodies, stamp, quats)
         rows, cols = linear_sum_assignment(cost)
-        matches = [(int(r), int(c)) for r, c in zip(rows, cols) if cost[r, c] < _INFEASIBLE]
+        matches = [(int(r), int(c)) for r, c in zip(rows, cols) if cost[r, c] < INFEASIBLE]
         matched_t = {m[0] for m in matches}
         matched_d = {m[1] for m in matches}
         return matches, set(range(n_t)) - matched_t, [d for d in range(n_d) if d not in matched_d]
 
     def cost_matrix(self, bodies: list[Body], stamp: float, quats: np.ndarray | None = None) -> np.ndarray:
-        """(tracks, detections) association cost in [0, 1]; infeasible pairs (gated out) are ``1e6``.
+        """(tracks, detections) association cost in [0, 1]; infeasible pairs (gated out) are ``1e6``
+        (:func:`hmr_ros.tracking.association.association_cost`).
 
         ``quats``: the detections' (N, 24, 4) :func:`joint_quats`, when the caller already has them.
         """
-        cfg = self.config
         if quats is None:
             quats = joint_quats(bodies)
-        tracks = self._tracks
-        det_roots = np.stack([np.asarray(b.joints[0], dtype=np.float64) for b in bodies])
-        det_boxes = np.stack([np.asarray(b.box, dtype=np.float64) for b in bodies])
-        pred_roots = np.stack([t.predicted_root(stamp) for t in tracks])
-        pred_boxes = np.stack([t.predicted_box(stamp) for t in tracks])
-        unseen_s = np.array([stamp - t.last_stamp for t in tracks])
-
-        dist = np.linalg.norm(pred_roots[:, None] - det_roots[None], axis=-1)
-        gate = cfg.max_root_distance_m + cfg.gate_growth_m_per_s * unseen_s
-        root_cost = np.clip(dist / gate[:, None], 0.0, 1.0)
-        iou_cost = 1.0 - box_iou(pred_boxes, det_boxes)
-        det_pose = quats[:, 1:]
-        track_pose = np.stack([t.pose_quat for t in tracks])
-        pose_cost = np.clip(pose_distance(track_pose, det_pose) / cfg.pose_distance_scale_rad, 0.0, 1.0)
-
-        det_orient = quats[:, 0]
-        track_orient = np.stack([t.orient_quat for t in tracks])
-        orient_cost = geodesic_angle(track_orient[:, None], det_orient[None]) / np.pi
-
-        num = (cfg.iou_weight * iou_cost + cfg.root_weight * root_cost + cfg.pose_weight * pose_cost
-               + cfg.orientation_weight * orient_cost)
-        den = np.full_like(num, cfg.iou_weight + cfg.root_weight + cfg.pose_weight + cfg.orientation_weight)
-        if cfg.token_weight > 0.0:
-            for ti, t in enumerate(tracks):
-                if t.token is None:
-                    continue
-                for di, b in enumerate(bodies):
-                    if b.token is None:
-                        continue
-                    cos = float(np.dot(t.token, _normalize(np.asarray(b.token, dtype=np.float64))))
-                    num[ti, di] += cfg.token_weight * 0.5 * (1.0 - cos)
-                    den[ti, di] += cfg.token_weight
-        cost = num / den
-        infeasible = (dist > gate[:, None]) | (cost > cfg.max_cost)
-        return np.where(infeasible, _INFEASIBLE, cost)
+        return association_cost(self._tracks, bodies, quats, stamp, self.config)
 
     def _new_id(self) -> str:
         taken = {t.id for t in self._tracks} | set(self._recent_ids)

@@ -29,7 +29,8 @@ from torch.utils.data import DataLoader
 from hmr_ros.checkpoint import load_checkpoint, save_checkpoint
 from hmr_ros.model.hrnet_checkpoint import init_backbone
 from hmr_ros.model.siam import SIAM, SIAMConfig
-from hmr_ros.training.dataset import ShardClipDataset, SyntheticClipDataset, collate
+from hmr_ros.training.dataset import SyntheticClipDataset, collate
+from hmr_ros.training.shard_dataset import ShardClipDataset
 from hmr_ros.training.losses import LOSS_TERMS, ClipBatch, LossWeights, siam_losses
 
 __all__ = ["TrainResult", "train", "synthetic_batches", "shard_batches", "lr_factor", "train_state_path", "save_train_state",
@@ -225,8 +226,8 @@ def train(config: SIAMConfig, steps: int, batch_clips: int, lr: float, device: s
             at least ``steps`` batches.
         workers: DataLoader processes rendering synthetic clips, or reading shards (ignored with ``data``).
         shards: a shard directory (``render-shards``' ``OUT/train``) to train on instead of rendering clips on the
-            fly: :class:`hmr_ros.training.dataset.ShardClipDataset` (endless, reshuffled every epoch; a resumed run
-            continues its stream). Excludes ``data``.
+            fly: :class:`hmr_ros.training.shard_dataset.ShardClipDataset` (endless, reshuffled every epoch; a
+            resumed run continues its stream). Excludes ``data``.
         weight_decay: AdamW decoupled weight decay. grad_clip: max global gradient norm (0 = no clipping).
         warmup_steps: linear warm-up length (default min(100, steps // 10)).
         amp: bfloat16 autocast (CUDA and CPU; weights and optimiser stay float32).
@@ -243,7 +244,7 @@ def train(config: SIAMConfig, steps: int, batch_clips: int, lr: float, device: s
         progress: redraw a progress bar with ETA on stderr after every step.
         log: where progress lines go.
         dataset_kwargs: passed to :class:`hmr_ros.training.dataset.SyntheticClipDataset`, or with ``shards`` to
-            :class:`hmr_ros.training.dataset.ShardClipDataset` (``zoom``, ``max_people``, ``body_model``).
+            :class:`hmr_ros.training.shard_dataset.ShardClipDataset` (``zoom``, ``max_people``, ``body_model``).
     Returns:
         TrainResult; its history and step_seconds cover the steps this call ran (after ``resume``, from the saved
         step on).

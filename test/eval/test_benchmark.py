@@ -10,7 +10,8 @@ from hmr_ros.checkpoint import save_checkpoint
 from hmr_ros.cli import evaluate as evaluate_cli
 from hmr_ros.cli import main
 from hmr_ros.estimator import EstimatorConfig
-from hmr_ros.eval.benchmark import BENCH_SEED_BASE, METHODS, SPLITS, evaluate_checkpoint
+from hmr_ros.eval.benchmark import METHODS, evaluate_checkpoint
+from hmr_ros.eval.splits import BENCH_SEED_BASE, SPLITS
 from hmr_ros.model.siam import SIAM, SIAMConfig
 
 TINY_NET = ["--variant", "w18", "--input-size", "64", "--window", "2", "--max-people", "2"]

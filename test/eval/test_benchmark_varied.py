@@ -9,7 +9,8 @@ import torch
 
 from hmr_ros.cli import main
 from hmr_ros.estimator import EstimatorConfig
-from hmr_ros.eval.benchmark import SPLITS, evaluate_checkpoint
+from hmr_ros.eval.benchmark import evaluate_checkpoint
+from hmr_ros.eval.splits import SPLITS
 from hmr_ros.model.siam import SIAMConfig
 from hmr_ros.sim.motions import MOTIONS
 from hmr_ros.sim.shards import clip_seeds, write_shards

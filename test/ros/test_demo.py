@@ -21,7 +21,7 @@ ros_harness.require_ros()
 from hmr_ros.checkpoint import save_checkpoint  # noqa: E402
 from hmr_ros.model.siam import SIAM, SIAMConfig  # noqa: E402
 from hmr_ros.palette import PALETTE_U8  # noqa: E402
-from hmr_ros.ros import demo  # noqa: E402
+from hmr_ros.ros import demo, demo_overlay  # noqa: E402
 
 FRAMES, SIZE, PEOPLE = 4, 128, 2
 TINY = ["--param", "variant=w18", "--param", "input_size=64", "--param", "backend=torch",
@@ -72,7 +72,7 @@ def assert_recorded_and_drawn(out, summary):
             box = overlay[y0:y1, x0:x1]
             assert np.all(box == person["color"], axis=-1).mean() > 0.4, f"frame {i}: no label background"
             # anti-aliased text: count pixels at least half-way from the background to the ink colour
-            bg, ink = np.array(person["color"], float), np.array(demo._ink(person["color"]), float)
+            bg, ink = np.array(person["color"], float), np.array(demo_overlay.ink(person["color"]), float)
             inked = np.linalg.norm(box - bg, axis=-1) > 0.5 * np.linalg.norm(ink - bg)
             assert inked.sum() >= 10, f"frame {i}: no label text"
     t = summary["totals"]

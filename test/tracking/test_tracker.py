@@ -14,7 +14,8 @@ from scipy.spatial.transform import Rotation
 from hmr_ros.bodies import Body
 from hmr_ros.geometry.projection import project
 from hmr_ros.sim.tracking_scenarios import KinematicSkeleton, default_camera, joints_box, pose_joints
-from hmr_ros.tracking.tracker import Tracker, TrackerConfig, TrackState, box_iou, random_track_id
+from hmr_ros.tracking.association import box_iou
+from hmr_ros.tracking.tracker import Tracker, TrackerConfig, TrackState, random_track_id
 
 FPS = 30.0
 K, _ = default_camera()

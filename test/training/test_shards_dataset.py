@@ -11,7 +11,8 @@ from hmr_ros.cli import main
 from hmr_ros.model.siam import SIAMConfig
 from hmr_ros.sim.clips import project
 from hmr_ros.sim.shards import clip_seeds, list_shards, read_clip, write_shards
-from hmr_ros.training.dataset import STRIDE, ShardClipDataset, crop_clip, select_people
+from hmr_ros.training.dataset import STRIDE, crop_clip
+from hmr_ros.training.shard_dataset import ShardClipDataset, select_people
 from hmr_ros.training.loop import train
 
 S, T, K = 64, 2, 2
