@@ -75,7 +75,8 @@ def node_overrides(checkpoint: str | None) -> dict:
     """
     values = {"input_size": DEFAULT_INPUT_SIZE, "max_people": 4, "window": 9, "torch_threads": 0}
     if is_untrained(checkpoint):
-        values["score_threshold"] = 0.05
+        # explicit: the node's own default is the bundled weights
+        values.update(checkpoint="", score_threshold=0.05)
         return values
     path = resolve_checkpoint(checkpoint)
     if not path.is_file():

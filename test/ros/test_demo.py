@@ -140,7 +140,8 @@ def test_untrained_run_records_draws_and_scores_every_frame(tmp_path, monkeypatc
     out, summary, console = run_demo(tmp_path, monkeypatch, capsys, "--checkpoint", "none", *TINY)
     assert summary["untrained"] and summary["weights"] == "UNTRAINED" and summary["checkpoint"] == "none"
     # a random network's heatmap is flat at ~0.1: only the lowered threshold lets anyone through
-    assert summary["overrides"]["score_threshold"] == 0.05 and "checkpoint" not in summary["overrides"]
+    # untrained must be said to the node: its own default is the bundled weights
+    assert summary["overrides"]["score_threshold"] == 0.05 and summary["overrides"]["checkpoint"] == ""
     assert any(f["published"] for f in summary["frames"]), "the mesh path was never exercised"
     assert_recorded_and_drawn(out, summary)
     assert "UNTRAINED" in console
