@@ -113,3 +113,21 @@ def test_files_from_before_the_run_time_threshold_still_load(saved, tmp_path):
     save_file({**load_file(str(path)), "frame_net.head.score_threshold": torch.tensor(0.3)}, str(old),
               metadata={CONFIG_KEY: meta[CONFIG_KEY]})
     load_checkpoint(build(4), old)
+
+
+def test_the_bundled_weights_ship_in_the_package_and_fit_the_node_defaults():
+    """The weights `checkpoint: synthetic` names: fp16 safetensors under 80 MB, a W32 at 128 px, loadable strictly
+    into the network the node builds by default (docs/training.md, "The shipped weights")."""
+    from hmr_ros.parameters import defaults, make_config
+
+    path = resolve_checkpoint("synthetic")
+    assert path.is_file() and path.stat().st_size < 80e6
+    stored = read_config(path)
+    net = make_config(defaults()).network_config()
+    assert (stored["variant"], stored["input_size"]) == (net.variant, net.input_size) == ("w32", 128)
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        floats = {f.get_tensor(k).dtype for k in f.keys()} - {torch.int64, torch.int32, torch.bool}
+    assert floats == {torch.float16}
+    load_checkpoint(SIAM(net), path)
