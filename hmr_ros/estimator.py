@@ -26,7 +26,7 @@ from hmr_ros.camera import MAX_IMAGE_SIDE, Letterbox, letterbox, perspective_roo
 from hmr_ros.checkpoint import load_checkpoint, read_config, resolve_checkpoint
 from hmr_ros.frame_buffer import FrameBuffer, FrameSlot
 from hmr_ros.geometry.rotations import rotmat_to_axis_angle
-from hmr_ros.model.siam import SIAM, SIAMConfig
+from hmr_ros.model.siam import DEPLOYMENT_FIELDS, SIAM, SIAMConfig
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class EstimatorConfig:
         for any SIAMConfig or EstimatorConfig field, e.g. ``from_checkpoint("synthetic", window=9, device="cuda")``.
         Window, people, mode and threshold are deployment choices, not the training run's: they keep SIAMConfig's
         defaults unless overridden."""
-        net_fields = {f.name for f in fields(SIAMConfig)} - {"window", "max_people", "mode", "score_threshold"}
+        net_fields = {f.name for f in fields(SIAMConfig)} - set(DEPLOYMENT_FIELDS)
         path = resolve_checkpoint(checkpoint)
         if path is None or not path.is_file():
             raise FileNotFoundError(f"checkpoint not found: {path or checkpoint!r}")

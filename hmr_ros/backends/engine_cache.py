@@ -107,9 +107,9 @@ def graph_sources(package_dir: str | os.PathLike | None = None, roots: tuple[str
     package_dir = Path(package_dir) if package_dir else PACKAGE_DIR
     package = package_dir.name
     seen: dict[str, Path] = {}
-    todo = list(roots)
-    while todo:
-        name = todo.pop()
+    pending = list(roots)
+    while pending:
+        name = pending.pop()
         if name in seen:
             continue
         path = _module_path(package_dir, name)
@@ -118,7 +118,7 @@ def graph_sources(package_dir: str | os.PathLike | None = None, roots: tuple[str
                 raise FileNotFoundError(f"graph source root {name} is not a module under {package_dir}")
             continue  # ``from pkg import name``: name is defined in pkg, already followed
         seen[name] = path
-        todo += sorted(_imported_modules(path, name, package) - set(seen))
+        pending += sorted(_imported_modules(path, name, package) - set(seen))
     return tuple(sorted(f"{package}/{p.relative_to(package_dir).as_posix()}" for p in seen.values()))
 
 

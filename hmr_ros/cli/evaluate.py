@@ -6,7 +6,6 @@ import argparse
 # Used when neither a flag nor the checkpoint's stored config says otherwise. Input 128 keeps the default bench
 # run at ~2 minutes on a 2-core CPU.
 FALLBACK = dict(variant="w32", input_size=128, window=9, max_people=16, mode="causal")
-DEPLOYMENT = ("window", "max_people", "mode", "score_threshold")  # never taken from the checkpoint
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -61,12 +60,12 @@ def network_config(args):
     Architecture fields without a flag (dim, layers, ...) come from the file, so the weights always fit."""
     import dataclasses
 
-    from hmr_ros.model.siam import SIAMConfig
+    from hmr_ros.model.siam import DEPLOYMENT_FIELDS, SIAMConfig
 
     stored = stored_config(args.checkpoint)
     # window, people, mode and threshold are deployment choices (as in EstimatorConfig.from_checkpoint): the
     # training run's values (a short window, few slots) would score a network the node never runs
-    known = {f.name for f in dataclasses.fields(SIAMConfig)} - set(DEPLOYMENT)
+    known = {f.name for f in dataclasses.fields(SIAMConfig)} - set(DEPLOYMENT_FIELDS)
     fields = {k: v for k, v in stored.items() if k in known}
     for name, fallback in FALLBACK.items():
         flag = getattr(args, name)

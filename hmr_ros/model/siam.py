@@ -25,6 +25,9 @@ RGB_MEAN = (0.485, 0.456, 0.406)
 RGB_STD = (0.229, 0.224, 0.225)
 #: SIAMConfig fields chosen at run time: no graph depends on them, so they stay out of export/engine cache keys.
 RUNTIME_FIELDS = ("score_threshold",)
+#: SIAMConfig fields a deployment chooses, never taken from a checkpoint's stored training config (the weights do not
+#: depend on them): window T, slots K, mode and the threshold.
+DEPLOYMENT_FIELDS = ("window", "max_people", "mode", "score_threshold")
 #: State-dict keys that older checkpoints hold but the network no longer has (the score threshold was a buffer).
 #: ``InstanceHead`` ignores them in ``load_state_dict``; checkpoint loaders that compare key sets must drop them.
 RETIRED_STATE_KEYS = ("frame_net.head.score_threshold",)

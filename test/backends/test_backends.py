@@ -21,12 +21,7 @@ SMALL = dict(input_size=64, window=3, max_people=4)
 CUDA = torch.cuda.is_available()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # 2 shared cores: oversubscribed intra-op threads are 10-50x slower
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")  # 2 shared cores
 
 
 @pytest.fixture(scope="module")

@@ -17,12 +17,7 @@ from hmr_ros.model.siam import SIAM, SIAMConfig
 DAY = 86400.0
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # 2 shared cores
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")  # 2 shared cores
 
 
 def tiny(seed: int) -> SIAM:

@@ -15,12 +15,7 @@ from hmr_ros.model.siam import SIAM, SIAMConfig
 SMALL = dict(variant="w18", window=2, max_people=2)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # 2 shared cores
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")  # 2 shared cores
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ import io
 import json
 
 import pytest
-import torch
 
 from hmr_ros.cli import main
 from hmr_ros.estimator import EstimatorConfig
@@ -20,16 +19,11 @@ NET = SIAMConfig(variant="w18", input_size=64, window=2, max_people=2)
 TINY = SPLITS["varied-tiny"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny convolutions on 2 shared cores: more threads only fight
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")  # 2 shared cores
 
 
 @pytest.fixture(scope="module")
-def report(one_thread, tmp_path_factory):
+def report(single_torch_thread, tmp_path_factory):
     out = tmp_path_factory.mktemp("evaluate") / "varied.json"
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         assert main(["evaluate", "--split", "varied-tiny", *TINY_NET, "--json", str(out)]) == 0

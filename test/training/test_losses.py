@@ -1,5 +1,4 @@
 """Training: gradients reach every module, and a few hundred steps overfit a handful of synthetic targets."""
-import pytest
 import torch
 
 from hmr_ros.geometry.rotations import axis_angle_to_rotmat
@@ -8,14 +7,6 @@ from hmr_ros.training.losses import ClipBatch, gaussian_heatmap, siam_losses
 
 S, T, K = 64, 2, 3
 GRID = S // 4
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the test machine's 2 cores are shared; oversubscribed threads make this test crawl
-    yield
-    torch.set_num_threads(threads)
 
 
 def synthetic_batch(clips: int = 2, seed: int = 0) -> ClipBatch:
