@@ -8,6 +8,7 @@ One module per command, each with ``add_parser(sub)`` and ``run(args) -> exit co
     build-engine    build (or verify) the cached TensorRT engines ahead of time
     check-backends  every available backend vs PyTorch FP32: vertex/joint error (mm) and latency
     train           train SIAM on procedural synthetic clips and write a .safetensors checkpoint
+    train-temporal  train the temporal network on cached tokens of a frozen frame network
     params          hmr_node's parameters as config/hmr.yaml or the README table
     render-shards   render varied synthetic clips once into compressed shards (train / held-out bench split)
     evaluate        score a checkpoint on the synthetic benchmark: MPJPE/PA-MPJPE/PVE/Accel/F1 + baselines
@@ -23,8 +24,9 @@ from hmr_ros.cli import cache
 from hmr_ros.cli import params
 from hmr_ros.cli import evaluate
 from hmr_ros.cli import render_shards
+from hmr_ros.cli import train_temporal
 
-COMMANDS = (info, export, make_body, build_engine, check_backends, train, params, evaluate, render_shards, cache,)
+COMMANDS = (info, export, make_body, build_engine, check_backends, train, params, evaluate, render_shards, cache, train_temporal)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,7 @@ from hmr_ros.smpl.body_model import BodyModel, load_body_model
 from hmr_ros.smpl.lbs import batch_rigid_transform, blend_shapes, pose_features
 
 __all__ = ["ClipBatch", "LossWeights", "LOSS_TERMS", "VERTEX_STRIDE", "MIN_DEPTH_M", "SkeletonBody",
-           "center_focal_loss", "siam_losses", "gaussian_heatmap", "project_to_letterbox", "perspective_root_batch",
+           "center_focal_loss", "siam_losses", "temporal_losses", "gaussian_heatmap", "project_to_letterbox", "perspective_root_batch",
            "frame_predictions", "pseudo_huber"]
 
 #: Every vertex loss uses vertices 0, 16, 32, ... of the body model (448 of the procedural body's 7166, 431 of SMPL's
@@ -277,11 +277,28 @@ def siam_losses(model: SIAM, batch: ClipBatch, weights: LossWeights | dict | Non
     joints and T >= 3) are reported as 0.
     """
     w = LossWeights.from_mapping(weights)
-    b, t, s = batch.images.shape[:3]
-    out = model.config.output_index
+    b, t = batch.images.shape[:2]
     fused, logits = model.frame_net.features(batch.images.flatten(0, 1))            # (B*T, D, h, w)
     tokens, _ = model.frame_net.head.tokens_at(fused, batch.index.flatten(0, 1))    # (B*T, K, D)
-    tokens = tokens.view(b, t, *tokens.shape[1:])
+    losses = {"heatmap": logits.new_zeros((), dtype=torch.float32)}
+    if w.heatmap:
+        losses["heatmap"] = w.heatmap * center_focal_loss(logits, batch.heatmaps.flatten(0, 1))
+    losses.update(temporal_losses(model, tokens.view(b, t, *tokens.shape[1:]), batch, w, body_model))
+    losses["total"] = sum(losses[name] for name in LOSS_TERMS)
+    return losses
+
+
+def temporal_losses(model: SIAM, tokens: torch.Tensor, batch: ClipBatch, weights: LossWeights | dict | None = None,
+                    body_model: BodyModel | None = None) -> dict[str, torch.Tensor]:
+    """Every term but the heatmap's, from the frame tokens (B, T, K, D) gathered at the ground-truth centres.
+
+    The part of :func:`siam_losses` after the frame network: the temporal network's output frame (and, for the
+    acceleration term, every frame's prediction, :func:`frame_predictions`) through :func:`output_losses`. The
+    temporal stage (``hmr_ros.training.token_cache``) calls it on tokens a frozen frame network computed once.
+    """
+    w = LossWeights.from_mapping(weights)
+    t = tokens.shape[1]
+    out = model.config.output_index
     use_accel = w.accel > 0 and t >= 3 and batch.joints is not None
     if use_accel:  # every frame's prediction; the output frame's is the usual one
         all_rotmats, all_betas, all_cam = frame_predictions(model, tokens, batch.mask)
@@ -289,12 +306,7 @@ def siam_losses(model: SIAM, batch: ClipBatch, weights: LossWeights | dict | Non
     else:
         rotmats, betas, cam, _ = model.temporal_net(tokens, batch.mask)
     frames = (all_rotmats, all_betas) if use_accel else None
-    losses = {"heatmap": logits.new_zeros((), dtype=torch.float32)}
-    if w.heatmap:
-        losses["heatmap"] = w.heatmap * center_focal_loss(logits, batch.heatmaps.flatten(0, 1))
-    losses.update(output_losses(batch, out, rotmats, betas, cam, weights=w, body_model=body_model, frames=frames))
-    losses["total"] = sum(losses[name] for name in LOSS_TERMS)
-    return losses
+    return output_losses(batch, out, rotmats, betas, cam, weights=w, body_model=body_model, frames=frames)
 
 
 def output_losses(batch: ClipBatch, output_index: int, rotmats: torch.Tensor, betas: torch.Tensor, cam: torch.Tensor,
