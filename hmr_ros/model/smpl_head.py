@@ -81,8 +81,13 @@ class SMPLHead(nn.Module):
         pose = self.mean_pose.expand(*lead, -1)
         betas = self.mean_betas.expand(*lead, -1)
         cam = self.mean_cam.expand(*lead, -1)
-        for _ in range(self.iterations):
+        for i in range(self.iterations):
             pose = pose + self.pose(torch.cat([f.pose, pose], dim=-1))
+            if i + 1 < self.iterations:
+                # Feed back the estimate as the rotation it stands for (unit 6D columns). Unnormalised, the 6D
+                # vectors may grow with every step (the first trained weights went |v| 4 -> 66 -> 1100 in three
+                # steps) and the Gram-Schmidt gradient falls as 1/|v|: the pose stopped learning.
+                pose = rotmat_to_rot6d(rot6d_to_rotmat(pose.reshape(*lead, NUM_JOINTS, 6))).reshape(*lead, -1)
             betas = betas + self.shape(torch.cat([f.shape, betas], dim=-1))
             cam = cam + self.camera(torch.cat([f.camera, cam], dim=-1))
         rotmats = rot6d_to_rotmat(pose.reshape(*lead, NUM_JOINTS, 6))
