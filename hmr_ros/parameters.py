@@ -93,6 +93,10 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("image_transport", "node", "'raw': subscribe sensor_msgs/Image on 'image'; 'compressed': "
               "sensor_msgs/CompressedImage (JPEG/PNG) on 'image' (remap it to e.g. /camera/image_raw/compressed)",
               _IN, choices=("raw", "compressed"), node_default="raw"),
+    ParamSpec("image_qos", "node", "reliability of the image subscription: 'auto' follows the publishers (reliable "
+              "when every publisher on 'image' is reliable, else best effort); 'best_effort' (sensor data) or "
+              "'reliable' fix it. Images over ~0.5 MB from a best-effort publisher need the Fast DDS profile of "
+              "docs/ros.md (large images)", _IN, choices=("auto", "best_effort", "reliable"), node_default="auto"),
     ParamSpec("variant", "network.variant", "HRNet backbone width (must match the checkpoint)", _MODEL,
               choices=VARIANTS),
     ParamSpec("input_size", "network.input_size", "network input side in pixels (images are letterboxed to it; "

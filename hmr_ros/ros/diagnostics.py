@@ -56,6 +56,7 @@ class PipelineStats:
         self.default_intrinsics_frames = 0
         self.live_tracks: int | None = None  # None while tracking is off
         self.cameras_known = 0  # frame_ids with cached CameraInfo (bounded by the node)
+        self.incompatible_qos = 0  # publishers the image subscription could not match
         self._latencies: list[float] = []   # ms, since the last report
         self._last_report_time = start
         self._last_counts = (0, 0, 0, 0, 0)  # received, processed, dropped, bad, errors at the last report
@@ -82,6 +83,10 @@ class PipelineStats:
             self.inference_errors += 1
             self.last_error = message
 
+    def on_incompatible_qos(self) -> None:
+        with self._lock:
+            self.incompatible_qos += 1
+
     def set_cameras_known(self, count: int) -> None:
         with self._lock:
             self.cameras_known = count
@@ -99,8 +104,13 @@ class PipelineStats:
                 self.default_intrinsics_frames += 1
 
     # -- report ------------------------------------------------------------------------------------------
-    def report(self, now: float, info: StaticInfo, warn_latency_ms: float, stale_input_s: float) -> Report:
-        """Status since the previous report; resets the per-period figures."""
+    def report(self, now: float, info: StaticInfo, warn_latency_ms: float, stale_input_s: float,
+               publishers: int | None = None, image_qos: str = "") -> Report:
+        """Status since the previous report; resets the per-period figures.
+
+        ``publishers``: how many publishers the input topic has now (None = unknown); with images missing it tells
+        "nobody publishes" from "published but nothing arrives" (large images over DDS, docs/ros.md).
+        ``image_qos``: the image subscription's reliability, for the report."""
         with self._lock:
             dt = max(now - self._last_report_time, 1e-9)
             bad_total = sum(self.bad_inputs.values())
@@ -137,6 +147,9 @@ class PipelineStats:
                 "weights": info.weights,
                 "body model": info.body_model,
                 "input topic": info.input_topic,
+                "image publishers": "n/a" if publishers is None else str(publishers),
+                "image subscription": image_qos or "n/a",
+                "incompatible QoS publishers": str(self.incompatible_qos),
             }
             errors_now, last_error = new_errors, self.last_error
 
@@ -144,13 +157,10 @@ class PipelineStats:
         if errors_now:
             level = ERROR
             reasons.append(f"{errors_now} inference error(s): {last_error}")
-        if since_input is None:
-            if now - self.start_time > stale_input_s:
-                level = max(level, WARN)
-                reasons.append(f"no image received yet on {info.input_topic}")
-        elif since_input > stale_input_s:
+        silent = now - self.start_time if since_input is None else since_input
+        if silent > stale_input_s:
             level = max(level, WARN)
-            reasons.append(f"no image for {since_input:.1f} s on {info.input_topic}")
+            reasons.append(_silence(info.input_topic, silent, since_input is None, publishers, image_qos))
         if lat and lat[-1] > warn_latency_ms:
             level = max(level, WARN)
             reasons.append(f"latency {lat[-1]:.0f} ms > {warn_latency_ms:.0f} ms")
@@ -162,6 +172,17 @@ class PipelineStats:
             reasons.append("network UNTRAINED (no checkpoint): outputs are not meaningful")
         message = "; ".join(reasons) if reasons else f"ok, {out_rate:.1f} Hz"
         return Report(level, message, values)
+
+
+def _silence(topic: str, seconds: float, never: bool, publishers: int | None, image_qos: str) -> str:
+    """Why no image is coming, in one line: nobody publishes, or something publishes and nothing arrives."""
+    what = f"no image received yet on {topic}" if never else f"no image for {seconds:.1f} s on {topic}"
+    if publishers is None:
+        return what
+    if publishers == 0:
+        return f"{what}: no publisher on it (check the remapping)"
+    return (f"{publishers} publisher(s) on {topic}, nothing received for {seconds:.0f} s ({image_qos or 'subscribed'}): "
+            "large images over DDS? see docs/ros.md#large-images (image_qos, Fast DDS profile)")
 
 
 def to_msg(report: Report, stamp) -> "DiagnosticArray":  # noqa: F821  (diagnostic_msgs imported lazily)

@@ -24,6 +24,7 @@ import rclpy
 import torch
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
@@ -35,6 +36,7 @@ from hmr_ros.msg import SMPLHumanArray
 from hmr_ros.parameters import NodeConfig, ParameterError
 from hmr_ros.pipeline import Pipeline
 from hmr_ros.ros import diagnostics
+from hmr_ros.ros.image_qos import choose_reliability, image_profile, reliability_name
 from hmr_ros.ros.image_codec import ImageDecodeError, compressed_msg_to_rgb, image_msg_to_rgb
 from hmr_ros.ros.markers import MeshMarkerWriter, people_colors
 from hmr_ros.ros.messages import bodies_to_msg
@@ -49,8 +51,11 @@ LOG_REPEAT_S = 10.0
 #: CameraInfo is kept for this many frame_ids, least recently used evicted: anyone can publish a new frame_id per
 #: message, and a real robot has a handful of cameras.
 MAX_CAMERAS = 64
+#: How often ``image_qos: auto`` looks at the image publishers' reliability, seconds.
+QOS_CHECK_S = 1.0
 
-# newest frame only, from any publisher (best effort subscribers match reliable publishers too)
+# CameraInfo: newest only, from any publisher (best effort subscribers match reliable publishers too; CameraInfo is
+# small, so no sample is too large for best effort)
 SENSOR_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT)
 OUTPUT_QOS = QoSProfile(depth=5, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE)
 
@@ -156,7 +161,10 @@ class HmrNode(Node):
         self.pub_markers = self.create_publisher(MarkerArray, MARKER_TOPIC, OUTPUT_QOS) if self._markers else None
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         image_type = CompressedImage if self.cfg.image_transport == "compressed" else Image
-        self.create_subscription(image_type, IMAGE_TOPIC, self._on_image, SENSOR_QOS)
+        self._image_type, self._image_sub, self._image_reliability = image_type, None, None
+        self._subscribe_images()
+        if self.cfg.image_qos == "auto":
+            self.create_timer(QOS_CHECK_S, self._subscribe_images)
         self.create_subscription(CameraInfo, CAMERA_INFO_TOPIC, self._on_camera_info, SENSOR_QOS)
         self.create_timer(self.cfg.diagnostics_period_s, self._on_diagnostics_timer)
         self._worker = threading.Thread(target=self._run_worker, name="hmr_inference", daemon=True)
@@ -168,7 +176,7 @@ class HmrNode(Node):
         self.get_logger().info(f"ready: {self._info.model}, backend {self._info.backend} "
                                f"[{self._info.backend_selection}], body model '{est.body_model_name}', "
                                f"tracking {self._info.tracking}, {image_type.__name__} on "
-                               f"'{self._info.input_topic}'")
+                               f"'{self._info.input_topic}' ({self._qos_summary()})")
 
     def _tracking_summary(self) -> str:
         if self.tracker is None:
@@ -178,7 +186,34 @@ class HmrNode(Node):
                 f"{'tentative tracks published, ' if c.output_tentative else ''}"
                 f"smoothing {'on' if c.smoothing else 'off'})")
 
+    def _qos_summary(self) -> str:
+        how = "following the publishers" if self.cfg.image_qos == "auto" else "image_qos"
+        return f"{reliability_name(self._image_reliability)}, {how}"
+
+    def _image_publishers(self) -> list:
+        return self.get_publishers_info_by_topic(self._info.input_topic)
+
+    def _subscribe_images(self) -> None:
+        """(Re)create the image subscription when the reliability ``image_qos`` asks for has changed."""
+        wanted = choose_reliability(self.cfg.image_qos, [p.qos_profile.reliability for p in self._image_publishers()])
+        if wanted == self._image_reliability:
+            return
+        if self._image_sub is not None:
+            self.destroy_subscription(self._image_sub)
+            self.get_logger().info(f"image publishers on '{self._info.input_topic}' changed: subscribing "
+                                   f"{reliability_name(wanted)}")
+        self._image_reliability = wanted
+        self._image_sub = self.create_subscription(
+            self._image_type, IMAGE_TOPIC, self._on_image, image_profile(wanted),
+            event_callbacks=SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos))
+
     # -- callbacks (executor thread) ------------------------------------------------------------------------
+    def _on_incompatible_qos(self, event) -> None:
+        self.stats.on_incompatible_qos()
+        self._log_once("incompatible_qos", f"a publisher on '{self._info.input_topic}' offers a QoS this "
+                       f"{reliability_name(self._image_reliability)} subscription cannot match (policy "
+                       f"{printable(event.last_policy_kind)}): set image_qos to 'auto' or 'best_effort'")
+
     def _on_image(self, msg) -> None:
         now = time.monotonic()
         with self._cv:
@@ -206,7 +241,9 @@ class HmrNode(Node):
         self.stats.set_cameras_known(known)
 
     def _on_diagnostics_timer(self) -> None:
-        report = self.stats.report(time.monotonic(), self._info, self.cfg.warn_latency_ms, self.cfg.stale_input_s)
+        report = self.stats.report(time.monotonic(), self._info, self.cfg.warn_latency_ms, self.cfg.stale_input_s,
+                                   publishers=len(self._image_publishers()),
+                                   image_qos=reliability_name(self._image_reliability))
         self.pub_diag.publish(diagnostics.to_msg(report, self.get_clock().now().to_msg()))
 
     # -- worker thread --------------------------------------------------------------------------------------

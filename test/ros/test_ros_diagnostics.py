@@ -65,6 +65,19 @@ def test_no_input_and_untrained_network_warn():
     assert r.level == WARN and "UNTRAINED" in r.message
 
 
+def test_missing_images_say_whether_anyone_publishes():
+    stats = PipelineStats(now=0.0)
+    r = stats.report(10.0, INFO, 1000, 5, publishers=0, image_qos="best effort")
+    assert r.level == WARN and "no publisher on it" in r.message
+    r = stats.report(20.0, INFO, 1000, 5, publishers=2, image_qos="best effort")
+    assert r.level == WARN
+    assert "2 publisher(s) on /cam/image, nothing received for 20 s (best effort)" in r.message
+    assert "docs/ros.md#large-images" in r.message
+    assert r.values["image publishers"] == "2" and r.values["image subscription"] == "best effort"
+    stats.on_received(20.0, False)
+    assert stats.report(21.0, INFO, 1000, 5, publishers=2).level == OK  # arriving: the count is only a value
+
+
 def test_backend_selection_and_tracking_are_reported():
     info = StaticInfo(**{**INFO.__dict__, "backend": "onnxruntime (CPU, fp32)",
                          "backend_selection": "tensorrt-cuda skipped: no CUDA; auto chose onnxruntime (CPU, fp32)",
