@@ -1,7 +1,7 @@
 """Inference backends for SIAM's two graphs, and the factory that picks one.
 
     backend = create_backend("auto", network, device="auto", cache_dir=None)
-    backend.frame(image) / backend.temporal(tokens, mask)    # see base.Backend
+    backend.frame(image) / backend.temporal(tokens, mask, centers)    # see base.Backend
     backend.describe(), backend.selection                    # what runs, and why it was chosen
 
 ``auto`` tries tensorrt > torch-cuda > onnxruntime > torch-cpu and keeps one line per skipped candidate in
@@ -27,9 +27,18 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(device)
+        resolved = torch.device(device)
     except (RuntimeError, TypeError) as e:
         raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}") from e
+    if resolved.type == "cuda":
+        # asked for by name, so failing beats a silent CPU run; say why in one line rather than torch's assertion
+        if not torch.cuda.is_available():
+            why = "this torch is a CPU build" if torch.version.cuda is None else "no usable GPU/driver was found"
+            raise ValueError(f"device {str(device)!r}: CUDA is not available ({why}; torch {torch.__version__}); "
+                             "use device 'cpu' or 'auto'")
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(f"device {str(device)!r}: only {torch.cuda.device_count()} CUDA device(s) here")
+    return resolved
 
 
 def _precision(precision: str, cuda: bool) -> str:

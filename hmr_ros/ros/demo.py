@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import subprocess
@@ -42,6 +43,10 @@ from hmr_ros.sim.clips import GroundTruthPerson, SyntheticClip, make_clip
 #: palette's grey included, so a mesh never blends into the person it covers.
 CLOTHES_U8 = ((52, 66, 112), (122, 82, 52), (66, 66, 72), (104, 98, 64))
 DEFAULT_CHECKPOINT = "synthetic"
+#: Seconds without an answer after which the demo sends a clip frame again.
+RETRY_S = 15.0
+#: What a demo run writes into its output folder (and removes first): nothing else there is touched.
+OUTPUTS = ("smpl/frame_*.json", "overlay/frame_*.png", "summary.json", "hmr_node.log", "demo_overrides.yaml")
 DEFAULT_INPUT_SIZE = 128  # the bundled weights' training size, when a checkpoint does not record its own
 #: a true person counts as visible (one the node should find) with at least this fraction of joints in the image
 VISIBLE_JOINT_FRACTION = 0.5
@@ -49,6 +54,17 @@ VISIBLE_JOINT_FRACTION = 0.5
 NOT_TRAINED = ("the network is UNTRAINED (--checkpoint none): its weights are random, so the people and meshes "
                "it published show the data path only, not real detections. The default, --checkpoint synthetic, "
                "runs the bundled weights; CHECKPOINT=/path/to/siam.safetensors make demo runs others.")
+
+
+def clear_outputs(out: Path) -> int:
+    """Remove what an earlier demo run wrote into ``out`` (only ``OUTPUTS``); returns how many files went."""
+    removed = 0
+    for pattern in OUTPUTS:
+        for path in out.glob(pattern):
+            if path.is_file():
+                path.unlink()
+                removed += 1
+    return removed
 
 
 def is_untrained(checkpoint: str | None) -> bool:
@@ -207,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     from hmr_ros.ros.messages import smpl_array_to_dict
 
     out = args.out.resolve()
+    clear_outputs(out)  # a run's folder holds that run only, never overlays left from an earlier one
     (out / "smpl").mkdir(parents=True, exist_ok=True)
     (out / "overlay").mkdir(parents=True, exist_ok=True)
     (out / "demo_overrides.yaml").write_text(yaml.safe_dump({"/**": {"ros__parameters": overrides}}))
@@ -282,10 +299,19 @@ def main(argv: list[str] | None = None) -> int:
             pub_info.publish(info)
             stamp = (int(1_000_000 + frame.stamp), int(round((frame.stamp % 1) * 1e9)) % 1_000_000_000)
             t0 = time.monotonic()
-            pub_img.publish(image(frame.rgb, stamp))
             # markers come with every non-empty result (and with the DELETEALL after people vanish)
-            if not spin_until(lambda: stamp in got_smpl and (stamp in got_markers or not got_smpl[stamp].humans),
-                              args.timeout):
+            answered = lambda: stamp in got_smpl and (stamp in got_markers or not got_smpl[stamp].humans)  # noqa: E731
+            # send again when no answer comes in RETRY_S: one lost sample must not cost the whole timeout. (Had the
+            # node got the frame and only been slow, the copy would enter its window twice; at ~0.2 s per frame here
+            # a 15 s silence is a lost frame.)
+            for attempt in range(max(1, math.ceil(args.timeout / RETRY_S))):
+                if attempt:
+                    print(f"[demo] frame {i + 1}: no answer in {RETRY_S:g} s, sending it again", flush=True)
+                pub_info.publish(info)
+                pub_img.publish(image(frame.rgb, stamp))
+                if spin_until(answered, min(RETRY_S, args.timeout)):
+                    break
+            else:
                 raise RuntimeError(f"no result for frame {i} within {args.timeout} s; see {out / 'hmr_node.log'}")
             latency = time.monotonic() - t0
             msg = got_smpl[stamp]

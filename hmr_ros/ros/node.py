@@ -13,6 +13,8 @@ counted in /diagnostics, and the next good frame is processed.
 """
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import threading
 import time
@@ -26,6 +28,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
@@ -40,7 +43,7 @@ from hmr_ros.ros.image_qos import choose_reliability, image_profile, reliability
 from hmr_ros.ros.image_codec import ImageDecodeError, compressed_msg_to_rgb, image_msg_to_rgb
 from hmr_ros.ros.markers import MeshMarkerWriter, people_colors
 from hmr_ros.ros.messages import bodies_to_msg
-from hmr_ros.ros.params import declare_and_read
+from hmr_ros.ros.params import check_arguments, declare_and_read
 from hmr_ros.ros.text import printable
 
 SMPL_TOPIC = "humans/smpl"
@@ -325,26 +328,53 @@ class HmrNode(Node):
         self._worker.join(timeout=10.0)
 
 
+def _one_line(exc: BaseException, limit: int = 400) -> str:
+    """An exception as one log line: a checkpoint mismatch lists its tensors on many lines; the first lines say it."""
+    text = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+START_UP_INTERRUPTED = "hmr_node: interrupted during start-up"
+
+
+def abort_start_up(signum=None, frame=None) -> None:
+    """SIGINT handler while the node starts: one line and exit 130 at once. (A KeyboardInterrupt raised inside an
+    import or a library call can be swallowed there; the node then came up anyway and ran on.)"""
+    os.write(2, (START_UP_INTERRUPTED + "\n").encode())
+    os._exit(130)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``ros2 run hmr_ros hmr_node``; returns the process exit code."""
-    rclpy.init(args=argv)
+    """Entry point of ``ros2 run hmr_ros hmr_node``; returns the process exit code.
+
+    Start-up never ends in a traceback: a bad parameter or an unusable file or device is one ``hmr_node:`` line on
+    stderr and exit code 2; Ctrl-C before the node is up is one line and 130 (the shell's code for SIGINT). Once it
+    is up, Ctrl-C (KeyboardInterrupt) and SIGTERM (rclpy's handler) stop it cleanly with 0."""
     node = None
+    signal.signal(signal.SIGINT, abort_start_up)
     try:
+        # rclpy handles SIGTERM only: SIGINT is ours, to tell start-up from running
+        rclpy.init(args=argv, signal_handler_options=SignalHandlerOptions.SIGTERM)
         try:
+            check_arguments(argv)
             node = HmrNode()
         except ParameterError as exc:
-            print(f"hmr_node: {exc}", file=sys.stderr, flush=True)
+            print(f"hmr_node: {_one_line(exc)}", file=sys.stderr, flush=True)
             return 2
-        except (ValueError, OSError) as exc:  # missing/corrupt checkpoint or body model, bad device
-            print(f"hmr_node: cannot start: {exc}", file=sys.stderr, flush=True)
-            return 1
+        except Exception as exc:  # missing/corrupt checkpoint or body model, bad device, unwritable cache, ...
+            print(f"hmr_node: cannot start: {_one_line(exc)}", file=sys.stderr, flush=True)
+            return 2
         executor = SingleThreadedExecutor()
         executor.add_node(node)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             executor.spin()
         except (KeyboardInterrupt, ExternalShutdownException):
             pass
         return 0
+    except KeyboardInterrupt:
+        print(START_UP_INTERRUPTED, file=sys.stderr, flush=True)
+        return 130
     finally:
         if node is not None:
             if hasattr(node, "_worker"):

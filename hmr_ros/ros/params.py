@@ -2,7 +2,11 @@
 descriptor (description, range or choices, read-only), read them back and validate them."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from hmr_ros.parameters import PARAMS, SPECS, NodeConfig, ParameterError, make_config
+
+NODE_NAME = "hmr_node"
 
 
 def declare_and_read(node) -> NodeConfig:
@@ -37,3 +41,64 @@ def declare_and_read(node) -> NodeConfig:
     if unknown:
         raise ParameterError(f"unknown parameter(s) {', '.join(unknown)} for hmr_node; known: {', '.join(SPECS)}")
     return make_config({spec.name: node.get_parameter(spec.name).value for spec in PARAMS})
+
+
+def _type_problem(name: str, value) -> str | None:
+    expected = SPECS[name].type
+    if expected is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return None
+    if type(value) is expected:
+        return None
+    return f"expected {expected.__name__}, got {type(value).__name__} {value!r}"
+
+
+def _for_this_node(key: str) -> bool:
+    """A params-file section that applies to hmr_node: ``/**``, ``hmr_node``, ``/ns/hmr_node``, ``/*/hmr_node``."""
+    return key.rstrip("/").split("/")[-1] in (NODE_NAME, "*", "**")
+
+
+def check_arguments(argv: list[str] | None) -> None:
+    """Refuse values of the wrong type given on the command line (``-p name:=value``) or in a ``--params-file``.
+
+    rcl silently drops a value whose type differs from the one an earlier params file gave the same name (so
+    ``input_size:=abc`` after config/hmr.yaml would run with 128 without a word); this reads the arguments the
+    way rcl does (values are YAML) and raises ParameterError naming the parameter and where it came from.
+    """
+    import yaml
+
+    args = list(argv or [])
+    if "--ros-args" not in args:
+        return
+    found: list[tuple[str, object, str]] = []  # (name, value, where)
+    i = args.index("--ros-args") + 1
+    while i < len(args):
+        flag = args[i]
+        if flag == "--":
+            break
+        value = args[i + 1] if i + 1 < len(args) else ""
+        if flag in ("-p", "--param") and ":=" in value:
+            name, _, text = value.partition(":=")
+            node, _, name = name.rpartition(":")  # "hmr_node:window:=4" names the node
+            if not node or node == NODE_NAME:
+                try:
+                    found.append((name, yaml.safe_load(text), f"'{flag} {value}'"))
+                except yaml.YAMLError:
+                    found.append((name, text, f"'{flag} {value}'"))
+            i += 2
+        elif flag == "--params-file":
+            try:
+                doc = yaml.safe_load(Path(value).read_text()) or {}
+            except (OSError, yaml.YAMLError) as exc:
+                raise ParameterError(f"cannot read --params-file {value}: {exc}") from None
+            for key, section in (doc.items() if isinstance(doc, dict) else ()):
+                params = section.get("ros__parameters") if isinstance(section, dict) else None
+                if _for_this_node(str(key)) and isinstance(params, dict):
+                    found += [(name, v, f"--params-file {value}") for name, v in params.items()]
+            i += 2
+        else:
+            i += 1
+    for name, value, where in found:
+        if name in SPECS:  # only the type: rcl passes on values of the right type, declare_and_read checks them
+            problem = _type_problem(name, value)
+            if problem:
+                raise ParameterError(f"invalid parameter '{name}' ({where}): {problem} ({SPECS[name].description})")

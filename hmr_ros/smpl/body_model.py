@@ -14,6 +14,8 @@ z = forward), rotated about the root joint by ``rotmats[:, 0]``, no translation.
 from __future__ import annotations
 
 import pickle
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -270,8 +272,8 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
             return {k: npz[k] for k in _REQUIRED_KEYS if k in npz.files}
     except ValueError as exc:
         raise _bad_file(source, f"unreadable .npz or an object array in a required key ({exc})") from exc
-    except (OSError, EOFError) as exc:
-        raise _bad_file(source, f"not a readable .npz file ({exc})") from exc
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:  # truncated or not a zip archive at all
+        raise _bad_file(source, f"not a readable .npz file ({type(exc).__name__}: {exc})") from exc
 
 
 class _PickledState:

@@ -118,8 +118,9 @@ class NodeProcess:
         return self.proc.returncode
 
 
-def run_node_to_exit(overrides: dict, tmp_path: Path, timeout: float = 120.0):
-    """Run hmr_node until it exits by itself (start-up failures); returns the CompletedProcess."""
+def run_node_to_exit(overrides: dict, tmp_path: Path, timeout: float = 120.0, extra_args: list[str] | None = None):
+    """Run hmr_node until it exits by itself (start-up failures); returns the CompletedProcess. ``extra_args`` go
+    after the parameter files (e.g. ``["-p", "window:=4.5"]``, the command-line form)."""
     import subprocess
 
     import yaml
@@ -128,8 +129,8 @@ def run_node_to_exit(overrides: dict, tmp_path: Path, timeout: float = 120.0):
     overrides = with_private_cache(overrides, tmp_path)
     override_file = tmp_path / "overrides.yaml"
     override_file.write_text(yaml.safe_dump({"/**": {"ros__parameters": overrides}}))
-    return subprocess.run([str(node), "--ros-args", "--params-file", str(config), "--params-file", str(override_file)],
-                          capture_output=True, text=True, timeout=timeout, env=dict(os.environ))
+    return subprocess.run([str(node), "--ros-args", "--params-file", str(config), "--params-file", str(override_file)]
+                          + (extra_args or []), capture_output=True, text=True, timeout=timeout, env=dict(os.environ))
 
 
 class Probe:

@@ -196,3 +196,15 @@ def test_the_bundled_weights_go_to_the_node_by_name_or_stop_the_demo_with_a_hint
     else:
         with pytest.raises(FileNotFoundError, match="--checkpoint none"):
             demo.node_overrides("synthetic")
+
+
+def test_a_run_first_removes_what_an_earlier_run_wrote_and_nothing_else(tmp_path):
+    (tmp_path / "overlay").mkdir()
+    (tmp_path / "smpl").mkdir()
+    stale = [tmp_path / "overlay" / "frame_0099.png", tmp_path / "smpl" / "frame_0099.json", tmp_path / "summary.json",
+             tmp_path / "hmr_node.log"]
+    mine = [tmp_path / "notes.txt", tmp_path / "overlay" / "my_drawing.png"]
+    for path in stale + mine:
+        path.write_text("x")
+    assert demo.clear_outputs(tmp_path) == len(stale)
+    assert not any(p.exists() for p in stale) and all(p.exists() for p in mine)

@@ -1,6 +1,11 @@
-"""hmr_node refuses bad configuration at start with one clear line on stderr and a non-zero exit code
-(no traceback): out-of-range and unknown parameters, a missing body-model or checkpoint file, a backend
-named explicitly that cannot run."""
+"""hmr_node refuses bad configuration at start with one clear line on stderr and exit code 2 within 10 s (no
+traceback): out-of-range, mistyped and unknown parameters, missing, truncated or wrong checkpoint and body-model
+files, a CUDA device on a machine without one, an unwritable engine cache, a backend named explicitly that cannot
+run. Ctrl-C during start-up is one line and exit code 130."""
+import signal
+import subprocess
+import time
+
 import pytest
 
 import ros_harness
@@ -15,16 +20,62 @@ ros_harness.require_ros()
     (dict(backend="cuda_magic"), 2, "invalid parameter 'backend': expected one of 'auto', 'tensorrt'"),
     (dict(precision="int8"), 2, "invalid parameter 'precision': expected one of 'auto', 'fp16', 'fp32'"),
     (dict(tracking_min_hits=0), 2, "invalid parameter 'tracking_min_hits'"),
-    (dict(body_model="/nonexistent/SMPL_NEUTRAL.npz"), 1, "/nonexistent/SMPL_NEUTRAL.npz"),
-    (dict(checkpoint="/nonexistent/siam.safetensors"), 1, "/nonexistent/siam.safetensors"),
+    # the command-line form: rcl drops a params file's value whose type differs from an earlier file's
+    (["input_size:=abc"], 2, "invalid parameter 'input_size' ('-p input_size:=abc'): expected int, got str 'abc'"),
+    (["window:=4.5"], 2, "invalid parameter 'window' ('-p window:=4.5'): expected int, got float 4.5"),
+    (dict(body_model="/nonexistent/SMPL_NEUTRAL.npz"), 2, "/nonexistent/SMPL_NEUTRAL.npz"),
+    (dict(checkpoint="/nonexistent/siam.safetensors"), 2, "/nonexistent/siam.safetensors"),
+    ("wrong_tensors", 2, "does not match the network"),
+    ("truncated_checkpoint", 2, "is not a readable safetensors file"),
+    ("truncated_body", 2, "not a readable .npz file"),
+    (dict(device="cuda"), 2, "CUDA is not available"),
+    (dict(backend="onnxruntime", engine_cache_dir="/dev/null/cache"), 2, "Not a directory: '/dev/null/cache"),
     # a backend named explicitly that cannot run stops the node (auto would fall back instead)
-    (dict(backend="onnxruntime", precision="fp16"), 1,
+    (dict(backend="onnxruntime", precision="fp16"), 2,
      "cannot start: onnxruntime backend runs the exported graphs in fp32 only"),
 ])
 def test_bad_configuration_is_one_line_and_a_non_zero_exit(overrides, code, expected, tmp_path, monkeypatch):
+    if overrides == "wrong_tensors":  # valid safetensors, not SIAM's tensors
+        from safetensors.torch import save_file
+        import torch
+        save_file({"weight": torch.zeros(3)}, str(tmp_path / "wrong.safetensors"))
+        overrides = dict(checkpoint=str(tmp_path / "wrong.safetensors"))
+    elif overrides == "truncated_checkpoint":
+        from hmr_ros.checkpoint import resolve_checkpoint
+        (tmp_path / "cut.safetensors").write_bytes(resolve_checkpoint("synthetic").read_bytes()[:4096])
+        overrides = dict(checkpoint=str(tmp_path / "cut.safetensors"))
+    elif overrides == "truncated_body":
+        from hmr_ros.smpl.procedural_body import write_procedural_body
+        write_procedural_body(tmp_path / "body.npz")
+        (tmp_path / "cut.npz").write_bytes((tmp_path / "body.npz").read_bytes()[:5000])
+        overrides = dict(body_model=str(tmp_path / "cut.npz"))
+    extra = []
+    if isinstance(overrides, list):
+        extra, overrides = [arg for value in overrides for arg in ("-p", value)], {}
     ros_harness.isolate_ros_environment(monkeypatch)
-    done = ros_harness.run_node_to_exit({"backend": "torch", "input_size": 128, "window": 2, **overrides}, tmp_path)
+    start = time.monotonic()
+    done = ros_harness.run_node_to_exit({"backend": "torch", "input_size": 128, "window": 2, **overrides}, tmp_path,
+                                        extra_args=extra)
+    assert time.monotonic() - start < 10.0, "start-up errors must come within 10 s"
     assert done.returncode == code, done.stderr
     assert "Traceback" not in done.stderr
     lines = [line for line in done.stderr.splitlines() if line.startswith("hmr_node:")]
     assert len(lines) == 1 and expected in lines[0], done.stderr
+
+
+def test_ctrl_c_during_start_up_is_one_line(tmp_path, monkeypatch):
+    ros_harness.isolate_ros_environment(monkeypatch)
+    proc = ros_harness.NodeProcess({"backend": "torch", "input_size": 128}, tmp_path)
+    time.sleep(1.0)  # importing torch / building the network
+    proc.proc.send_signal(signal.SIGINT)
+    try:
+        code = proc.proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.proc.kill()
+        raise
+    log = proc.log()
+    proc.stop()
+    assert "Traceback" not in log, log
+    if code == 0:  # the node came up before the signal: a clean shutdown is the right answer too
+        return
+    assert code == 130 and log.strip().splitlines()[-1] == "hmr_node: interrupted during start-up", log
