@@ -143,6 +143,10 @@ PARAMS: tuple[ParamSpec, ...] = (
               "confirmed) tracks; their ids may vanish", _TRACK),
     ParamSpec("tracking_max_root_distance_m", "tracker.max_root_distance_m", "gate radius around a track's "
               "predicted 3D root (it grows while the track is unseen), metres", _TRACK, range=(0.01, 10.0, 0)),
+    ParamSpec("tracking_gate_depth_fraction", "tracker.gate_depth_fraction", "a depth difference up to this "
+              "fraction of the track's depth does not count in the root distance (monocular depth errors grow "
+              "with distance, along the viewing ray)", _TRACK,
+              range=(0.0, 2.0, 0)),
     ParamSpec("tracking_max_cost", "tracker.max_cost", "a detection and a track whose association cost (in "
               "[0, 1]) exceeds this are not matched", _TRACK, range=(0.01, 1.0, 0)),
     ParamSpec("tracking_one_euro_min_cutoff_hz", "tracker.one_euro_min_cutoff_hz", "translation One-Euro cutoff "

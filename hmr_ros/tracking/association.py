@@ -73,7 +73,12 @@ def association_cost(tracks: Sequence[Any], bodies: list[Body], quats: np.ndarra
     pred_boxes = np.stack([t.predicted_box(stamp) for t in tracks])
     unseen_s = np.array([stamp - t.last_stamp for t in tracks])
 
-    dist = np.linalg.norm(pred_roots[:, None] - det_roots[None], axis=-1)
+    # A monocular root is uncertain along the viewing ray (depth), not across it: a depth difference up to
+    # gate_depth_fraction x depth is forgiven; lateral distances count in full, as before.
+    diff = det_roots[None] - pred_roots[:, None]                                      # (tracks, dets, 3)
+    allowance = cfg.gate_depth_fraction * np.maximum(pred_roots[:, 2], 0.0)[:, None]
+    dz = np.maximum(np.abs(diff[..., 2]) - allowance, 0.0)
+    dist = np.sqrt(diff[..., 0] ** 2 + diff[..., 1] ** 2 + dz ** 2)
     gate = cfg.max_root_distance_m + cfg.gate_growth_m_per_s * unseen_s
     root_cost = np.clip(dist / gate[:, None], 0.0, 1.0)
     iou_cost = 1.0 - box_iou(pred_boxes, det_boxes)

@@ -269,3 +269,15 @@ assert len({b.id for b in out}) == 2, out
 """
     repo = Path(__file__).resolve().parents[2]
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60, cwd=repo)
+
+
+@pytest.mark.parametrize("offset,same_id", [((0.0, 0.7), True), ((0.7, 0.0), False)])
+def test_a_depth_jump_along_the_viewing_ray_keeps_the_id_a_sideways_jump_does_not(offset, same_id):
+    # at 5 m, 0.7 m deeper is within gate_depth_fraction (0.15 x 5 m) of monocular depth noise; 0.7 m sideways is
+    # beyond the 0.6 m gate
+    tracker = Tracker(TrackerConfig(seed=0, min_hits=1))
+    for k in range(5):
+        out = tracker.update([make_body((0.0, 5.0))], k / FPS)
+    old = out[0].id
+    out = tracker.update([make_body((offset[0], 5.0 + offset[1]))], 5 / FPS)
+    assert (out[0].id == old) is same_id
