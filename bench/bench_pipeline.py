@@ -80,8 +80,8 @@ class FirstPeople(Backend):
             torch.cuda.synchronize(self.device)
         return out
 
-    def temporal(self, tokens, mask):
-        out = self.inner.temporal(tokens, mask)
+    def temporal(self, tokens, mask, centers):
+        out = self.inner.temporal(tokens, mask, centers)
         if self.sync:
             torch.cuda.synchronize(self.device)
         return out
@@ -175,7 +175,7 @@ def buffer_ms(window: int, device: torch.device, repeats: int = 50) -> float:
     for i in range(repeats):
         t = time.perf_counter()
         buf.push(tokens, mask, centers, scores, FrameSlot(float(i), None))
-        tk, mk = buf.window_view()
+        tk, mk, ck = buf.window_view()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         times.append(time.perf_counter() - t)

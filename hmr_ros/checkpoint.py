@@ -55,9 +55,11 @@ def _listing(title: str, items: list[str]) -> str:
     return f"\n  {title} ({len(items)}): " + ", ".join(items[:_SHOWN]) + more
 
 
-def load_checkpoint(model: SIAM, path: str | os.PathLike) -> dict:
+def load_checkpoint(model: SIAM, path: str | os.PathLike, part: str = "") -> dict:
     """Load weights into ``model`` strictly (``path`` may name bundled weights, see ``resolve_checkpoint``).
-    Returns the config stored in the file (may be empty).
+    Returns the config stored in the file (may be empty). ``part`` (e.g. ``"frame_net."``) loads only the tensors
+    under that prefix, strictly there, and leaves the rest of the model as it is (a new temporal network on a
+    trained frame network).
 
     Raises FileNotFoundError for a missing file, ValueError for a non-safetensors file, or for missing,
     unexpected or wrongly shaped tensors (listed by name).
@@ -79,6 +81,9 @@ def load_checkpoint(model: SIAM, path: str | os.PathLike) -> dict:
     state = {k: v for k, v in state.items() if k not in RETIRED_STATE_KEYS}
 
     expected = model.state_dict()
+    if part:
+        state = {k: v for k, v in state.items() if k.startswith(part)}
+        expected = {k: v for k, v in expected.items() if k.startswith(part)}
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     shapes = sorted(f"{k} file {tuple(state[k].shape)} != model {tuple(v.shape)}"
@@ -100,5 +105,5 @@ def load_checkpoint(model: SIAM, path: str | os.PathLike) -> dict:
     bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
         raise ValueError(f"checkpoint {path} holds non-finite values" + _listing("tensors", sorted(bad)))
-    model.load_state_dict(state, strict=True)
+    model.load_state_dict(state, strict=not part)
     return stored

@@ -177,8 +177,9 @@ class Estimator:
             self.buffer.push(tokens[0], mask[0], centers[0], scores[0], FrameSlot(stamp, FrameMeta(lb, K, default_K)))
             t_frame = time.perf_counter() - t
             t = time.perf_counter()
-            win_tokens, win_mask = self.buffer.window_view()
-            rotmats, betas, cam, out_tokens = self.backend.temporal(win_tokens[None], win_mask[None])
+            win_tokens, win_mask, win_centers = self.buffer.window_view()
+            rotmats, betas, cam, out_tokens = self.backend.temporal(win_tokens[None], win_mask[None],
+                                                                    win_centers[None])
             t_temporal = time.perf_counter() - t
             t = time.perf_counter()
             bodies = self._bodies(rotmats[0], betas[0], cam[0], out_tokens[0])

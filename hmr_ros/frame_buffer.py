@@ -66,10 +66,12 @@ class FrameBuffer:
         """(T,) slot indices, oldest first. Unwritten slots come first and are masked."""
         return (torch.arange(self.window) + self._next) % self.window
 
-    def window_view(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Chronological (T, K, D) tokens and (T, K) mask for the temporal network."""
+    def window_view(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Chronological (T, K, D) tokens, (T, K) mask and (T, K, 2) centres (network pixels) for the temporal
+        network."""
         idx = self.order().to(self.tokens.device)
-        return self.tokens.index_select(0, idx), self.mask.index_select(0, idx)
+        return (self.tokens.index_select(0, idx), self.mask.index_select(0, idx),
+                self.centers.index_select(0, idx))
 
     def frame(self, age: int) -> tuple[FrameSlot | None, torch.Tensor, torch.Tensor, torch.Tensor]:
         """The frame written ``age`` frames ago (0 = newest): (slot, mask (K,), centers (K, 2), scores (K,))."""

@@ -88,9 +88,11 @@ def test_streaming_equals_a_full_window_recompute(est):
             outs = [net.frame_net(torch.from_numpy(letterbox(f, S)[0])[None]) for f in window]
             tokens = torch.zeros(1, T, K, 256)
             mask = torch.zeros(1, T, K, dtype=torch.bool)
-            for j, (tok, _, _, m) in enumerate(outs):
-                tokens[0, T - len(outs) + j], mask[0, T - len(outs) + j] = tok[0], m[0]
-            rotmats, betas, cam, _ = net.temporal_net(tokens, mask)
+            centers = torch.zeros(1, T, K, 2)
+            for j, (tok, c, _, m) in enumerate(outs):
+                j = T - len(outs) + j
+                tokens[0, j], mask[0, j], centers[0, j] = tok[0], m[0], c[0]
+            rotmats, betas, cam, _ = net.temporal_net(tokens, mask, centers)
         assert len(streamed) == int(mask[0, -1].sum())
         got = np.stack([b.betas for b in streamed])
         assert np.allclose(got, betas[0][mask[0, -1]].numpy(), atol=1e-5)

@@ -2,8 +2,9 @@
 
     frame(image)           uint8 (1, S, S, 3) RGB            -> FrameOutputs(tokens (1, K, D) float32,
                                                                 centers (1, K, 2) px, scores (1, K), mask (1, K) bool)
-    temporal(tokens, mask) tokens (1, T, K, D), mask (1, T, K) -> TemporalOutputs(rotmats (1, K, 24, 3, 3),
-                                                                betas (1, K, 10), cam (1, K, 3), tokens (1, K, D))
+    temporal(tokens, mask, centers)
+                           tokens (1, T, K, D), mask (1, T, K), -> TemporalOutputs(rotmats (1, K, 24, 3, 3),
+                           centers (1, T, K, 2) px                  betas (1, K, 10), cam (1, K, 3), tokens (1, K, D))
 
 Inputs may live on any device; outputs are float32 (bool for the mask) torch tensors on ``backend.device``, so the
 Estimator's downstream code (frame buffer, camera, body model) is the same whichever backend runs the graphs.
@@ -66,8 +67,9 @@ class Backend(ABC):
         """Run ``frame_net`` on one uint8 (1, S, S, 3) RGB image."""
 
     @abstractmethod
-    def temporal(self, tokens: torch.Tensor, mask: torch.Tensor) -> TemporalOutputs:
-        """Run ``temporal_net`` on a window: tokens (1, T, K, D) float32, mask (1, T, K) bool."""
+    def temporal(self, tokens: torch.Tensor, mask: torch.Tensor, centers: torch.Tensor) -> TemporalOutputs:
+        """Run ``temporal_net`` on a window: tokens (1, T, K, D) float32, mask (1, T, K) bool, centers (1, T, K, 2)
+        float32 network pixels."""
 
     def describe(self) -> str:
         """One line for logs and diagnostics, e.g. ``torch (cuda:0, fp16, CUDA graphs)``."""

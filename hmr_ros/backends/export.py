@@ -1,7 +1,8 @@
 """ONNX export of SIAM's two graphs, and a parity check against PyTorch with ONNX Runtime (CPU).
 
 Static shapes: FrameNet takes (1, S, S, 3) uint8 and outputs the top-K peaks (tokens, centres, scores) whatever their
-score; TemporalNet takes (1, T, K, D) float32 tokens and a (1, T, K) bool mask. The score threshold is not in any
+score; TemporalNet takes (1, T, K, D) float32 tokens, a (1, T, K) bool mask and (1, T, K, 2) float32 centres
+(network pixels). The score threshold is not in any
 graph: the backends compute the frame mask from ``scores`` at run time (``hmr_ros.backends.base``), so one export
 serves every threshold. These files are what the TensorRT and ONNX Runtime backends consume.
 """
@@ -19,7 +20,7 @@ from hmr_ros.model.siam import SIAM, FrameNet
 
 FRAME_INPUTS = ["image"]
 FRAME_OUTPUTS = ["tokens", "centers", "scores"]
-TEMPORAL_INPUTS = ["window_tokens", "window_mask"]
+TEMPORAL_INPUTS = ["window_tokens", "window_mask", "window_centers"]
 TEMPORAL_OUTPUTS = ["rotmats", "betas", "cam", "out_tokens"]
 OPSET = 17
 
@@ -41,14 +42,15 @@ class FrameGraph(torch.nn.Module):
         return self.frame_net.detect(image)
 
 
-def example_inputs(model: SIAM, seed: int = 0) -> tuple[tuple[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+def example_inputs(model: SIAM, seed: int = 0) -> tuple[tuple[torch.Tensor], tuple[torch.Tensor, ...]]:
     """Random but reproducible inputs of the exported shapes for both graphs."""
     cfg = model.config
     g = torch.Generator().manual_seed(seed)
     image = torch.randint(0, 256, (1, cfg.input_size, cfg.input_size, 3), dtype=torch.uint8, generator=g)
     tokens = torch.randn(1, cfg.window, cfg.max_people, cfg.dim, generator=g)
     mask = torch.rand(1, cfg.window, cfg.max_people, generator=g) > 0.3
-    return (image,), (tokens, mask)
+    centers = torch.rand(1, cfg.window, cfg.max_people, 2, generator=g) * cfg.input_size
+    return (image,), (tokens, mask, centers)
 
 
 def export_onnx(model: SIAM, out_dir: str | os.PathLike) -> ExportResult:

@@ -89,8 +89,9 @@ class OnnxRuntimeBackend(Backend):
         feed = {FRAME_INPUTS[0]: image.cpu().numpy()}
         return self._frame_outputs(*self._out(self.frame_session.run(FRAME_OUTPUTS, feed)))
 
-    def temporal(self, tokens: torch.Tensor, mask: torch.Tensor) -> TemporalOutputs:
-        feed = {TEMPORAL_INPUTS[0]: tokens.detach().float().cpu().numpy(), TEMPORAL_INPUTS[1]: mask.cpu().numpy()}
+    def temporal(self, tokens: torch.Tensor, mask: torch.Tensor, centers: torch.Tensor) -> TemporalOutputs:
+        feed = {TEMPORAL_INPUTS[0]: tokens.detach().float().cpu().numpy(), TEMPORAL_INPUTS[1]: mask.cpu().numpy(),
+                TEMPORAL_INPUTS[2]: centers.detach().float().cpu().numpy()}
         return TemporalOutputs(*self._out(self.temporal_session.run(TEMPORAL_OUTPUTS, feed)))
 
     def describe(self) -> str:

@@ -244,8 +244,9 @@ class TensorRTBackend(Backend):
     def frame(self, image: torch.Tensor) -> FrameOutputs:
         return self._frame_outputs(*self._frame(image.to(self.device, non_blocking=True)))
 
-    def temporal(self, tokens: torch.Tensor, mask: torch.Tensor) -> TemporalOutputs:
-        return TemporalOutputs(*self._temporal(tokens.to(self.device), mask.to(self.device)))
+    def temporal(self, tokens: torch.Tensor, mask: torch.Tensor, centers: torch.Tensor) -> TemporalOutputs:
+        return TemporalOutputs(*self._temporal(tokens.to(self.device), mask.to(self.device),
+                                               centers.to(self.device, torch.float32)))
 
     def describe(self) -> str:
         return f"tensorrt ({self.device}, {self.precision}, TensorRT {self.key.trt_version})"

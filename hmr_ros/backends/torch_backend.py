@@ -98,18 +98,19 @@ class TorchBackend(Backend):
         with self._autocast():
             return _as_outputs(self.network.frame_net.detect(image))
 
-    def _run_temporal(self, tokens: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
+    def _run_temporal(self, tokens: torch.Tensor, mask: torch.Tensor, centers: torch.Tensor) -> list[torch.Tensor]:
         with self._autocast():
-            return _as_outputs(self.network.temporal_net(tokens, mask))
+            return _as_outputs(self.network.temporal_net(tokens, mask, centers))
 
     def _capture(self) -> None:
         c, dev = self.cfg, self.device
         image = torch.zeros(1, c.input_size, c.input_size, 3, dtype=torch.uint8, device=dev)
         tokens = torch.zeros(1, c.window, c.max_people, c.dim, device=dev)
         mask = torch.ones(1, c.window, c.max_people, dtype=torch.bool, device=dev)
+        centers = torch.zeros(1, c.window, c.max_people, 2, device=dev)
         with torch.inference_mode():
             self._frame_graph = _CapturedGraph(self._run_frame, [image])
-            self._temporal_graph = _CapturedGraph(self._run_temporal, [tokens, mask])
+            self._temporal_graph = _CapturedGraph(self._run_temporal, [tokens, mask, centers])
 
     # inference_mode here, not only in the Estimator: any caller (check-backends, a user's script) gets outputs
     # without autograd history, and the captured graphs' inference-tensor inputs stay writable.
@@ -120,9 +121,9 @@ class TorchBackend(Backend):
         return self._frame_outputs(*out)
 
     @torch.inference_mode()
-    def temporal(self, tokens: torch.Tensor, mask: torch.Tensor) -> TemporalOutputs:
-        tokens, mask = tokens.to(self.device), mask.to(self.device)
-        out = self._temporal_graph(tokens, mask) if self._temporal_graph else self._run_temporal(tokens, mask)
+    def temporal(self, tokens: torch.Tensor, mask: torch.Tensor, centers: torch.Tensor) -> TemporalOutputs:
+        inputs = (tokens.to(self.device), mask.to(self.device), centers.to(self.device, torch.float32))
+        out = self._temporal_graph(*inputs) if self._temporal_graph else self._run_temporal(*inputs)
         return TemporalOutputs(*out)
 
     def describe(self) -> str:

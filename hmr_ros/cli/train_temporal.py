@@ -24,6 +24,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--image-sizes", default="320x240,240x320,320x180", help="rendered camera sizes WxH, comma separated")
     p.add_argument("--loss-weights", default="accel=0",
                    help="NAME=W,... (default accel=0: the acceleration term costs T times the temporal network)")
+    p.add_argument("--reinit-temporal", action="store_true",
+                   help="start SIA + FD + SMPL head from a fresh initialisation (the frame network keeps the "
+                        "checkpoint's weights)")
     p.add_argument("--build-only", action="store_true", help="build the cache and stop")
     p.set_defaults(func=run)
 
@@ -42,8 +45,8 @@ def run(args) -> int:
     cfg = SIAMConfig(**{**read_config(path), "window": args.window})
     cfg.validate()
     torch.manual_seed(args.seed)
-    model = SIAM(cfg)
-    load_checkpoint(model, path)
+    model = SIAM(cfg)  # --reinit-temporal: this fresh temporal network is the start
+    load_checkpoint(model, path, part="frame_net." if args.reinit_temporal else "")
     sizes = [tuple(int(v) for v in item.lower().split("x")) for item in args.image_sizes.split(",")]
     build_cache(model, cfg, args.cache, args.clips, args.seed, workers=args.workers, image_sizes=sizes)
     if args.build_only:

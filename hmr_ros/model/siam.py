@@ -2,7 +2,7 @@
 window of cached tokens). The split is what makes the feature cache and the exported engines simple.
 
     uint8 image (B, S, S, 3) --FrameNet--> tokens (B, K, D), centers (B, K, 2), scores (B, K), mask (B, K)
-    tokens (B, T, K, D), mask (B, T, K) --TemporalNet--> rotmats (B, K, 24, 3, 3), betas (B, K, 10),
+    tokens (B, T, K, D), mask (B, T, K), centers (B, T, K, 2) --TemporalNet--> rotmats (B, K, 24, 3, 3), betas (B, K, 10),
                                                          cam (B, K, 3), tokens (B, K, D)   [output frame]
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from hmr_ros.model.fd import FeatureDecomposition
 from hmr_ros.model.hrnet import HRNet
 from hmr_ros.model.instances import InstanceHead
 from hmr_ros.model.sia import SIA
-from hmr_ros.model.smpl_head import SMPLHead
+from hmr_ros.model.smpl_head import SMPLHead, SMPLParams
 
 VARIANTS = ("w18", "w32", "w48")
 MODES = ("causal", "centered")
@@ -121,7 +121,8 @@ class FrameNet(nn.Module):
 
 
 class TemporalNet(nn.Module):
-    """(tokens (B, T, K, D), mask (B, T, K)) -> SMPL parameters of the output frame's K people.
+    """(tokens (B, T, K, D), mask (B, T, K), centers (B, T, K, 2) network pixels) -> SMPL parameters of the output
+    frame's K people.
 
     Returns (rotmats (B, K, 24, 3, 3), betas (B, K, 10), cam (B, K, 3), tokens (B, K, D)).
     """
@@ -130,16 +131,21 @@ class TemporalNet(nn.Module):
         super().__init__()
         self.causal = cfg.mode == "causal"
         self.output_index = cfg.output_index
+        self.input_size = cfg.input_size
         self.sia = SIA(cfg.dim, cfg.sia_layers, cfg.sia_heads, cfg.max_window)
         self.fd = FeatureDecomposition(cfg.dim)
         fd = self.fd
         self.smpl_head = SMPLHead(fd.pose_dim, fd.shape_dim, fd.camera_dim, cfg.iterations, cfg.num_betas)
 
-    def forward(self, tokens: torch.Tensor, mask: torch.Tensor):
-        x = self.sia(tokens, mask, causal=self.causal)
+    def params(self, tokens: torch.Tensor, mask: torch.Tensor, centers: torch.Tensor) -> tuple[SMPLParams, torch.Tensor]:
+        """The output frame's ``SMPLParams`` (with the raw 6D the training needs) and its tokens (B, K, D)."""
+        x = self.sia(tokens, mask, centers, self.input_size, causal=self.causal)
         t = self.output_index
         out, out_mask = x[:, t], mask[:, t]
-        p = self.smpl_head(self.fd(out, out_mask))
+        return self.smpl_head(self.fd(out, out_mask)), out
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor, centers: torch.Tensor):
+        p, out = self.params(tokens, mask, centers)
         return p.rotmats, p.betas, p.cam, out
 
 
@@ -181,10 +187,11 @@ class SIAM(nn.Module):
             image = torch.zeros(1, cfg.input_size, cfg.input_size, 3, dtype=torch.uint8)
             tokens = torch.zeros(1, cfg.window, cfg.max_people, cfg.dim)
             mask = torch.ones(1, cfg.window, cfg.max_people, dtype=torch.bool)
+            centers = torch.zeros(1, cfg.window, cfg.max_people, 2)
         with torch.inference_mode(), FlopCounterMode(display=False, depth=2) as frame_count:
             shadow.frame_net(image)
         with torch.inference_mode(), FlopCounterMode(display=False, depth=1) as temporal_count:
-            shadow.temporal_net(tokens, mask)
+            shadow.temporal_net(tokens, mask, centers)
         frame = frame_count.get_flop_counts()
         return {"backbone": sum(frame["FrameNet.backbone"].values()),
                 "frame head": sum(frame["FrameNet.head"].values()),

@@ -25,11 +25,13 @@ MEAN_SCALE = 0.5
 @dataclass
 class SMPLParams:
     """rotmats (B, K, 24, 3, 3) (joint 0 = global orient in the camera optical frame); betas (B, K, 10);
-    cam (B, K, 3) = (s > 0, dx, dy)."""
+    cam (B, K, 3) = (s > 0, dx, dy); pose6d (B, K, 144) the unnormalised 6D of the last step, which the training
+    supervises directly where a loss on rotations has no gradient (a 180 deg error; ``hmr_ros.training.losses``)."""
 
     rotmats: torch.Tensor
     betas: torch.Tensor
     cam: torch.Tensor
+    pose6d: torch.Tensor | None = None
 
 
 def mean_pose_6d() -> torch.Tensor:
@@ -93,4 +95,4 @@ class SMPLHead(nn.Module):
         rotmats = rot6d_to_rotmat(pose.reshape(*lead, NUM_JOINTS, 6))
         # exp keeps the scale positive; clamp avoids inf depth for a wild untrained output.
         s = torch.exp(cam[..., :1].clamp(-6.0, 6.0))
-        return SMPLParams(rotmats, betas, torch.cat([s, cam[..., 1:]], dim=-1))
+        return SMPLParams(rotmats, betas, torch.cat([s, cam[..., 1:]], dim=-1), pose)

@@ -44,10 +44,10 @@ from hmr_ros.camera import Letterbox, letterbox
 from hmr_ros.geometry.rotations import axis_angle_to_rotmat
 from hmr_ros.model.siam import SIAMConfig
 from hmr_ros.sim.clips import SyntheticClip, make_clip
-from hmr_ros.training.losses import ClipBatch, gaussian_heatmap
+from hmr_ros.training.losses import ClipBatch
 
-__all__ = ["HEATMAP_SIGMA", "STRIDE", "ClipSample", "root_to_cam", "center_cell", "clip_sample", "crop_clip",
-           "collate", "letterbox_row", "SyntheticClipDataset", "random_crop"]
+__all__ = ["HEATMAP_SIGMA", "STRIDE", "ClipSample", "gaussian_heatmap", "root_to_cam", "center_cell", "clip_sample",
+           "crop_clip", "collate", "letterbox_row", "SyntheticClipDataset", "random_crop"]
 
 #: Standard deviation of the centre heatmap Gaussian, in grid cells (1.5 cells = 6 letterbox px at stride 4): the
 #: value ``gaussian_heatmap`` defaults to; a person in the letterbox is ~10-40 cells tall, so the blob stays inside
@@ -83,6 +83,16 @@ class ClipSample:
     letterboxes: list[Letterbox]
     K_cam: np.ndarray
     joints: torch.Tensor | None = None
+
+
+def gaussian_heatmap(size: int, centers: torch.Tensor, sigma: float = 1.5) -> torch.Tensor:
+    """(size, size) target with a unit peak at each (x, y) grid centre in ``centers`` (N, 2)."""
+    ys, xs = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32),
+                            indexing="ij")
+    heat = torch.zeros(size, size)
+    for x, y in centers.tolist():
+        heat = torch.maximum(heat, torch.exp(-((xs - x) ** 2 + (ys - y) ** 2) / (2 * sigma ** 2)))
+    return heat
 
 
 def root_to_cam(root: torch.Tensor, center_lb: torch.Tensor, lb: Letterbox, K: np.ndarray) -> torch.Tensor:

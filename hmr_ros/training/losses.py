@@ -20,7 +20,7 @@ from hmr_ros.smpl.body_model import BodyModel, load_body_model
 from hmr_ros.smpl.lbs import batch_rigid_transform, blend_shapes, pose_features
 
 __all__ = ["ClipBatch", "LossWeights", "LOSS_TERMS", "VERTEX_STRIDE", "MIN_DEPTH_M", "SkeletonBody",
-           "center_focal_loss", "siam_losses", "temporal_losses", "gaussian_heatmap", "project_to_letterbox", "perspective_root_batch",
+           "center_focal_loss", "siam_losses", "temporal_losses", "project_to_letterbox", "perspective_root_batch",
            "frame_predictions", "pseudo_huber"]
 
 #: Every vertex loss uses vertices 0, 16, 32, ... of the body model (448 of the procedural body's 7166, 431 of SMPL's
@@ -78,7 +78,8 @@ class LossWeights:
     Units of the unweighted terms: heatmap, pose, betas, cam as before (focal loss per centre; squared errors summed
     per person); joints3d and verts metres (mean root-relative distance, MPJPE / PVE-like); joints2d fractions of
     the letterbox side S (mean reprojection distance / S); accel metres per frame^2 (mean distance between predicted
-    and true root-relative joint accelerations). docs/training.md explains the defaults.
+    and true root-relative joint accelerations); orient6d squared error of the root's unnormalised 6D against the
+    true rotation's first two columns. docs/training.md explains the defaults.
     """
 
     heatmap: float = 1.0
@@ -89,6 +90,7 @@ class LossWeights:
     joints2d: float = 10.0
     verts: float = 2.0
     accel: float = 1.0
+    orient6d: float = 1.0
 
     @staticmethod
     def old_objective() -> "LossWeights":
@@ -238,7 +240,7 @@ def project_to_letterbox(points: torch.Tensor, letterbox: torch.Tensor, K_cam: t
     return torch.stack([u * scale + pad_x, v * scale + pad_y], dim=-1)
 
 
-def frame_predictions(model: SIAM, tokens: torch.Tensor, mask: torch.Tensor):
+def frame_predictions(model: SIAM, tokens: torch.Tensor, mask: torch.Tensor, centers: torch.Tensor):
     """The temporal network's output for every frame of the clips, each as it would be predicted at inference.
 
     The prediction for frame t comes from the window whose output slot (``output_index`` o) holds frame t: window
@@ -247,7 +249,7 @@ def frame_predictions(model: SIAM, tokens: torch.Tensor, mask: torch.Tensor):
     itself, so that frame's prediction is the usual one.
 
     Args:
-        tokens: (B, T, K, D); mask: (B, T, K) bool.
+        tokens: (B, T, K, D); mask: (B, T, K) bool; centers: (B, T, K, 2) network pixels.
     Returns:
         rotmats (B, T, K, 24, 3, 3), betas (B, T, K, nb), cam (B, T, K, 3): the prediction for each frame.
     """
@@ -258,7 +260,9 @@ def frame_predictions(model: SIAM, tokens: torch.Tensor, mask: torch.Tensor):
     src = src.clamp(0, t - 1)
     win_tokens = tokens[:, src] * valid[None, :, :, None, None].to(tokens.dtype)                # (B, T, T, K, D)
     win_mask = mask[:, src] & valid[None, :, :, None]                                             # (B, T, T, K)
-    rotmats, betas, cam, _ = model.temporal_net(win_tokens.flatten(0, 1), win_mask.flatten(0, 1))
+    win_centers = centers[:, src] * valid[None, :, :, None, None].to(centers.dtype)               # (B, T, T, K, 2)
+    rotmats, betas, cam, _ = model.temporal_net(win_tokens.flatten(0, 1), win_mask.flatten(0, 1),
+                                                win_centers.flatten(0, 1))
     return (rotmats.view(b, t, *rotmats.shape[1:]), betas.view(b, t, *betas.shape[1:]),
             cam.view(b, t, *cam.shape[1:]))
 
@@ -279,18 +283,21 @@ def siam_losses(model: SIAM, batch: ClipBatch, weights: LossWeights | dict | Non
     w = LossWeights.from_mapping(weights)
     b, t = batch.images.shape[:2]
     fused, logits = model.frame_net.features(batch.images.flatten(0, 1))            # (B*T, D, h, w)
-    tokens, _ = model.frame_net.head.tokens_at(fused, batch.index.flatten(0, 1))    # (B*T, K, D)
+    tokens, centers = model.frame_net.head.tokens_at(fused, batch.index.flatten(0, 1))  # (B*T, K, D), (B*T, K, 2)
     losses = {"heatmap": logits.new_zeros((), dtype=torch.float32)}
     if w.heatmap:
         losses["heatmap"] = w.heatmap * center_focal_loss(logits, batch.heatmaps.flatten(0, 1))
-    losses.update(temporal_losses(model, tokens.view(b, t, *tokens.shape[1:]), batch, w, body_model))
+    losses.update(temporal_losses(model, tokens.view(b, t, *tokens.shape[1:]), centers.view(b, t, -1, 2).float(),
+                                  batch, w, body_model))
     losses["total"] = sum(losses[name] for name in LOSS_TERMS)
     return losses
 
 
-def temporal_losses(model: SIAM, tokens: torch.Tensor, batch: ClipBatch, weights: LossWeights | dict | None = None,
+def temporal_losses(model: SIAM, tokens: torch.Tensor, centers: torch.Tensor, batch: ClipBatch,
+                    weights: LossWeights | dict | None = None,
                     body_model: BodyModel | None = None) -> dict[str, torch.Tensor]:
-    """Every term but the heatmap's, from the frame tokens (B, T, K, D) gathered at the ground-truth centres.
+    """Every term but the heatmap's, from the frame tokens (B, T, K, D) gathered at the ground-truth centres
+    (B, T, K, 2) network pixels.
 
     The part of :func:`siam_losses` after the frame network: the temporal network's output frame (and, for the
     acceleration term, every frame's prediction, :func:`frame_predictions`) through :func:`output_losses`. The
@@ -300,18 +307,19 @@ def temporal_losses(model: SIAM, tokens: torch.Tensor, batch: ClipBatch, weights
     t = tokens.shape[1]
     out = model.config.output_index
     use_accel = w.accel > 0 and t >= 3 and batch.joints is not None
-    if use_accel:  # every frame's prediction; the output frame's is the usual one
-        all_rotmats, all_betas, all_cam = frame_predictions(model, tokens, batch.mask)
-        rotmats, betas, cam = all_rotmats[:, out], all_betas[:, out], all_cam[:, out]
-    else:
-        rotmats, betas, cam, _ = model.temporal_net(tokens, batch.mask)
-    frames = (all_rotmats, all_betas) if use_accel else None
-    return output_losses(batch, out, rotmats, betas, cam, weights=w, body_model=body_model, frames=frames)
+    params, _ = model.temporal_net.params(tokens, batch.mask, centers)
+    frames = None
+    if use_accel:  # every frame's prediction (the output frame's equals ``params``)
+        all_rotmats, all_betas, _ = frame_predictions(model, tokens, batch.mask, centers)
+        frames = (all_rotmats, all_betas)
+    return output_losses(batch, out, params.rotmats, params.betas, params.cam, weights=w, body_model=body_model,
+                         frames=frames, pose6d=params.pose6d)
 
 
 def output_losses(batch: ClipBatch, output_index: int, rotmats: torch.Tensor, betas: torch.Tensor, cam: torch.Tensor,
                   *, weights: LossWeights | dict | None = None, body_model: BodyModel | None = None,
-                  frames: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+                  frames: tuple[torch.Tensor, torch.Tensor] | None = None,
+                  pose6d: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Every term but the heatmap's, from the network's outputs (weighted; 0 where off or not computable).
 
     Args:
@@ -320,6 +328,7 @@ def output_losses(batch: ClipBatch, output_index: int, rotmats: torch.Tensor, be
         weights, body_model: as in :func:`siam_losses`.
         frames: (rotmats (B, T, K, 24, 3, 3), betas (B, T, K, nb)) predictions of every frame
             (:func:`frame_predictions`), for the acceleration term; None = no acceleration term.
+        pose6d: (B, K, 144) the head's unnormalised 6D (``SMPLParams.pose6d``), for the orient6d term; None = none.
     Returns:
         {term: weighted value} for every name of ``LOSS_TERMS`` except "heatmap".
     """
@@ -339,6 +348,11 @@ def output_losses(batch: ClipBatch, output_index: int, rotmats: torch.Tensor, be
         losses["betas"] = w.betas * per_person(betas - batch.betas)
     if w.cam:
         losses["cam"] = w.cam * per_person(cam - batch.cam)
+    if w.orient6d and pose6d is not None:
+        # The rotation terms have no gradient at a 180 deg error (every smooth function of a rotation is extremal
+        # at the antipode), so a person predicted facing the wrong way would stay so; the raw 6D has one.
+        target = torch.cat([batch.rotmats[:, :, 0, :, 0], batch.rotmats[:, :, 0, :, 1]], dim=-1)   # (B, K, 6)
+        losses["orient6d"] = w.orient6d * per_person(pose6d.float()[..., :6] - target)
 
     has_2d = all(v is not None for v in (batch.centers, batch.joints, batch.K_cam, batch.letterbox))
     use_accel = bool(w.accel) and frames is not None and batch.joints is not None and batch.mask.shape[1] >= 3
@@ -421,13 +435,3 @@ def _accel_loss(frames: tuple[torch.Tensor, torch.Tensor], batch: ClipBatch, bod
     acc_g = gt[:, :-2] - 2 * gt[:, 1:-1] + gt[:, 2:]
     err = pseudo_huber(acc_p - acc_g).mean(-1)                                       # (B, T-2, K)
     return (err * triple).sum() / triple.sum().clamp(min=1)
-
-
-def gaussian_heatmap(size: int, centers: torch.Tensor, sigma: float = 1.5) -> torch.Tensor:
-    """(size, size) target with a unit peak at each (x, y) grid centre in ``centers`` (N, 2)."""
-    ys, xs = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32),
-                            indexing="ij")
-    heat = torch.zeros(size, size)
-    for x, y in centers.tolist():
-        heat = torch.maximum(heat, torch.exp(-((xs - x) ** 2 + (ys - y) ** 2) / (2 * sigma ** 2)))
-    return heat

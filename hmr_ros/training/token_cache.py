@@ -244,7 +244,7 @@ def train_temporal(model: SIAM, windows: TokenWindows, steps: int, batch_size: i
         tokens = tokens * keep[..., None, None]
         opt.zero_grad(set_to_none=True)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
-            losses = temporal_losses(model, tokens, batch, w)
+            losses = temporal_losses(model, tokens, batch.centers, batch, w)
         total = sum(losses[name] for name in LOSS_TERMS if name in losses)
         if not torch.isfinite(total):
             raise FloatingPointError(f"train_temporal: non-finite loss at step {step}")

@@ -48,10 +48,10 @@ def max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def test_onnxruntime_matches_torch_fp32_on_both_graphs(network, ort_backend):
     ref = TorchBackend(network, "cpu")
-    (image,), (tokens, mask) = example_inputs(network, seed=3)
+    (image,), window = example_inputs(network, seed=3)
     with torch.inference_mode():
         want_f, got_f = ref.frame(image), ort_backend.frame(image)
-        want_t, got_t = ref.temporal(tokens, mask), ort_backend.temporal(tokens, mask)
+        want_t, got_t = ref.temporal(*window), ort_backend.temporal(*window)
     assert torch.equal(want_f.mask, got_f.mask) and torch.equal(want_f.centers, got_f.centers)
     assert max_diff(want_f.tokens, got_f.tokens) < 1e-4 and max_diff(want_f.scores, got_f.scores) < 1e-5
     for name in ("rotmats", "betas", "cam", "tokens"):
@@ -150,9 +150,9 @@ def test_torch_backend_defaults_per_device(network):
 def test_backends_return_plain_tensors_to_any_caller(network, ort_backend):
     # Called outside the Estimator's inference_mode (as check-backends or a user's script would): no autograd
     # history is recorded, on either graph.
-    (image,), (tokens, mask) = example_inputs(network, seed=2)
+    (image,), window = example_inputs(network, seed=2)
     for backend in (TorchBackend(network, "cpu"), ort_backend):
-        for out in (*backend.frame(image), *backend.temporal(tokens, mask)):
+        for out in (*backend.frame(image), *backend.temporal(*window)):
             assert not out.requires_grad and out.grad_fn is None, backend.describe()
 
 

@@ -41,7 +41,7 @@ def test_onnxruntime_matches_pytorch_in_fp32(exported):
 # below: TopK sorted with K < 3840, Resize modes, UINT8 only as network input or output.
 F, I, B = {"FLOAT", "FLOAT16", "BFLOAT16"}, {"INT32", "INT64"}, {"BOOL"}
 TRT10_DATA_TYPES = {
-    **{op: F for op in ("Conv", "MatMul", "Gemm", "Relu", "Sigmoid", "Sin", "Cos", "Erf", "Exp", "Round",
+    **{op: F for op in ("Conv", "MatMul", "Gemm", "Relu", "Sigmoid", "Softplus", "Sin", "Cos", "Erf", "Exp", "Round",
                         "Softmax", "LayerNormalization", "MaxPool", "Resize", "Clip", "Flatten")},
     **{op: F | I for op in ("Add", "Sub", "Mul", "Div", "Mod", "Equal", "Less", "LessOrEqual", "GreaterOrEqual",
                             "ReduceL2", "ReduceSum", "TopK")},

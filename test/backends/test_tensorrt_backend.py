@@ -107,9 +107,9 @@ def small_network():
 def test_engine_matches_torch(small_network, tmp_path, precision, tol):
     backend = TensorRTBackend(small_network, "cuda", precision, tmp_path)
     ref = TorchBackend(small_network, "cpu")  # the engine build left the network on the CPU
-    (image,), (tokens, mask) = example_inputs(small_network, seed=5)
+    (image,), window = example_inputs(small_network, seed=5)
     with torch.inference_mode():
-        got, want = backend.temporal(tokens, mask), ref.temporal(tokens, mask)
+        got, want = backend.temporal(*window), ref.temporal(*window)
         frame, want_frame = backend.frame(image), ref.frame(image)
     for g, w in zip(got, want):
         assert (g.cpu() - w).abs().max() < tol

@@ -19,7 +19,8 @@ def window(seed=0, dim=256):
     mask = torch.ones(1, T, K, dtype=torch.bool)
     mask[0, :, 3] = False
     mask[0, 0, :] = False
-    return tokens, mask
+    centers = torch.rand(1, T, K, 2, generator=g) * 64  # network pixels of the 64 px input
+    return tokens, mask, centers
 
 
 @torch.inference_mode()
@@ -45,9 +46,10 @@ def test_temporal_net_outputs_valid_smpl_parameters(model):
 
 @torch.inference_mode()
 def test_absent_people_and_frames_do_not_change_present_people(model):
-    tokens, mask = window()
+    tokens, mask, centers = window()
     altered = torch.where(mask.unsqueeze(-1), tokens, 5 * torch.randn_like(tokens))
-    a, b = model.temporal_net(tokens, mask), model.temporal_net(altered, mask)
+    moved = torch.where(mask.unsqueeze(-1), centers, 64 * torch.rand_like(centers))
+    a, b = model.temporal_net(tokens, mask, centers), model.temporal_net(altered, mask, moved)
     present = mask[0, -1]
     for x, y in zip(a, b):
         assert torch.allclose(x[0, present], y[0, present], atol=1e-5)
@@ -55,10 +57,10 @@ def test_absent_people_and_frames_do_not_change_present_people(model):
 
 @torch.inference_mode()
 def test_temporal_net_is_permutation_equivariant_over_people(model):
-    tokens, mask = window()
+    tokens, mask, centers = window()
     p = torch.tensor([2, 0, 3, 1])
-    a = model.temporal_net(tokens, mask)
-    b = model.temporal_net(tokens[:, :, p], mask[:, :, p])
+    a = model.temporal_net(tokens, mask, centers)
+    b = model.temporal_net(tokens[:, :, p], mask[:, :, p], centers[:, :, p])
     present = mask[0, -1, p]
     for x, y in zip(a, b):
         assert torch.allclose(x[0, p][present], y[0][present], atol=1e-5)
@@ -69,11 +71,30 @@ def test_centered_mode_outputs_the_middle_frame_and_sees_the_future():
     torch.manual_seed(0)
     m = SIAM(SIAMConfig(input_size=64, max_people=K, window=T, mode="centered")).eval()
     assert m.config.output_index == 1
-    tokens, mask = window()
+    tokens, mask, centers = window()
     changed = tokens.clone()
     changed[:, 2] += torch.randn(256)  # not a constant: LayerNorm ignores uniform shifts
-    a, b = m.temporal_net(tokens, mask)[2], m.temporal_net(changed, mask)[2]
+    a, b = m.temporal_net(tokens, mask, centers)[2], m.temporal_net(changed, mask, centers)[2]
     assert not torch.allclose(a[0, :3], b[0, :3], atol=1e-4)
+
+
+@torch.inference_mode()
+def test_temporal_net_sees_how_people_move_not_where_the_image_is():
+    """Only centre differences enter SIA: moving everyone by the same offset changes nothing, moving one
+    person's earlier centres (their motion) changes that person's output."""
+    torch.manual_seed(1)
+    m = SIAM(SIAMConfig(input_size=64, max_people=K, window=T)).eval()
+    for block in m.temporal_net.sia.blocks:  # a trained network's displacement projection is not zero
+        torch.nn.init.normal_(block.attn.relative.weight, std=0.5)
+    tokens, mask, centers = window()
+    base = m.temporal_net(tokens, mask, centers)
+    shifted = m.temporal_net(tokens, mask, centers + torch.tensor([7.0, -3.0]))
+    for x, y in zip(base, shifted):
+        assert torch.allclose(x, y, atol=1e-4)
+    walked = centers.clone()
+    walked[0, :-1, 0] += torch.tensor([-8.0, -4.0])[:, None]  # person 0 came from the left
+    rot = m.temporal_net(tokens, mask, walked)[0]
+    assert not torch.allclose(rot[0, 0], base[0][0, 0], atol=1e-4)
 
 
 def test_w48_uses_the_wider_backbone():

@@ -3,7 +3,8 @@ import torch
 
 from hmr_ros.geometry.rotations import axis_angle_to_rotmat
 from hmr_ros.model.siam import SIAM, SIAMConfig
-from hmr_ros.training.losses import ClipBatch, gaussian_heatmap, siam_losses
+from hmr_ros.training.dataset import gaussian_heatmap
+from hmr_ros.training.losses import ClipBatch, siam_losses
 
 S, T, K = 64, 2, 3
 GRID = S // 4

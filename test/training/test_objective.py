@@ -139,15 +139,17 @@ def test_frame_predictions_are_the_streamed_outputs(batch):
     model = SIAM(CFG).eval()
     g = torch.Generator().manual_seed(2)
     tokens = torch.randn(2, T, K, CFG.dim, generator=g)
+    centers = torch.rand(2, T, K, 2, generator=g) * CFG.input_size
     mask = batch.mask.clone()
     mask[0, 0, 1] = False
     with torch.no_grad():
-        rot, betas, cam = frame_predictions(model, tokens, mask)
+        rot, betas, cam = frame_predictions(model, tokens, mask, centers)
         for t in range(T):
             pad = T - 1 - t
             win = torch.cat([torch.zeros(2, pad, K, CFG.dim), tokens[:, :t + 1]], dim=1)
             win_mask = torch.cat([torch.zeros(2, pad, K, dtype=torch.bool), mask[:, :t + 1]], dim=1)
-            r, b_, c, _ = model.temporal_net(win, win_mask)
+            win_centers = torch.cat([torch.zeros(2, pad, K, 2), centers[:, :t + 1]], dim=1)
+            r, b_, c, _ = model.temporal_net(win, win_mask, win_centers)
             assert torch.allclose(rot[:, t], r, atol=1e-5) and torch.allclose(cam[:, t], c, atol=1e-5)
             assert torch.allclose(betas[:, t], b_, atol=1e-5)
 
