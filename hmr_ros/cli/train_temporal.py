@@ -19,7 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=4000, help="optimiser steps")
     p.add_argument("--batch", type=int, default=64, help="windows per step")
     p.add_argument("--lr", type=float, default=5e-4, help="peak AdamW learning rate")
-    p.add_argument("--seed", type=int, default=0, help="cache clip seed (and, + 1, the training seed)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="cache clip seed (and, + 1, the training seed); a cache directory holds one seed's clips")
     p.add_argument("--workers", type=int, default=1, help="clip-rendering processes while building the cache")
     p.add_argument("--image-sizes", default="320x240,240x320,320x180", help="rendered camera sizes WxH, comma separated")
     p.add_argument("--loss-weights", default="accel=0",

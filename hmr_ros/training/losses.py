@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields
 import torch
 
 from hmr_ros.model.siam import SIAM
+from hmr_ros.model.smpl_head import SMPLParams
 from hmr_ros.smpl.body_model import BodyModel, load_body_model
 from hmr_ros.smpl.lbs import batch_rigid_transform, blend_shapes, pose_features
 
@@ -251,7 +252,8 @@ def frame_predictions(model: SIAM, tokens: torch.Tensor, mask: torch.Tensor, cen
     Args:
         tokens: (B, T, K, D); mask: (B, T, K) bool; centers: (B, T, K, 2) network pixels.
     Returns:
-        rotmats (B, T, K, 24, 3, 3), betas (B, T, K, nb), cam (B, T, K, 3): the prediction for each frame.
+        ``SMPLParams`` of every frame: rotmats (B, T, K, 24, 3, 3), betas (B, T, K, nb), cam (B, T, K, 3),
+        pose6d (B, T, K, 144).
     """
     b, t = tokens.shape[:2]
     o = model.config.output_index
@@ -261,10 +263,8 @@ def frame_predictions(model: SIAM, tokens: torch.Tensor, mask: torch.Tensor, cen
     win_tokens = tokens[:, src] * valid[None, :, :, None, None].to(tokens.dtype)                # (B, T, T, K, D)
     win_mask = mask[:, src] & valid[None, :, :, None]                                             # (B, T, T, K)
     win_centers = centers[:, src] * valid[None, :, :, None, None].to(centers.dtype)               # (B, T, T, K, 2)
-    rotmats, betas, cam, _ = model.temporal_net(win_tokens.flatten(0, 1), win_mask.flatten(0, 1),
-                                                win_centers.flatten(0, 1))
-    return (rotmats.view(b, t, *rotmats.shape[1:]), betas.view(b, t, *betas.shape[1:]),
-            cam.view(b, t, *cam.shape[1:]))
+    p, _ = model.temporal_net.params(win_tokens.flatten(0, 1), win_mask.flatten(0, 1), win_centers.flatten(0, 1))
+    return SMPLParams(*(v.view(b, t, *v.shape[1:]) for v in (p.rotmats, p.betas, p.cam, p.pose6d)))
 
 
 def siam_losses(model: SIAM, batch: ClipBatch, weights: LossWeights | dict | None = None,
@@ -307,11 +307,13 @@ def temporal_losses(model: SIAM, tokens: torch.Tensor, centers: torch.Tensor, ba
     t = tokens.shape[1]
     out = model.config.output_index
     use_accel = w.accel > 0 and t >= 3 and batch.joints is not None
-    params, _ = model.temporal_net.params(tokens, batch.mask, centers)
     frames = None
-    if use_accel:  # every frame's prediction (the output frame's equals ``params``)
-        all_rotmats, all_betas, _ = frame_predictions(model, tokens, batch.mask, centers)
-        frames = (all_rotmats, all_betas)
+    if use_accel:  # every frame's prediction; the output frame's is the usual one
+        every = frame_predictions(model, tokens, batch.mask, centers)
+        params = SMPLParams(*(v[:, out] for v in (every.rotmats, every.betas, every.cam, every.pose6d)))
+        frames = (every.rotmats, every.betas)
+    else:
+        params, _ = model.temporal_net.params(tokens, batch.mask, centers)
     return output_losses(batch, out, params.rotmats, params.betas, params.cam, weights=w, body_model=body_model,
                          frames=frames, pose6d=params.pose6d)
 

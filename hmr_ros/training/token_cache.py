@@ -148,8 +148,11 @@ def build_cache(model: SIAM, cfg: SIAMConfig, directory: str | Path, clips: int,
                 image_sizes: Sequence[tuple[int, int]] = ((320, 240), (240, 320), (320, 180)),
                 zoom: tuple[float, float] = (0.7, 1.0), fps_range: tuple[float, float] = (10.0, 30.0),
                 max_people: int | None = None, amp: bool = True, log: Callable[[str], None] = print) -> list[Path]:
-    """Write the token cache of ``clips`` clips to ``directory/part_NNNNN.safetensors`` (parts already there and
-    made by the same frame network, window and seed are kept). Returns every part's path."""
+    """Write the token cache of ``clips`` clips to ``directory/part_NNNNN.safetensors``; parts already there and made
+    by the same frame network, window, seed and data settings are kept. Returns every part's path.
+
+    Raises ValueError when a part there was made otherwise: rebuilding it in place would mix two caches (and
+    silently spend the build time again); use another directory."""
     from safetensors.torch import save_file
 
     directory = Path(directory)
@@ -165,8 +168,13 @@ def build_cache(model: SIAM, cfg: SIAMConfig, directory: str | Path, clips: int,
         path = directory / f"part_{part:05d}.safetensors"
         first, last = part * PART_CLIPS, min(clips, (part + 1) * PART_CLIPS)
         paths.append(path)
-        if path.is_file() and _part_meta(path) == {**meta, "first": str(first), "last": str(last)}:
-            continue
+        if path.is_file():
+            found = _part_meta(path)
+            if found == {**meta, "first": str(first), "last": str(last)}:
+                continue
+            differ = sorted(k for k in set(found) | set(meta) if k in meta and found.get(k) != meta[k])
+            raise ValueError(f"{path} was built with other settings ({', '.join(differ) or 'clip range'}: "
+                             f"{', '.join(f'{k}={found.get(k)!r}' for k in differ)}); give another cache directory")
         t0 = time.perf_counter()
         data = _Clips(cfg, seed, first, last, list(image_sizes), zoom, fps_range, people)
         loader = DataLoader(data, batch_size=None, num_workers=workers, persistent_workers=False)

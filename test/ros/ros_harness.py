@@ -6,6 +6,7 @@ package with colcon and runs pytest inside the sourced install.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -131,6 +132,27 @@ def run_node_to_exit(overrides: dict, tmp_path: Path, timeout: float = 120.0, ex
     override_file.write_text(yaml.safe_dump({"/**": {"ros__parameters": overrides}}))
     return subprocess.run([str(node), "--ros-args", "--params-file", str(config), "--params-file", str(override_file)]
                           + (extra_args or []), capture_output=True, text=True, timeout=timeout, env=dict(os.environ))
+
+
+@contextlib.contextmanager
+def node_and_probe(overrides: dict, tmp_path: Path, extra_args: list[str] | None = None, **probe_kwargs):
+    """The installed hmr_node and a ready ``Probe`` on an isolated domain; yields (NodeProcess, Probe) and stops
+    both afterwards (the node with SIGINT: its exit code is then ``proc.proc.returncode``)."""
+    import rclpy
+
+    mp = pytest.MonkeyPatch()
+    isolate_ros_environment(mp)
+    proc = NodeProcess(overrides, tmp_path, extra_args)
+    rclpy.init()
+    probe = Probe(**probe_kwargs)
+    try:
+        probe.wait_ready(proc)
+        yield proc, probe
+    finally:
+        probe.destroy()
+        rclpy.shutdown()
+        proc.stop()
+        mp.undo()
 
 
 class Probe:

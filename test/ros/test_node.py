@@ -19,7 +19,6 @@ import ros_harness
 
 ros_harness.require_ros()
 
-import rclpy  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from visualization_msgs.msg import Marker  # noqa: E402
 
@@ -37,19 +36,10 @@ TIMEOUT = 60.0  # one CPU inference takes 0.3-1 s; generous for a loaded 2-core 
 @pytest.fixture(scope="module")
 def ros(tmp_path_factory):
     """hmr_node process + probe on an isolated domain; yields a small namespace of helpers."""
-    mp = pytest.MonkeyPatch()
-    ros_harness.isolate_ros_environment(mp)
-    proc = ros_harness.NodeProcess(FAST, tmp_path_factory.mktemp("hmr_node"), REMAP)
-    rclpy.init()
-    probe = ros_harness.Probe("/cam_a/image_raw", "/cam_a/camera_info")
-    try:
-        probe.wait_ready(proc)
+    with ros_harness.node_and_probe(FAST, tmp_path_factory.mktemp("hmr_node"), REMAP,
+                                    image_topic="/cam_a/image_raw", info_topic="/cam_a/camera_info") as (proc, probe):
         yield Env(proc, probe)
-    finally:
-        probe.destroy()
-        rclpy.shutdown()
-        code = proc.stop()
-        mp.undo()
+    code = proc.proc.returncode
     assert code == 0, f"hmr_node did not exit cleanly on SIGINT (code {code}):\n{proc.log()[-3000:]}"
 
 

@@ -10,7 +10,6 @@ import ros_harness
 
 ros_harness.require_ros()
 
-import rclpy  # noqa: E402
 from sensor_msgs.msg import CompressedImage  # noqa: E402
 
 SIDE, WINDOW = 128, 3
@@ -21,19 +20,8 @@ TIMEOUT = 60.0
 
 @pytest.fixture(scope="module")
 def ros(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    ros_harness.isolate_ros_environment(mp)
-    proc = ros_harness.NodeProcess(SETTINGS, tmp_path_factory.mktemp("hmr_node_compressed"))
-    rclpy.init()
-    probe = ros_harness.Probe(compressed=True)
-    try:
-        probe.wait_ready(proc)
-        yield proc, probe
-    finally:
-        probe.destroy()
-        rclpy.shutdown()
-        proc.stop()
-        mp.undo()
+    with ros_harness.node_and_probe(SETTINGS, tmp_path_factory.mktemp("hmr_node_compressed"), compressed=True) as env:
+        yield env
 
 
 def compressed(sec: int, fmt: str = "jpeg", data: bytes | None = None) -> CompressedImage:

@@ -13,7 +13,6 @@ import ros_harness
 
 ros_harness.require_ros()
 
-import rclpy  # noqa: E402
 
 SIZES = ((640, 480), (1280, 720), (1920, 1080))
 FRAMES = 30
@@ -45,22 +44,11 @@ time.sleep(1.0)
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    ros_harness.isolate_ros_environment(mp)
     # a slow network must not matter: only arrivals are counted; the worker keeps the newest frame
-    proc = ros_harness.NodeProcess(dict(backend="torch", input_size=64, window=1, max_people=1, torch_threads=1,
-                                        diagnostics_period_s=0.25, publish_markers=False),
-                                   tmp_path_factory.mktemp("hmr_node"))
-    rclpy.init()
-    probe = ros_harness.Probe()
-    try:
-        probe.wait_ready(proc)
-        yield proc, probe
-    finally:
-        probe.destroy()
-        rclpy.shutdown()
-        proc.stop()
-        mp.undo()
+    with ros_harness.node_and_probe(dict(backend="torch", input_size=64, window=1, max_people=1, torch_threads=1,
+                                         diagnostics_period_s=0.25, publish_markers=False),
+                                    tmp_path_factory.mktemp("hmr_node")) as env:
+        yield env
 
 
 def received(probe, proc) -> int:

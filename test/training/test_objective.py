@@ -143,7 +143,8 @@ def test_frame_predictions_are_the_streamed_outputs(batch):
     mask = batch.mask.clone()
     mask[0, 0, 1] = False
     with torch.no_grad():
-        rot, betas, cam = frame_predictions(model, tokens, mask, centers)
+        every = frame_predictions(model, tokens, mask, centers)
+        rot, betas, cam = every.rotmats, every.betas, every.cam
         for t in range(T):
             pad = T - 1 - t
             win = torch.cat([torch.zeros(2, pad, K, CFG.dim), tokens[:, :t + 1]], dim=1)

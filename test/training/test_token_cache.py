@@ -53,6 +53,8 @@ def test_cache_round_trips_continues_and_refuses_other_weights(model, tmp_path):
     lines = []
     build_cache(model, CFG, tmp_path, clips=2, seed=0, workers=0, image_sizes=SMALL, log=lines.append)
     assert lines == [] and paths[0].stat().st_mtime_ns == stamp  # an existing part is kept, not rebuilt
+    with pytest.raises(ValueError, match="other settings.*seed='0'"):  # never mixed with another stream
+        build_cache(model, CFG, tmp_path, clips=2, seed=1, workers=0, image_sizes=SMALL, log=lambda s: None)
     torch.manual_seed(1)
     other = SIAM(CFG)
     assert frame_net_digest(other) != frame_net_digest(model)
