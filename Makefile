@@ -28,7 +28,7 @@ $(VENV)/.hmr_ros_setup: setup.py scripts/install_ros2.sh
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (CPython 3.11)"; exit 1; }
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --disable-pip-version-check -q "$(TORCH)"  # first, so nothing else picks a torch
-	$(PY) -m pip install --disable-pip-version-check -q -e ".[onnx,test]"
+	$(PY) -m pip install --disable-pip-version-check -q -e ".[onnx,tensorrt-rtx,test]"
 	bash scripts/install_ros2.sh $(VENV)
 	touch $@
 

@@ -23,6 +23,8 @@ setup(
     ],
     extras_require={
         "onnx": ["onnx>=1.16", "onnxscript>=0.1", "onnxruntime>=1.18"],
+        # TensorRT for RTX GPUs: real wheels on PyPI; builds engines ahead of time on any machine (docs/backends.md)
+        "tensorrt-rtx": ["onnx>=1.16", "onnxscript>=0.1", "onnxruntime>=1.18", "tensorrt-rtx>=1.7"],
         # smplx: the reference the body-model tests compare against (needs the torch installed first)
         "test": ["pytest>=7", "pyyaml>=6", "smplx>=0.1.28"],
     },

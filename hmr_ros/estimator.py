@@ -42,6 +42,7 @@ class EstimatorConfig:
     backend: str = "auto"             # "auto" | "tensorrt" | "torch" | "onnxruntime" (see hmr_ros.backends)
     precision: str = "auto"           # "auto" (fp16 on CUDA, fp32 on CPU) | "fp16" | "fp32"
     engine_cache_dir: str | None = None  # ONNX exports / TensorRT engines; None = ~/.cache/hmr_ros
+    tensorrt_flavour: str = "auto"    # "auto" | "tensorrt" (10.x/11.x) | "tensorrt_rtx" (backends/tensorrt_flavour)
     allow_pickle: bool = False        # opt-in to read a .pkl body model (pickle can run code)
     max_gap_s: float = 1.0            # a stamp jump larger than this resets the frame buffer, seconds
     seed: int = 0                     # initialisation of an untrained network (reproducible demos/tests)
@@ -116,7 +117,7 @@ class Estimator:
         self.network.eval()
         # The backend runs frame_net/temporal_net; its device is where everything downstream lives.
         self.backend = create_backend(config.backend, self.network, config.device, config.precision,
-                                      config.engine_cache_dir)
+                                      config.engine_cache_dir, tensorrt_flavour=config.tensorrt_flavour)
         self.device = self.backend.device
         self.body_model = load_body_model(config.body_model, allow_pickle=config.allow_pickle).to(self.device)
         cfg = self.network.config

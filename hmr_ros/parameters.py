@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hmr_ros.backends import BACKEND_NAMES, PRECISION_CHOICES
+from hmr_ros.backends.tensorrt_flavour import FLAVOUR_CHOICES
 from hmr_ros.estimator import EstimatorConfig
 from hmr_ros.model.siam import MODES, VARIANTS, SIAMConfig
 from hmr_ros.pipeline import PipelineConfig
@@ -126,8 +127,11 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("backend", "estimator.backend", "inference backend of the network: 'auto' tries tensorrt > "
               "torch-cuda > onnxruntime > torch-cpu and reports why each earlier one was skipped (diagnostics)",
               _BACKEND, choices=BACKEND_NAMES),
-    ParamSpec("precision", "estimator.precision", "'auto' = fp16 on CUDA, fp32 on CPU (onnxruntime runs fp32 "
-              "only)", _BACKEND, choices=PRECISION_CHOICES),
+    ParamSpec("precision", "estimator.precision", "'auto' = fp16 on CUDA, fp32 on CPU; fp16 TensorRT engines are "
+              "built from an fp16 ONNX graph (docs/backends.md)", _BACKEND, choices=PRECISION_CHOICES),
+    ParamSpec("tensorrt_flavour", "estimator.tensorrt_flavour", "which TensorRT the tensorrt backend uses: 'auto' "
+              "= TensorRT for RTX when installed and it supports this GPU, else TensorRT 10/11", _BACKEND,
+              choices=FLAVOUR_CHOICES),
     ParamSpec("engine_cache_dir", "estimator.engine_cache_dir", "directory of the ONNX exports and TensorRT "
               "engines ('~' is expanded); empty = $XDG_CACHE_HOME/hmr_ros, by default ~/.cache/hmr_ros "
               "(python -m hmr_ros cache lists and cleans it)", _BACKEND, node_default="", to_config=_cache_dir),

@@ -47,7 +47,7 @@ def _precision(precision: str, cuda: bool) -> str:
     return ("fp16" if cuda else "fp32") if precision == "auto" else precision
 
 
-def _build(name: str, network, device: torch.device, precision: str, cache_dir) -> Backend:
+def _build(name: str, network, device: torch.device, precision: str, cache_dir, flavour: str = "auto") -> Backend:
     cuda = device.type == "cuda"
     if name == "torch":
         from hmr_ros.backends.torch_backend import TorchBackend
@@ -56,27 +56,30 @@ def _build(name: str, network, device: torch.device, precision: str, cache_dir) 
     if name == "onnxruntime":
         from hmr_ros.backends.onnx_backend import OnnxRuntimeBackend
 
-        if _precision(precision, False) != "fp32":
-            raise ValueError("onnxruntime backend runs the exported graphs in fp32 only")
-        return OnnxRuntimeBackend(network, device, cache_dir)
+        return OnnxRuntimeBackend(network, device, cache_dir, precision=_precision(precision, False))
     if name == "tensorrt":
         from hmr_ros.backends.tensorrt_backend import TensorRTBackend
 
-        return TensorRTBackend(network, device, _precision(precision, True), cache_dir)
+        return TensorRTBackend(network, device, _precision(precision, True), cache_dir, flavour)
     raise ValueError(f"backend must be one of {BACKEND_NAMES}, got {name!r}")
 
 
-def skip_reason(name: str, kind: str, device: torch.device) -> str | None:
+def skip_reason(name: str, kind: str, device: torch.device, tensorrt_flavour: str = "auto") -> str | None:
     """Why auto cannot use ``name`` on a ``kind`` device given the requested ``device`` (None = try it)."""
     if kind == "cuda":
         if not torch.cuda.is_available():
-            return f"{name}-cuda skipped: CUDA is not available (torch.cuda.is_available() is False)"
+            what = ""
+            if name == "tensorrt":
+                from hmr_ros.backends.tensorrt_flavour import describe_installed
+
+                what = f"{describe_installed()}; "
+            return f"{name}-cuda skipped: {what}no CUDA GPU to run on (torch.cuda.is_available() is False)"
         if device.type != "cuda":
             return f"{name}-cuda skipped: device {device} was requested"
     if name == "tensorrt":
         from hmr_ros.backends.tensorrt_backend import tensorrt_available
 
-        ok, why = tensorrt_available()
+        ok, why = tensorrt_available(tensorrt_flavour)
         if not ok:
             return f"tensorrt skipped: {why}"
     if name == "onnxruntime":
@@ -89,7 +92,7 @@ def skip_reason(name: str, kind: str, device: torch.device) -> str | None:
 
 
 def create_backend(name: str, network, device: str | torch.device = "auto", precision: str = "auto",
-                   cache_dir: str | os.PathLike | None = None) -> Backend:
+                   cache_dir: str | os.PathLike | None = None, tensorrt_flavour: str = "auto") -> Backend:
     """Build the backend ``name`` ("auto" | "tensorrt" | "torch" | "onnxruntime") for a ``SIAM`` network.
 
     Args:
@@ -97,22 +100,24 @@ def create_backend(name: str, network, device: str | torch.device = "auto", prec
             candidates: a CPU device skips the CUDA ones.
         precision: "auto" (fp16 on CUDA, fp32 on CPU), "fp16" or "fp32".
         cache_dir: root of the ONNX export / TensorRT engine cache (default ``~/.cache/hmr_ros``).
+        tensorrt_flavour: "auto" | "tensorrt" | "tensorrt_rtx" (``backends/tensorrt_flavour.py``).
 
     An explicitly named backend that cannot run raises ``ValueError`` saying why; ``auto`` moves on to the next
     candidate and records the reason in ``backend.selection``.
     """
     device = resolve_device(device)
     if name != "auto":
-        backend = _build(name, network, device, precision, cache_dir)
+        backend = _build(name, network, device, precision, cache_dir, tensorrt_flavour)
         backend.selection.insert(0, f"{name} requested")
         return backend
     reasons: list[str] = []
     for cand, kind in AUTO_ORDER:
-        why = skip_reason(cand, kind, device)
+        why = skip_reason(cand, kind, device, tensorrt_flavour)
         if why is None:
             target = device if kind == "cuda" else torch.device("cpu") if cand == "torch" else device
             try:
-                backend = _build(cand, network, target, precision if kind == "cuda" else "auto", cache_dir)
+                backend = _build(cand, network, target, precision if kind == "cuda" else "auto", cache_dir,
+                                 tensorrt_flavour)
             except Exception as e:  # a candidate that fails to start must not stop the fallback chain
                 why = f"{cand}-{kind} skipped: failed to start ({type(e).__name__}: {e})"
         if why is not None:

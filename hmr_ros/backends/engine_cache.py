@@ -8,8 +8,10 @@ reused. An artefact is reused only when everything that shaped it is unchanged:
   exporter writes the graph), and the architecture (``SIAMConfig.graph_dict()``: variant, input size S, window T,
   people K, mode, ...). Run-time choices (``RUNTIME_FIELDS``: the score threshold) are not part of any graph
   and not of the key, so changing them reuses the cached files.
-- TensorRT engines (``EngineKey``): the ONNX key plus precision, GPU name, compute capability and TensorRT
-  version (an engine is specific to all three).
+- TensorRT engines (``EngineKey``): the ONNX key of the graph dtype the precision needs (an FP16 engine is built
+  from the FP16 graph: TensorRT 11 and TensorRT-RTX networks are strongly typed), the TensorRT flavour and version,
+  the compute capabilities the engine targets and, for TensorRT 10/11 engines (specific to the GPU they were built
+  on), the GPU name. TensorRT-RTX engines built ahead of time are portable across their targets.
 
 Each cache entry is a folder named by a readable prefix and a digest of the key; beside the artefacts it holds
 ``key.json`` with the full key and the SHA-256 and size of every artefact. ``check_entry`` decides whether an
@@ -145,41 +147,57 @@ class OnnxKey:
     config: str           # SIAMConfig.graph_dict() as sorted JSON (mode, dim, layers, ...; no run-time fields)
     graph_sources: tuple[str, ...] = ()   # the files ``graph`` hashes, for people reading key.json
     torch_version: str = ""               # the exporter that wrote the graphs
+    dtype: str = "fp32"                   # graph dtype: "fp32" | "fp16" (backends/graph_precision.py)
 
     @classmethod
-    def for_network(cls, network, weights: str | None = None,
-                    package_dir: str | os.PathLike | None = None) -> "OnnxKey":
+    def for_network(cls, network, weights: str | None = None, package_dir: str | os.PathLike | None = None,
+                    dtype: str = "fp32") -> "OnnxKey":
         """Key of a ``SIAM`` network (``weights`` defaults to its state-dict hash; ``package_dir``, the hmr_ros
-        sources to hash, to this installed package)."""
+        sources to hash, to this installed package) exported in graph dtype ``dtype``."""
         cfg = network.config
         sources = graph_sources(package_dir)
         return cls(weights=weights or state_dict_hash(network), graph=graph_code_hash(package_dir, sources),
                    variant=cfg.variant, input_size=cfg.input_size, window=cfg.window, max_people=cfg.max_people,
                    config=json.dumps(cfg.graph_dict(), sort_keys=True), graph_sources=sources,
-                   torch_version=torch.__version__)
+                   torch_version=torch.__version__, dtype=dtype)
+
+    def __post_init__(self):
+        if self.dtype not in PRECISIONS:
+            raise ValueError(f"OnnxKey.dtype={self.dtype!r}: expected one of {PRECISIONS}")
 
     def prefix(self) -> str:
-        return f"{self.variant}-s{self.input_size}-t{self.window}-k{self.max_people}"
+        return f"{self.variant}-s{self.input_size}-t{self.window}-k{self.max_people}-{self.dtype}"
+
+
+#: ``EngineKey.flavour``: which TensorRT built the engine (backends/tensorrt_flavour.py).
+FLAVOURS = ("tensorrt", "tensorrt_rtx")
 
 
 @dataclass(frozen=True)
 class EngineKey:
-    """What a TensorRT engine pair depends on: its ONNX source plus precision, GPU and TensorRT version."""
+    """What a TensorRT engine pair depends on: its ONNX source, the TensorRT that built it, and where it runs."""
 
-    onnx: OnnxKey
-    precision: str             # "fp16" | "fp32"
-    gpu_name: str              # e.g. "NVIDIA GeForce RTX 4090"
-    compute_capability: str    # e.g. "8.9"
-    trt_version: str           # e.g. "10.3.0"
+    onnx: OnnxKey              # its dtype is the engine's precision (strongly typed networks)
+    flavour: str               # "tensorrt" (10.x/11.x) | "tensorrt_rtx"
+    trt_version: str           # e.g. "10.3.0", "1.7.1.116"
+    targets: tuple[str, ...]   # compute capabilities it runs on, ascending: ("sm86", "sm89", "sm120")
+    gpu_name: str = ""         # TensorRT 10/11: the GPU it was built on; "" for TensorRT-RTX (portable)
 
     def __post_init__(self):
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"EngineKey.precision={self.precision!r}: expected one of {PRECISIONS}")
+        if self.flavour not in FLAVOURS:
+            raise ValueError(f"EngineKey.flavour={self.flavour!r}: expected one of {FLAVOURS}")
+        if not self.targets or any(not re.fullmatch(r"sm\d+", t) for t in self.targets):
+            raise ValueError(f"EngineKey.targets={self.targets!r}: expected compute capabilities like 'sm89'")
+        object.__setattr__(self, "targets", tuple(sorted(set(self.targets), key=lambda t: int(t[2:]))))
+
+    @property
+    def precision(self) -> str:
+        return self.onnx.dtype
 
     def prefix(self) -> str:
         gpu = re.sub(r"[^a-z0-9]+", "-", self.gpu_name.lower()).strip("-")
-        return (f"{self.onnx.prefix()}-{self.precision}-{gpu}-sm{self.compute_capability.replace('.', '')}"
-                f"-trt{self.trt_version}")
+        tag = "rtx" if self.flavour == "tensorrt_rtx" else "trt"
+        return "-".join(p for p in (self.onnx.prefix(), gpu, "-".join(self.targets), f"{tag}{self.trt_version}") if p)
 
 
 def key_dict(key) -> dict:
@@ -339,10 +357,12 @@ def _tree_bytes(path: Path) -> int:
 
 def _describe(kind: str, key: dict, files: dict) -> str:
     onnx = key.get("onnx", key) if kind == "tensorrt" else key
-    what = f"{onnx.get('variant')} S={onnx.get('input_size')} T={onnx.get('window')} K={onnx.get('max_people')}"
+    what = (f"{onnx.get('variant')} S={onnx.get('input_size')} T={onnx.get('window')} K={onnx.get('max_people')} "
+            f"{onnx.get('dtype', 'fp32')}")
     if kind == "tensorrt":
-        what += f" {key.get('precision')} on {key.get('gpu_name')} (sm{key.get('compute_capability')}, " \
-                f"TensorRT {key.get('trt_version')})"
+        on = f"{key.get('gpu_name')}, " if key.get("gpu_name") else ""
+        flavour = "TensorRT-RTX" if key.get("flavour") == "tensorrt_rtx" else "TensorRT"
+        what += f" for {on}{'+'.join(key.get('targets') or ())} ({flavour} {key.get('trt_version')})"
     return f"{what}: {', '.join(sorted(files))}"
 
 
@@ -355,9 +375,10 @@ def cache_entries(cache_dir: str | os.PathLike | None = None) -> list[CacheEntry
         if not parent.is_dir():
             continue
         for path in sorted(parent.iterdir()):
-            if path.is_file() and kind == "tensorrt" and path.name.startswith("timing-"):
-                out.append(CacheEntry("timing", path, "TensorRT timing cache (kernel timings of one GPU model)",
-                                      path.stat().st_size, path.stat().st_mtime))
+            if path.is_file() and kind == "tensorrt" and path.name.startswith(("timing-", "runtime-")):
+                holds = ("TensorRT timing cache (kernel timings of one GPU model)" if path.name.startswith("timing-")
+                         else "TensorRT-RTX runtime cache (kernels compiled for one GPU)")
+                out.append(CacheEntry("timing", path, holds, path.stat().st_size, path.stat().st_mtime))
                 continue
             if not path.is_dir():
                 continue

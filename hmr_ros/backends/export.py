@@ -1,10 +1,12 @@
 """ONNX export of SIAM's two graphs, and a parity check against PyTorch with ONNX Runtime (CPU).
 
-Static shapes: FrameNet takes (1, S, S, 3) uint8 and outputs the top-K peaks (tokens, centres, scores) whatever their
+Static shapes and float32/bool/uint8 inputs and outputs in both graph dtypes: FrameNet takes (1, S, S, 3) uint8 and outputs the top-K peaks (tokens, centres, scores) whatever their
 score; TemporalNet takes (1, T, K, D) float32 tokens, a (1, T, K) bool mask and (1, T, K, 2) float32 centres
 (network pixels). The score threshold is not in any
 graph: the backends compute the frame mask from ``scores`` at run time (``hmr_ros.backends.base``), so one export
-serves every threshold. These files are what the TensorRT and ONNX Runtime backends consume.
+serves every threshold. ``dtype="fp16"`` exports the FP16 graphs (``graph_precision``: FP16 inside, FP32 where
+numerics need it) that strongly typed TensorRT builds FP16 engines from. These files are what the TensorRT and
+ONNX Runtime backends consume.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hmr_ros.backends.graph_precision import GRAPH_DTYPES, fp16_frame_net, fp16_temporal_net
 from hmr_ros.model.siam import SIAM, FrameNet
 
 FRAME_INPUTS = ["image"]
@@ -53,26 +56,38 @@ def example_inputs(model: SIAM, seed: int = 0) -> tuple[tuple[torch.Tensor], tup
     return (image,), (tokens, mask, centers)
 
 
-def export_onnx(model: SIAM, out_dir: str | os.PathLike) -> ExportResult:
-    """Write ``frame_net.onnx`` and ``temporal_net.onnx`` (opset 17, static shapes) into ``out_dir``."""
+def graphs(model: SIAM, dtype: str = "fp32") -> tuple[torch.nn.Module, torch.nn.Module]:
+    """The two modules the ONNX files hold, in graph dtype ``dtype`` ("fp32" | "fp16")."""
+    if dtype not in GRAPH_DTYPES:
+        raise ValueError(f"graph dtype must be one of {tuple(GRAPH_DTYPES)}, got {dtype!r}")
+    if dtype == "fp16":
+        return FrameGraph(fp16_frame_net(model.frame_net)).eval(), fp16_temporal_net(model.temporal_net).eval()
+    return FrameGraph(model.frame_net), model.temporal_net
+
+
+def export_onnx(model: SIAM, out_dir: str | os.PathLike, dtype: str = "fp32") -> ExportResult:
+    """Write ``frame_net.onnx`` and ``temporal_net.onnx`` (opset 17, static shapes, graph dtype ``dtype``) into
+    ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model = model.eval().cpu()
+    frame_graph, temporal_graph = graphs(model, dtype)
     frame_in, temporal_in = example_inputs(model)
     paths = ExportResult(out / "frame_net.onnx", out / "temporal_net.onnx")
     with torch.inference_mode(), warnings.catch_warnings():
         # The tracer warns about Python-side shape checks; shapes are static by design, so they hold.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", message="Constant folding")
-        torch.onnx.export(FrameGraph(model.frame_net), frame_in, str(paths.frame_net), input_names=FRAME_INPUTS,
+        torch.onnx.export(frame_graph, frame_in, str(paths.frame_net), input_names=FRAME_INPUTS,
                           output_names=FRAME_OUTPUTS, opset_version=OPSET, dynamo=False)
-        torch.onnx.export(model.temporal_net, temporal_in, str(paths.temporal_net), input_names=TEMPORAL_INPUTS,
+        torch.onnx.export(temporal_graph, temporal_in, str(paths.temporal_net), input_names=TEMPORAL_INPUTS,
                           output_names=TEMPORAL_OUTPUTS, opset_version=OPSET, dynamo=False)
     return paths
 
 
 def onnx_parity(model: SIAM, paths: ExportResult, seed: int = 1) -> dict[str, float]:
-    """Max abs difference of ONNX Runtime (CPU) vs PyTorch for every float output, on fresh random inputs.
+    """Max abs difference of ONNX Runtime (CPU) vs PyTorch FP32 for every float output, on fresh random inputs
+    (for an FP16 export this is the FP16 graph's error against the FP32 network).
 
     Frame outputs are compared on the same top-K selection: ``tokens``/``scores``/``centers`` only make sense
     slot by slot when both pick the same peaks, which they do unless two peaks tie within float noise.
@@ -86,7 +101,9 @@ def onnx_parity(model: SIAM, paths: ExportResult, seed: int = 1) -> dict[str, fl
         (paths.frame_net, frame_in, FRAME_INPUTS, FRAME_OUTPUTS, FrameGraph(model.frame_net)),
         (paths.temporal_net, temporal_in, TEMPORAL_INPUTS, TEMPORAL_OUTPUTS, model.temporal_net),
     ):
-        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         got = sess.run(out_names, {n: t.numpy() for n, t in zip(in_names, inputs)})
         with torch.inference_mode():
             want = [t.numpy() for t in net(*inputs)]

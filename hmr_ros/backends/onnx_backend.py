@@ -35,7 +35,7 @@ def cached_onnx(network, cache_dir: str | os.PathLike | None = None, key: OnnxKe
             notes.append(msg)
         was_training = network.training
         device = next(network.parameters()).device
-        write_entry(folder, key, lambda tmp: export_onnx(network, tmp), ONNX_FILES)
+        write_entry(folder, key, lambda tmp: export_onnx(network, tmp, key.dtype), ONNX_FILES)
         network.to(device).train(was_training)  # export_onnx moves the network to the CPU
     else:
         touch_entry(folder)
@@ -59,18 +59,22 @@ class OnnxRuntimeBackend(Backend):
         cache_dir: root of the export cache (default ``~/.cache/hmr_ros``).
         threads: intra-op threads; None = ``torch.get_num_threads()``, so one knob sets the process's CPU budget
             (ONNX Runtime's own default, one spinning thread per core, starves a shared machine).
+        precision: the graph dtype, "fp32" or "fp16" (the graph TensorRT builds FP16 engines from; ONNX Runtime's
+            CPU provider computes its FP16 operators in FP32 between casts, so on a CPU it checks the FP16 graph's
+            numerics rather than speeding anything up).
     """
 
     name = "onnxruntime"
-    precision = "fp32"
 
     def __init__(self, network, device: str | torch.device = "cpu", cache_dir: str | os.PathLike | None = None,
-                 threads: int | None = None):
+                 threads: int | None = None, precision: str = "fp32"):
         super().__init__(network.config.score_threshold)
         import onnxruntime as ort
 
         self.device = torch.device(device)
-        paths = cached_onnx(network, cache_dir, notes=self.selection)
+        self.precision = precision
+        key = OnnxKey.for_network(network, dtype=precision)
+        paths = cached_onnx(network, cache_dir, key=key, notes=self.selection)
         self.paths = paths
         providers = ["CPUExecutionProvider"]
         if self.device.type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
@@ -78,6 +82,7 @@ class OnnxRuntimeBackend(Backend):
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.intra_op_num_threads = torch.get_num_threads() if threads is None else threads
+        opts.log_severity_level = 3  # errors only: its constant-folding notes (no CPU Softplus kernel) are noise
         self.frame_session = ort.InferenceSession(str(paths.frame_net), opts, providers=providers)
         self.temporal_session = ort.InferenceSession(str(paths.temporal_net), opts, providers=providers)
         self.providers = self.frame_session.get_providers()

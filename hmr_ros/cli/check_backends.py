@@ -15,6 +15,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def tensorrt_summary(cache: str | None) -> str:
+    """Which TensorRT is installed and what the cached engines cover, e.g. "TensorRT: tensorrt not installed;
+    TensorRT-RTX 1.7.1.116 installed; cached engines: w32 S=512 T=9 K=16 fp16 for sm86+sm89+sm120 (...)"."""
+    from hmr_ros.backends.engine_cache import cache_entries
+    from hmr_ros.backends.tensorrt_flavour import describe_installed
+
+    engines = [e.holds.split(":")[0] for e in cache_entries(cache) if e.kind == "tensorrt"]
+    return f"TensorRT: {describe_installed()}; cached engines: {'; '.join(engines) or 'none'}"
+
+
 def run(args) -> int:
     import logging
 
@@ -29,5 +39,6 @@ def run(args) -> int:
     report = check_backends(config, frames=args.frames, device=args.device)
     print(format_table(report, f"SIAM-{args.variant} input {args.input_size}, window {args.window}, "
                                f"K {args.max_people}, {args.frames} frames; reference torch cpu fp32"))
+    print(tensorrt_summary(args.cache))
     print("all backends within tolerance" if report.ok else "FAILED: a backend is outside its tolerance or failed")
     return 0 if report.ok else 1

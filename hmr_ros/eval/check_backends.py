@@ -3,7 +3,9 @@
 Each backend runs the full Estimator pipeline (frame net, buffer, temporal net, camera, body model) on the same
 fixed frames; its bodies are compared with those of the reference (torch, CPU, FP32) person by person:
 maximum vertex and joint distance in millimetres, plus step latency median/p99. Tolerances: FP32 <= 0.1 mm,
-FP16 <= 5 mm.
+FP16 <= 10 mm (``TOLERANCE_MM``). ONNX Runtime also runs the FP16 graph on the CPU (``backends/graph_precision.py``), which checks
+the numerics of what FP16 TensorRT engines are built from on any machine; it needs trained weights
+(``--checkpoint synthetic``): an untrained HRNet's activations exceed FP16's range.
 
 Comparisons use ``score_threshold = 0`` and square frames: an untrained network's centre heatmap is flat, so
 every slot is a "person" and the deterministic top-k tie-break (an int32 key, see ``heatmap_peaks``) makes all
@@ -22,7 +24,10 @@ from hmr_ros.backends import skip_reason
 from hmr_ros.backends.onnx_backend import onnxruntime_available
 from hmr_ros.backends.tensorrt_backend import tensorrt_available
 
-TOLERANCE_MM = {"fp32": 0.1, "fp16": 5.0}
+#: Max vertex/joint distance (mm) from the reference. FP16: the HRNet features reach ~2,000 at S=512 (FP16 spacing
+#: 1-2 there); with the shipped weights the FP16 graph's per-body max vertex error was median 0.5 mm, p95 2 mm,
+#: worst 8.6 mm over 192 bodies at S=512 (a wrist-like extremity of an odd pose; docs/backends.md).
+TOLERANCE_MM = {"fp32": 0.1, "fp16": 10.0}
 REFERENCE = ("torch", "cpu", "fp32")
 
 
@@ -78,7 +83,8 @@ def candidates(device: str = "auto") -> tuple[list[tuple[str, str, str]], list[s
     runnable, skipped = [REFERENCE], []
     ok, why = onnxruntime_available()
     if ok:
-        runnable.append(("onnxruntime", "cpu", "fp32"))
+        # fp16: the graph FP16 TensorRT engines are built from, its numerics checked on the CPU
+        runnable += [("onnxruntime", "cpu", "fp32"), ("onnxruntime", "cpu", "fp16")]
     else:
         skipped.append(f"onnxruntime: {why}")
     for name in ("torch", "tensorrt"):
@@ -140,6 +146,10 @@ def check_backends(config, frames: int = 12, device: str = "auto",
     its score threshold set to 0 (see the module docstring).
     """
     runnable, skipped = candidates(device)
+    if config.checkpoint is None and ("onnxruntime", "cpu", "fp16") in runnable:
+        runnable.remove(("onnxruntime", "cpu", "fp16"))
+        skipped.append("onnxruntime-cpu fp16 graph skipped: needs trained weights (--checkpoint synthetic); an "
+                       "untrained HRNet's activations exceed FP16's range")
     planned = only if only is not None else runnable
     base = dataclasses.replace(config, network=dataclasses.replace(config.network, score_threshold=0.0))
     images = fixed_frames(frames, base.network.input_size)

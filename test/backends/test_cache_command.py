@@ -53,8 +53,8 @@ def cache(exported, tmp_path):
     recent, old = (entry_dir(root, "onnx", OnnxKey.for_network(tiny(seed))) for seed in (0, 1))
     age(recent, 0)
     age(old, 40)
-    key = EngineKey(onnx=OnnxKey.for_network(tiny(0)), precision="fp16", gpu_name="NVIDIA GeForce RTX 4090",
-                    compute_capability="8.9", trt_version="10.3.0")
+    key = EngineKey(onnx=OnnxKey.for_network(tiny(0), dtype="fp16"), flavour="tensorrt", trt_version="10.3.0",
+                    targets=("sm89",), gpu_name="NVIDIA GeForce RTX 4090")
     engines = write_entry(entry_dir(root, "tensorrt", key), key,
                           lambda tmp: [(tmp / n).write_bytes(b"engine" * 100) for n in ENGINE_FILES], ENGINE_FILES)
     age(engines, 10)
@@ -78,8 +78,8 @@ def test_list_shows_every_entry_with_what_it_holds_its_size_and_last_use(cache, 
     assert f"cache {cache['root']}: 5 entries, {format_bytes(disk_bytes(cache['root']))}" in out
     for name in ("recent", "old", "engines", "timing", "crashed"):
         assert f"{cache[name].parent.name}/{cache[name].name}" in out, name
-    assert out.count("holds w18 S=64 T=2 K=2: frame_net.onnx, temporal_net.onnx") == 2
-    assert "holds w18 S=64 T=2 K=2 fp16 on NVIDIA GeForce RTX 4090 (sm8.9, TensorRT 10.3.0)" in out
+    assert out.count("holds w18 S=64 T=2 K=2 fp32: frame_net.onnx, temporal_net.onnx") == 2
+    assert "holds w18 S=64 T=2 K=2 fp16 for NVIDIA GeForce RTX 4090, sm89 (TensorRT 10.3.0)" in out
     assert "TensorRT timing cache" in out and "interrupted write (frame_net.onnx)" in out
     recent_bytes = sum((cache["recent"] / n).stat().st_size for n in (*ONNX_FILES, "key.json"))
     assert recent_bytes > 10 * 2**20  # a real export: tens of MiB

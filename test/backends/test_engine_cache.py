@@ -17,8 +17,10 @@ from hmr_ros.model.siam import SIAM, SIAMConfig
 
 ONNX_KEY = OnnxKey(weights="0123456789abcdef", graph="a1b2c3d4e5f6", variant="w32", input_size=512, window=9,
                    max_people=16, config='{"mode": "causal"}')
-ENGINE_KEY = EngineKey(onnx=ONNX_KEY, precision="fp16", gpu_name="NVIDIA GeForce RTX 4090",
-                       compute_capability="8.9", trt_version="10.3.0")
+ENGINE_KEY = EngineKey(onnx=dataclasses.replace(ONNX_KEY, dtype="fp16"), flavour="tensorrt", trt_version="10.3.0",
+                       targets=("sm89",), gpu_name="NVIDIA GeForce RTX 4090")
+RTX_KEY = EngineKey(onnx=dataclasses.replace(ONNX_KEY, dtype="fp16"), flavour="tensorrt_rtx", trt_version="1.7.1.116",
+                    targets=("sm120", "sm86", "sm89"))
 
 
 def write_fake_engines(folder, key, payload=b"serialized engine bytes"):
@@ -31,18 +33,18 @@ def write_fake_engines(folder, key, payload=b"serialized engine bytes"):
 
 @pytest.mark.parametrize("change", [
     {"weights": "fedcba9876543210"}, {"graph": "ffffffffffff"}, {"input_size": 384}, {"window": 16},
-    {"max_people": 10}, {"variant": "w48"}, {"config": '{"mode": "centered"}'},
+    {"max_people": 10}, {"variant": "w48"}, {"config": '{"mode": "centered"}'}, {"dtype": "fp32"},
 ])
 def test_engine_key_changes_with_every_onnx_component(change, tmp_path):
-    other = dataclasses.replace(ENGINE_KEY, onnx=dataclasses.replace(ONNX_KEY, **change))
+    other = dataclasses.replace(ENGINE_KEY, onnx=dataclasses.replace(ENGINE_KEY.onnx, **change))
     assert key_digest(other) != key_digest(ENGINE_KEY)
     assert entry_dir(tmp_path, "tensorrt", other) != entry_dir(tmp_path, "tensorrt", ENGINE_KEY)
 
 
 @pytest.mark.parametrize("change", [
-    {"precision": "fp32"}, {"gpu_name": "NVIDIA RTX A6000"}, {"compute_capability": "8.6"}, {"trt_version": "10.4.0"},
+    {"gpu_name": "NVIDIA RTX A6000"}, {"targets": ("sm86",)}, {"trt_version": "10.4.0"}, {"flavour": "tensorrt_rtx"},
 ])
-def test_engine_key_changes_with_precision_gpu_and_tensorrt_version(change, tmp_path):
+def test_engine_key_changes_with_flavour_version_targets_and_gpu(change, tmp_path):
     other = dataclasses.replace(ENGINE_KEY, **change)
     assert key_digest(other) != key_digest(ENGINE_KEY)
     assert entry_dir(tmp_path, "tensorrt", other) != entry_dir(tmp_path, "tensorrt", ENGINE_KEY)
@@ -51,11 +53,23 @@ def test_engine_key_changes_with_precision_gpu_and_tensorrt_version(change, tmp_
 def test_entry_folder_name_is_readable():
     name = entry_dir("/c", "tensorrt", ENGINE_KEY).name
     assert name.startswith("w32-s512-t9-k16-fp16-nvidia-geforce-rtx-4090-sm89-trt10.3.0-")
+    # portable TensorRT-RTX engines: no GPU name, targets in ascending compute capability
+    assert entry_dir("/c", "tensorrt", RTX_KEY).name.startswith("w32-s512-t9-k16-fp16-sm86-sm89-sm120-rtx1.7.1.116-")
 
 
-def test_engine_key_rejects_unknown_precision():
-    with pytest.raises(ValueError, match="precision"):
-        dataclasses.replace(ENGINE_KEY, precision="int8")
+def test_engine_precision_is_the_graph_dtype():
+    assert ENGINE_KEY.precision == "fp16"
+    assert dataclasses.replace(ENGINE_KEY, onnx=ONNX_KEY).precision == "fp32"
+
+
+def test_keys_reject_unknown_dtypes_flavours_and_targets():
+    with pytest.raises(ValueError, match="dtype"):
+        dataclasses.replace(ONNX_KEY, dtype="int8")
+    with pytest.raises(ValueError, match="flavour"):
+        dataclasses.replace(ENGINE_KEY, flavour="tensorrt9")
+    for targets in ((), ("8.9",), ("current",)):
+        with pytest.raises(ValueError, match="targets"):
+            dataclasses.replace(ENGINE_KEY, targets=targets)
 
 
 def test_weights_hash_follows_the_weights_and_the_network_key_the_shapes():
@@ -123,11 +137,11 @@ def test_missing_artefact_and_unreadable_key_file_are_reported(tmp_path):
 
 
 def test_entry_made_for_another_key_is_mismatched(tmp_path):
-    other = dataclasses.replace(ENGINE_KEY, gpu_name="NVIDIA A100-SXM4-80GB", compute_capability="8.0")
+    other = dataclasses.replace(ENGINE_KEY, gpu_name="NVIDIA A100-SXM4-80GB", targets=("sm80",))
     folder = write_fake_engines(tmp_path / "entry", other)
     check = check_entry(folder, ENGINE_KEY, ENGINE_FILES)
     assert not check.valid and "another configuration" in check.reason
-    assert "gpu_name" in check.reason and "compute_capability" in check.reason
+    assert "gpu_name" in check.reason and "targets: cached ['sm80'], wanted ['sm89']" in check.reason
 
 
 def test_failed_write_leaves_no_entry_and_rewrite_replaces_a_stale_one(tmp_path):

@@ -31,8 +31,7 @@ ros_harness.require_ros()
     (dict(device="cuda"), 2, "CUDA is not available"),
     (dict(backend="onnxruntime", engine_cache_dir="/dev/null/cache"), 2, "Not a directory: '/dev/null/cache"),
     # a backend named explicitly that cannot run stops the node (auto would fall back instead)
-    (dict(backend="onnxruntime", precision="fp16"), 2,
-     "cannot start: onnxruntime backend runs the exported graphs in fp32 only"),
+    (dict(backend="tensorrt", device="cpu"), 2, "cannot start: tensorrt backend needs a CUDA device, got cpu"),
 ])
 def test_bad_configuration_is_one_line_and_a_non_zero_exit(overrides, code, expected, tmp_path, monkeypatch):
     if overrides == "wrong_tensors":  # valid safetensors, not SIAM's tensors
