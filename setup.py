@@ -20,6 +20,8 @@ setup(
         "scipy>=1.10",
         "safetensors>=0.4",
         "opencv-python-headless>=4.8",
+        "pyyaml>=6",       # camera_calibration and parameter files
+        "rosbags>=0.10",   # rosbag2 (sqlite3, MCAP) in and out without ROS: python -m hmr_ros run
     ],
     extras_require={
         "onnx": ["onnx>=1.16", "onnxscript>=0.1", "onnxruntime>=1.18"],

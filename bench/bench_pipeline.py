@@ -47,7 +47,7 @@ from hmr_ros.backends.base import Backend, FrameOutputs  # noqa: E402
 from hmr_ros.estimator import Estimator, EstimatorConfig  # noqa: E402
 from hmr_ros.model.siam import SIAMConfig  # noqa: E402
 from hmr_ros.frame_buffer import FrameBuffer, FrameSlot  # noqa: E402
-from hmr_ros.ros.image_codec import raw_to_rgb  # noqa: E402
+from hmr_ros.image_codec import raw_to_rgb  # noqa: E402
 from machine_info import cpu_line  # noqa: E402  (bench/, this script's folder)
 
 W, H = 640, 480

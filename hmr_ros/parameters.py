@@ -299,6 +299,26 @@ def render_markdown_table() -> str:
     return "\n".join(rows) + "\n"
 
 
+def read_params_file(path: str | os.PathLike) -> dict:
+    """{name: value} of a ROS 2 parameters YAML (``hmr_node: ros__parameters: {...}``, also ``/**:``), the file
+    ``--params-file`` gives the node; ParameterError naming the problem when it cannot be used."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load(open(path, encoding="utf-8"))
+    except OSError as e:
+        raise ParameterError(f"cannot read parameters file {path}: {e.strerror or e}") from None
+    except yaml.YAMLError as e:
+        raise ParameterError(f"parameters file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    values: dict = {}
+    for section in (doc or {}).values() if isinstance(doc, dict) else ():
+        if isinstance(section, dict) and isinstance(section.get("ros__parameters"), dict):
+            values.update(section["ros__parameters"])
+    if not values:
+        raise ParameterError(f"parameters file {path} has no '<node>: ros__parameters:' section")
+    return values
+
+
 def add_cli_flags(parser: argparse.ArgumentParser, names: tuple[str, ...], **defaults) -> None:
     """Add ``--<name-with-dashes>`` flags for the named parameters (type, choices, help from the declaration).
     ``defaults`` override a declared default for this command. Bools become ``--flag`` / ``--no-flag``."""

@@ -9,10 +9,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "hmr_ros"
 
 #: lowest first; a module may import from its own layer and the layers before it (docs/architecture.md)
 LAYERS = (
-    ("geometry",),
+    ("geometry", "text"),
     ("smpl",),
-    ("model", "palette"),
-    ("backends", "bodies", "camera", "checkpoint", "frame_buffer"),
+    ("model", "palette", "markers"),
+    ("backends", "bodies", "camera", "checkpoint", "frame_buffer", "image_codec"),
     ("estimator",),
     ("tracking",),
     ("pipeline",),
@@ -20,6 +20,7 @@ LAYERS = (
     ("sim",),
     ("training",),
     ("eval",),
+    ("recordings",),
     ("cli", "ros", "__main__", "__init__", "msg"),
 )
 RANK = {room: i for i, rooms in enumerate(LAYERS) for room in rooms}

@@ -13,6 +13,7 @@ One module per command, each with ``add_parser(sub)`` and ``run(args) -> exit co
     render-shards   render varied synthetic clips once into compressed shards (train / held-out bench split)
     evaluate        score a checkpoint on the synthetic benchmark: MPJPE/PA-MPJPE/PVE/Accel/F1 + baselines
     cache           list, size or clean the ONNX export / TensorRT engine cache
+    run             hmr_ros on a video, an image folder or a rosbag2: smpl.jsonl/.npz, overlay.mp4, a result bag
 """
 from __future__ import annotations
 
@@ -25,8 +26,10 @@ from hmr_ros.cli import params
 from hmr_ros.cli import evaluate
 from hmr_ros.cli import render_shards
 from hmr_ros.cli import train_temporal
+from hmr_ros.cli import run
 
-COMMANDS = (info, export, make_body, build_engine, check_backends, train, params, evaluate, render_shards, cache, train_temporal)
+COMMANDS = (run, info, export, make_body, build_engine, check_backends, train, params, evaluate, render_shards, cache,
+            train_temporal)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,7 +36,7 @@ from hmr_ros.checkpoint import BUNDLED, read_config, resolve_checkpoint
 from hmr_ros.eval.metrics import MATCH_FRACTION, match_people, match_threshold, mpjpe, root_error
 from hmr_ros.geometry.projection import project
 from hmr_ros.palette import to_u8
-from hmr_ros.ros.demo_overlay import draw_overlay
+from hmr_ros.recordings.overlay import draw_overlay
 from hmr_ros.sim.clips import GroundTruthPerson, SyntheticClip, make_clip
 
 #: Clothing of the clip's people: navy, brown, charcoal, olive; each far from every palette (RViz) colour, the

@@ -24,7 +24,8 @@ from visualization_msgs.msg import Marker, MarkerArray
 # The colours live in hmr_ros.palette so RViz and the image overlays agree; the node imports them from here.
 from hmr_ros.palette import people_colors, person_color, track_color  # noqa: F401
 
-MARKER_NS = "hmr_meshes"
+# What a marker holds is ROS-free (the recording runner's result bag writes the same markers); this file serialises.
+from hmr_ros.markers import MARKER_NS, triangle_indices  # noqa: F401
 
 _POINT = np.dtype((np.void, 24))  # a geometry_msgs/Point in CDR: three little-endian float64
 _STAMP_SENTINEL = (0x5A3C2D1E, 0x1A2B3C4D)  # (sec, nanosec) values no real header of ours carries
@@ -32,24 +33,6 @@ _STAMP_SENTINEL = (0x5A3C2D1E, 0x1A2B3C4D)  # (sec, nanosec) values no real head
 
 def _sentinel_point(i: int) -> tuple[float, float, float]:
     return (1234567.890625 + i, -7654321.5, 3.0517578125e-05)
-
-
-def triangle_indices(faces: np.ndarray, face_stride: int = 1) -> np.ndarray:
-    """Vertex index per TRIANGLE_LIST point.
-
-    Args:
-        faces: (F, 3) integer triangle indices.
-        face_stride: keep every ``face_stride``-th triangle (1 = the full mesh), a cheap decimation for
-            weak RViz clients: the mesh becomes sparse but keeps its shape and extent.
-    Returns:
-        (3 * ceil(F / face_stride),) int64 indices into the vertex array.
-    """
-    faces = np.asarray(faces)
-    if faces.ndim != 2 or faces.shape[1] != 3 or faces.shape[0] == 0:
-        raise ValueError(f"faces must have shape (F, 3) with F > 0, got {faces.shape}")
-    if face_stride < 1:
-        raise ValueError(f"face_stride must be >= 1, got {face_stride}")
-    return np.ascontiguousarray(faces[::face_stride].reshape(-1), dtype=np.int64)
 
 
 @dataclass(frozen=True)

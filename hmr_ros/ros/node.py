@@ -40,11 +40,11 @@ from hmr_ros.parameters import NodeConfig, ParameterError
 from hmr_ros.pipeline import Pipeline
 from hmr_ros.ros import diagnostics
 from hmr_ros.ros.image_qos import choose_reliability, image_profile, reliability_name
-from hmr_ros.ros.image_codec import ImageDecodeError, compressed_msg_to_rgb, image_msg_to_rgb
+from hmr_ros.image_codec import ImageDecodeError, compressed_msg_to_rgb, image_msg_to_rgb
 from hmr_ros.ros.markers import MeshMarkerWriter, people_colors
 from hmr_ros.ros.messages import bodies_to_msg
 from hmr_ros.ros.params import check_arguments, declare_and_read
-from hmr_ros.ros.text import printable
+from hmr_ros.text import printable
 
 SMPL_TOPIC = "humans/smpl"
 MARKER_TOPIC = "humans/smpl/markers"

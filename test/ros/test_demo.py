@@ -21,7 +21,8 @@ ros_harness.require_ros()
 from hmr_ros.checkpoint import save_checkpoint  # noqa: E402
 from hmr_ros.model.siam import SIAM, SIAMConfig  # noqa: E402
 from hmr_ros.palette import PALETTE_U8  # noqa: E402
-from hmr_ros.ros import demo, demo_overlay  # noqa: E402
+from hmr_ros.ros import demo  # noqa: E402
+from hmr_ros.recordings import overlay as demo_overlay  # noqa: E402
 
 FRAMES, SIZE, PEOPLE = 4, 128, 2
 TINY = ["--param", "variant=w18", "--param", "input_size=64", "--param", "backend=torch",

@@ -1,8 +1,8 @@
-"""The demo's overlay: published meshes, labels, missed-person boxes and a header drawn over a frame.
+"""Overlay images: meshes, labels, missed-person boxes and a header drawn over a frame.
 
 Each mesh is blended in the colour of its marker (so the overlay and RViz agree) and outlined with its own
 silhouette; labels, "missed" boxes and the header lines are placed clear of each other so all stay readable. Used by
-:mod:`hmr_ros.ros.demo`, which writes the results as ``overlay/frame_NNNN.png``.
+the demo (:mod:`hmr_ros.ros.demo`, ``overlay/frame_NNNN.png``) and by ``python -m hmr_ros run`` (``overlay.mp4``).
 """
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def draw_overlay(frame_rgb: np.ndarray, K: np.ndarray, meshes: list[np.ndarray],
     exclusive).
 
     Args:
-        frame_rgb: (H, W, 3) the frame the node saw.
+        frame_rgb: (H, W, 3) the frame the network saw.
         K: (3, 3) intrinsics.
         meshes: per published person the TRIANGLE_LIST points of its marker, (3n, 3) metres.
         colors: per person the marker colour, RGB 0-255.
@@ -72,7 +72,7 @@ def draw_overlay(frame_rgb: np.ndarray, K: np.ndarray, meshes: list[np.ndarray],
         missed_boxes: (4,) x0, y0, x1, y1 boxes of the true people nobody was matched to.
         header: the parts of the header, joined into as few lines as fit the width.
     """
-    out = frame_rgb
+    out = np.array(frame_rgb)  # drawn on below: never the caller's (or a read-only message's) buffer
     if meshes:
         faces = np.arange(len(meshes[0])).reshape(-1, 3)
         out = render_meshes(frame_rgb, meshes, faces, K, colors=colors, alpha=MESH_ALPHA)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from hmr_ros.camera import MAX_IMAGE_SIDE as MAX_SIDE
-from hmr_ros.ros.image_codec import (SUPPORTED_ENCODINGS, ImageDecodeError, compressed_to_rgb,
+from hmr_ros.image_codec import (SUPPORTED_ENCODINGS, ImageDecodeError, compressed_to_rgb,
                                      raw_to_rgb)
 
 

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from hmr_ros.camera import MAX_IMAGE_SIDE  # one limit for raw and compressed images and the core
-from hmr_ros.ros.text import printable  # encoding and format come from the publisher and end up in logs
+from hmr_ros.text import printable  # encoding and format come from the publisher and end up in logs
 
 
 # encoding -> (channels, bytes per channel, channel order of the first three channels)

@@ -1,0 +1,58 @@
+"""Camera intrinsics from a ROS ``camera_calibration`` YAML file (what ``cameracalibrator`` and
+``camera_info_manager`` write), without ROS.
+
+    calib = read_camera_yaml("head_camera.yaml")    # CameraYaml(K (3, 3), width, height, name)
+    K = calib.K_for(640, 480)                       # scaled when the images are not the calibrated size
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+
+@dataclass(frozen=True)
+class CameraYaml:
+    """K: (3, 3) pixels; width, height: the calibrated image size (0 when the file does not say)."""
+
+    K: np.ndarray
+    width: int
+    height: int
+    name: str = ""
+
+    def K_for(self, width: int, height: int) -> np.ndarray:
+        """K for images of ``width`` x ``height``: scaled per axis when they differ from the calibrated size
+        (images resized after calibration), else K itself."""
+        if not self.width or not self.height or (width, height) == (self.width, self.height):
+            return self.K
+        sx, sy = width / self.width, height / self.height
+        return np.diag([sx, sy, 1.0]) @ self.K
+
+
+def read_camera_yaml(path: str | Path) -> CameraYaml:
+    """Parse ``camera_matrix`` (and ``image_width``/``image_height``/``camera_name``); ValueError saying what is
+    wrong for anything else (missing file, not YAML, no 3x3 matrix, non-finite or non-positive focal lengths)."""
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except OSError as e:
+        raise ValueError(f"cannot read camera info {path}: {e.strerror or e}") from None
+    except yaml.YAMLError as e:
+        raise ValueError(f"camera info {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("camera_matrix"), dict):
+        raise ValueError(f"camera info {path} has no camera_matrix (ROS camera_calibration format: camera_matrix: "
+                         "{rows: 3, cols: 3, data: [fx, 0, cx, 0, fy, cy, 0, 0, 1]})")
+    data = doc["camera_matrix"].get("data")
+    try:
+        K = np.asarray(data, dtype=np.float64).reshape(3, 3)
+    except (TypeError, ValueError):
+        raise ValueError(f"camera info {path}: camera_matrix.data must hold 9 numbers, got {data!r}") from None
+    if not np.all(np.isfinite(K)) or K[0, 0] <= 0 or K[1, 1] <= 0:
+        raise ValueError(f"camera info {path}: camera_matrix needs finite, positive focal lengths, got {K.tolist()}")
+    try:
+        width, height = int(doc.get("image_width") or 0), int(doc.get("image_height") or 0)
+    except (TypeError, ValueError):
+        raise ValueError(f"camera info {path}: image_width/image_height must be integers") from None
+    return CameraYaml(K, width, height, str(doc.get("camera_name") or ""))
