@@ -96,6 +96,48 @@ def _inside(centers_lb: torch.Tensor, lb: Letterbox) -> torch.Tensor:
     return (u >= x0) & (u < x1) & (v >= y0) & (v < y1)
 
 
+@dataclass
+class PreparedFrame:
+    """A validated, letterboxed frame not yet accepted (``Estimator.prepare``): stamp (s), K (3, 3), whether K is
+    the default, the (S, S, 3) uint8 network image, its letterbox, and timing marks."""
+
+    stamp: float
+    K: np.ndarray
+    default_K: bool
+    image: np.ndarray
+    letterbox: object
+    t0: float
+    t_letterbox: float
+    t_frame: float = 0.0
+
+
+def step_many(estimators: list["Estimator"], frames: list[tuple]) -> list:
+    """One frame per estimator (streams ``sharing`` one network), the frame network run once on all of them as a
+    batch (``Backend.frame_batch``). frames: (rgb, stamp, K) each. Returns per estimator its bodies, or the
+    ValueError that rejected its frame (that stream then stays as it was)."""
+    prepared: list = []
+    for est, (rgb, stamp, K) in zip(estimators, frames):
+        try:
+            prepared.append(est.prepare(rgb, stamp, K))
+        except ValueError as exc:
+            prepared.append(exc)
+    ok = [i for i, p in enumerate(prepared) if not isinstance(p, ValueError)]
+    if not ok:
+        return prepared
+    backend = estimators[ok[0]].backend
+    if any(estimators[i].backend is not backend for i in ok):
+        raise ValueError("step_many needs estimators that share one backend (Estimator.sharing)")
+    with torch.inference_mode():
+        t = time.perf_counter()
+        out = backend.frame_batch(torch.from_numpy(np.stack([prepared[i].image for i in ok])))
+        t_frame = (time.perf_counter() - t) / len(ok)
+    results = list(prepared)
+    for j, i in enumerate(ok):
+        prepared[i].t_frame = t_frame
+        results[i] = estimators[i].finish(prepared[i], tuple(x[j:j + 1] for x in out))
+    return results
+
+
 class Estimator:
     """Streaming SIAM: one ``step`` per camera frame, people of the output frame back.
 
@@ -157,26 +199,52 @@ class Estimator:
     def step(self, rgb: np.ndarray, stamp: float, K=None) -> list[Body]:
         """Process one frame; return the people of the output frame (the newest one in causal mode, the one
         ``window // 2`` frames back in centered mode; its stamp is ``output_stamp``)."""
+        frame = self.prepare(rgb, stamp, K)
+        with torch.inference_mode():
+            t = time.perf_counter()
+            out = self.backend.frame(torch.from_numpy(frame.image).unsqueeze(0))
+            frame.t_frame = time.perf_counter() - t
+        return self.finish(frame, out)
+
+    @classmethod
+    def sharing(cls, other: "Estimator") -> "Estimator":
+        """Another stream (a second camera) on ``other``'s network, backend and body model: its own frame buffer,
+        clock and counters, no second copy of the weights."""
+        est = cls.__new__(cls)
+        est.config, est.network, est.backend = other.config, other.network, other.backend
+        est.device, est.body_model = other.device, other.body_model
+        cfg = other.network.config
+        est.buffer = FrameBuffer(cfg.window, cfg.max_people, cfg.dim, other.device)
+        est._output_age = other._output_age
+        est._last_stamp, est.output_stamp, est.last_reset_reason = None, None, None
+        est.resets, est.last_default_intrinsics, est.timings = 0, False, StepTimings()
+        return est
+
+    def prepare(self, rgb: np.ndarray, stamp: float, K=None) -> "PreparedFrame":
+        """Validate and letterbox a frame without changing any state (ValueError for a bad frame)."""
         t0 = time.perf_counter()
         rgb = self._check_image(rgb)
         stamp = self._check_stamp(stamp)
         h, w = rgb.shape[:2]
         K, default_K = resolve_intrinsics(K, w, h)
-        # All validation is done: from here on the frame is accepted.
-        self._follow_clock(stamp)
-        self.last_default_intrinsics = default_K
-
         t = time.perf_counter()
         image, lb = letterbox(rgb, self.network.config.input_size)
-        t_lb = time.perf_counter() - t
+        return PreparedFrame(stamp, K, default_K, image, lb, t0, time.perf_counter() - t)
+
+    def finish(self, frame: "PreparedFrame", out) -> list[Body]:
+        """Accept a prepared frame given its ``backend.frame`` outputs (batch of one): buffer, temporal network,
+        bodies."""
+        self._follow_clock(frame.stamp)
+        self.last_default_intrinsics = frame.default_K
+        tokens, centers, scores, mask = out
         with torch.inference_mode():
             t = time.perf_counter()
-            tokens, centers, scores, mask = self.backend.frame(torch.from_numpy(image).unsqueeze(0))
             # A body centre in the letterbox padding is not a person of this image (an untrained or confused
             # network can fire there): drop it before the temporal network ever attends to it.
-            mask = mask & _inside(centers, lb)
-            self.buffer.push(tokens[0], mask[0], centers[0], scores[0], FrameSlot(stamp, FrameMeta(lb, K, default_K)))
-            t_frame = time.perf_counter() - t
+            mask = mask & _inside(centers, frame.letterbox)
+            self.buffer.push(tokens[0], mask[0], centers[0], scores[0],
+                             FrameSlot(frame.stamp, FrameMeta(frame.letterbox, frame.K, frame.default_K)))
+            t_push = time.perf_counter() - t
             t = time.perf_counter()
             win_tokens, win_mask, win_centers = self.buffer.window_view()
             rotmats, betas, cam, out_tokens = self.backend.temporal(win_tokens[None], win_mask[None],
@@ -185,8 +253,8 @@ class Estimator:
             t = time.perf_counter()
             bodies = self._bodies(rotmats[0], betas[0], cam[0], out_tokens[0])
             t_body = time.perf_counter() - t
-        self.timings = StepTimings(1e3 * t_lb, 1e3 * t_frame, 1e3 * t_temporal, 1e3 * t_body,
-                                   1e3 * (time.perf_counter() - t0))
+        self.timings = StepTimings(1e3 * frame.t_letterbox, 1e3 * (frame.t_frame + t_push), 1e3 * t_temporal,
+                                   1e3 * t_body, 1e3 * (time.perf_counter() - frame.t0))
         return bodies
 
     # -- validation ------------------------------------------------------------------------------------------

@@ -91,6 +91,10 @@ def _cache_dir(value: str) -> str | None:
 _IN, _MODEL, _BACKEND, _TRACK, _OUT, _DIAG = ("input", "model", "inference backend", "tracking", "output",
                                              "diagnostics")
 PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec("cameras", "node", "camera names, comma-separated (e.g. 'front,rear'): each gets '<name>/image', "
+              "'<name>/camera_info' and its own outputs '<name>/humans/smpl' and '<name>/humans/smpl/markers', its "
+              "own frame buffer and tracker, one shared network; empty = one camera on 'image'", _IN,
+              node_default=""),
     ParamSpec("image_transport", "node", "'raw': subscribe sensor_msgs/Image on 'image'; 'compressed': "
               "sensor_msgs/CompressedImage (JPEG/PNG) on 'image' (remap it to e.g. /camera/image_raw/compressed)",
               _IN, choices=("raw", "compressed"), node_default="raw"),

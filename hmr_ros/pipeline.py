@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from hmr_ros.bodies import Body
-from hmr_ros.estimator import Estimator, EstimatorConfig
+from hmr_ros.estimator import Estimator, EstimatorConfig, step_many
 from hmr_ros.tracking.tracker import Tracker, TrackerConfig
 
 
@@ -107,9 +107,13 @@ class Pipeline:
         """Run one frame. rgb: (H, W, 3) uint8 RGB; stamp: seconds; K: (3, 3) intrinsics, None or all zero for
         default intrinsics; meta: anything, handed back with the frame the bodies belong to."""
         t0 = time.perf_counter()
+        resets_before = self.estimator.resets
+        bodies = self.estimator.step(rgb, stamp, K)  # ValueError: rejected before any state changed
+        return self._accepted_frame(bodies, rgb, stamp, meta, resets_before, t0)
+
+    def _accepted_frame(self, bodies: list[Body], rgb: np.ndarray, stamp: float, meta: Any, resets_before: int,
+                        t0: float) -> FrameResult:
         est = self.estimator
-        resets_before = est.resets
-        bodies = est.step(rgb, stamp, K)  # ValueError: rejected before any state changed
         h, w = rgb.shape[:2]
         reset_reason = None
         if est.resets != resets_before:
@@ -129,3 +133,14 @@ class Pipeline:
             bodies = self.tracker.update(bodies, out.stamp)
         return FrameResult(True, order_bodies(bodies), out.stamp, out.index, out.meta, out.image_size,
                            out.default_intrinsics, est.resets, reset_reason, 1e3 * (time.perf_counter() - t0))
+
+
+def process_many(pipelines: list[Pipeline], frames: list[tuple]) -> list:
+    """One frame per pipeline (cameras whose estimators share a network, ``Estimator.sharing``), the frame
+    network run once on all of them as a batch. frames: (rgb, stamp, K, meta) each. Returns per pipeline its
+    ``FrameResult``, or the ValueError that rejected its frame (that pipeline then stays as it was)."""
+    t0 = time.perf_counter()
+    resets = [p.estimator.resets for p in pipelines]
+    outs = step_many([p.estimator for p in pipelines], [(rgb, stamp, K) for rgb, stamp, K, _ in frames])
+    return [out if isinstance(out, ValueError) else p._accepted_frame(out, rgb, stamp, meta, before, t0)
+            for p, out, (rgb, stamp, _, meta), before in zip(pipelines, outs, frames, resets)]

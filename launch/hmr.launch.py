@@ -2,12 +2,14 @@
 
     ros2 launch hmr_ros hmr.launch.py image:=/camera/color/image_raw camera_info:=/camera/color/camera_info
     ros2 launch hmr_ros hmr.launch.py params_file:=/path/to/my_hmr.yaml rviz:=true rviz_fixed_frame:=camera_link
+    ros2 launch hmr_ros hmr.launch.py cameras:=front,rear    # topics front/image, front/camera_info, ... per camera
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
 
@@ -24,13 +26,19 @@ def generate_launch_description():
         DeclareLaunchArgument("rviz", default_value="false", description="also start RViz showing the meshes"),
         DeclareLaunchArgument("rviz_fixed_frame", default_value="camera_optical_frame",
                               description="RViz fixed frame: the camera frame, or any frame TF connects to it"),
+        DeclareLaunchArgument("cameras", default_value="",
+                              description="camera names, comma-separated (e.g. front,rear): each reads <name>/image "
+                                          "and <name>/camera_info and publishes <name>/humans/smpl; empty = one "
+                                          "camera on the image/camera_info arguments"),
     ]
     hmr_node = Node(
         package="hmr_ros",
         executable="hmr_node",
         name="hmr_node",
         output="screen",
-        parameters=[LaunchConfiguration("params_file")],
+        # value_type=str: an empty camera list stays the string "" instead of YAML's null
+        parameters=[LaunchConfiguration("params_file"),
+                    {"cameras": ParameterValue(LaunchConfiguration("cameras"), value_type=str)}],
         remappings=[
             ("image", LaunchConfiguration("image")),
             ("camera_info", LaunchConfiguration("camera_info")),

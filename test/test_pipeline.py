@@ -81,3 +81,36 @@ def test_all_zero_K_is_an_uncalibrated_camera_not_bad_input():
     r = pipe.process(frame(1), stamp=0.1, K=K)
     assert not r.default_intrinsics
     assert all(b.id == "" for b in r.bodies)  # no tracking: no ids
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
+def test_cameras_sharing_one_network_match_separate_pipelines(backend, tmp_path):
+    """process_many: two cameras, one network, the frame stage as one batch (a real batch in torch, one engine
+    call per image in onnxruntime), each its own window and tracker: the same people as two separate pipelines."""
+    from hmr_ros.estimator import Estimator
+    from hmr_ros.pipeline import process_many
+
+    def config():
+        est = EstimatorConfig(SIAMConfig(input_size=S, window=T, max_people=K, score_threshold=0.0),
+                              backend=backend, engine_cache_dir=str(tmp_path))
+        return PipelineConfig(est, TrackerConfig(min_hits=1, smoothing=False, seed=0))
+
+    front = Pipeline(config())
+    rear = Pipeline(config(), estimator=Estimator.sharing(front.estimator))
+    assert rear.estimator.network is front.estimator.network and rear.estimator.buffer is not front.estimator.buffer
+    alone = [Pipeline(config()), Pipeline(config())]
+    for i in range(4):
+        frames = [(frame(i), 0.1 * i, None, "front"), (frame(100 + i), 0.1 * i, None, "rear")]
+        if i == 2:  # a bad image on the rear camera: rejected there, the front camera goes on
+            frames[1] = (frame(100 + i)[:, :, :2], 0.1 * i, None, "rear")
+        together = process_many([front, rear], frames)
+        for j, (result, pipe) in enumerate(zip(together, alone)):
+            rgb, stamp, K_, meta = frames[j]
+            if i == 2 and j == 1:
+                assert isinstance(result, ValueError) and "3 RGB channels" in str(result)
+                continue
+            want = pipe.process(rgb, stamp, K_, meta)
+            assert result.meta == meta and len(result.bodies) == len(want.bodies) == K
+            for a, b in zip(result.bodies, want.bodies):
+                assert np.allclose(a.joints, b.joints, atol=1e-4) and a.id == b.id
+    assert front.estimator.resets == rear.estimator.resets == 0

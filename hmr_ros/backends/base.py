@@ -66,6 +66,16 @@ class Backend(ABC):
     def frame(self, image: torch.Tensor) -> FrameOutputs:
         """Run ``frame_net`` on one uint8 (1, S, S, 3) RGB image."""
 
+    def frame_batch(self, images: torch.Tensor) -> FrameOutputs:
+        """``frame`` on B images (B, S, S, 3) of different cameras: outputs (B, K, ...). The exported graphs and
+        engines have a static batch of one, so this runs them one image after another; the torch backend, whose
+        network takes any batch, runs one real batch."""
+        if images.shape[0] == 1:
+            return self.frame(images)
+        # clone: a backend may return views of buffers its next call overwrites (CUDA graphs, engine outputs)
+        outs = [[t.clone() for t in self.frame(images[i:i + 1])] for i in range(images.shape[0])]
+        return FrameOutputs(*(torch.cat(parts) for parts in zip(*outs)))
+
     @abstractmethod
     def temporal(self, tokens: torch.Tensor, mask: torch.Tensor, centers: torch.Tensor) -> TemporalOutputs:
         """Run ``temporal_net`` on a window: tokens (1, T, K, D) float32, mask (1, T, K) bool, centers (1, T, K, 2)

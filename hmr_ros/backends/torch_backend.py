@@ -121,6 +121,13 @@ class TorchBackend(Backend):
         return self._frame_outputs(*out)
 
     @torch.inference_mode()
+    def frame_batch(self, images: torch.Tensor) -> FrameOutputs:
+        if images.shape[0] == 1:
+            return self.frame(images)
+        # one real batch, eagerly: the captured CUDA graph has a batch of one
+        return self._frame_outputs(*self._run_frame(images.to(self.device, non_blocking=True)))
+
+    @torch.inference_mode()
     def temporal(self, tokens: torch.Tensor, mask: torch.Tensor, centers: torch.Tensor) -> TemporalOutputs:
         inputs = (tokens.to(self.device), mask.to(self.device), centers.to(self.device, torch.float32))
         out = self._temporal_graph(*inputs) if self._temporal_graph else self._run_temporal(*inputs)

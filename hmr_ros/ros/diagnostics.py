@@ -185,11 +185,12 @@ def _silence(topic: str, seconds: float, never: bool, publishers: int | None, im
             "large images over DDS? see docs/ros.md#large-images (image_qos, Fast DDS profile)")
 
 
-def to_msg(report: Report, stamp) -> "DiagnosticArray":  # noqa: F821  (diagnostic_msgs imported lazily)
-    """Report -> diagnostic_msgs/DiagnosticArray with one status; ``stamp`` is a builtin_interfaces/Time."""
+def to_msg(report: Report, stamp, name: str = STATUS_NAME) -> "DiagnosticArray":  # noqa: F821  (lazy import)
+    """Report -> diagnostic_msgs/DiagnosticArray with one status named ``name``; ``stamp`` is a
+    builtin_interfaces/Time."""
     from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
-    status = DiagnosticStatus(level=bytes([report.level]), name=STATUS_NAME, message=report.message,
+    status = DiagnosticStatus(level=bytes([report.level]), name=name, message=report.message,
                               hardware_id=HARDWARE_ID,
                               values=[KeyValue(key=k, value=v) for k, v in report.values.items()])
     arr = DiagnosticArray(status=[status])

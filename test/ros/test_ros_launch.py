@@ -25,7 +25,7 @@ def test_declares_the_documented_arguments():
 
 def test_remaps_the_node_topics_to_the_arguments():
     node_topics = {}
-    for line in (REPO / "hmr_ros" / "ros" / "node.py").read_text().splitlines():
+    for line in (REPO / "hmr_ros" / "ros" / "camera_input.py").read_text().splitlines():
         if line.startswith(("IMAGE_TOPIC =", "CAMERA_INFO_TOPIC =")):
             key, value = line.split(" = ")
             node_topics[key] = ast.literal_eval(value)
