@@ -231,14 +231,36 @@ class EntryCheck:
     reason: str
 
 
+def _as_mapping(value):
+    """A dict, or the dict a JSON string holds (``OnnxKey.config``), else None."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str) and value.startswith("{"):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return None
+        return parsed if isinstance(parsed, dict) else None
+    return None
+
+
+def _short(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _differences(want: dict, have: dict, prefix: str = "") -> list[str]:
+    """The fields that differ, one short "name: cached X, wanted Y" each (nested keys and JSON strings by field)."""
     out = []
     for k in sorted(set(want) | set(have)):
         a, b = have.get(k), want.get(k)
-        if isinstance(a, dict) and isinstance(b, dict):
-            out += _differences(b, a, f"{prefix}{k}.")
-        elif a != b:
-            out.append(f"{prefix}{k}: cached {a!r}, wanted {b!r}")
+        if a == b:
+            continue
+        ma, mb = _as_mapping(a), _as_mapping(b)
+        if ma is not None and mb is not None:
+            out += _differences(mb, ma, f"{prefix}{k}.")
+        else:
+            out.append(f"{prefix}{k}: cached {_short(a)}, wanted {_short(b)}")
     return out
 
 

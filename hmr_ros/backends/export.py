@@ -1,4 +1,4 @@
-"""ONNX export of SIAM's two graphs, and a parity check against PyTorch with ONNX Runtime (CPU).
+"""ONNX export of SIAM's two graphs (their parity with PyTorch: ``onnx_backend.onnx_parity``).
 
 Static shapes and float32/bool/uint8 inputs and outputs in both graph dtypes: FrameNet takes (1, S, S, 3) uint8 and outputs the top-K peaks (tokens, centres, scores) whatever their
 score; TemporalNet takes (1, T, K, D) float32 tokens, a (1, T, K) bool mask and (1, T, K, 2) float32 centres
@@ -15,7 +15,6 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from hmr_ros.backends.graph_precision import GRAPH_DTYPES, fp16_frame_net, fp16_temporal_net
@@ -83,32 +82,3 @@ def export_onnx(model: SIAM, out_dir: str | os.PathLike, dtype: str = "fp32") ->
         torch.onnx.export(temporal_graph, temporal_in, str(paths.temporal_net), input_names=TEMPORAL_INPUTS,
                           output_names=TEMPORAL_OUTPUTS, opset_version=OPSET, dynamo=False)
     return paths
-
-
-def onnx_parity(model: SIAM, paths: ExportResult, seed: int = 1) -> dict[str, float]:
-    """Max abs difference of ONNX Runtime (CPU) vs PyTorch FP32 for every float output, on fresh random inputs
-    (for an FP16 export this is the FP16 graph's error against the FP32 network).
-
-    Frame outputs are compared on the same top-K selection: ``tokens``/``scores``/``centers`` only make sense
-    slot by slot when both pick the same peaks, which they do unless two peaks tie within float noise.
-    """
-    import onnxruntime as ort
-
-    model = model.eval().cpu()
-    frame_in, temporal_in = example_inputs(model, seed)
-    diffs: dict[str, float] = {}
-    for path, inputs, in_names, out_names, net in (
-        (paths.frame_net, frame_in, FRAME_INPUTS, FRAME_OUTPUTS, FrameGraph(model.frame_net)),
-        (paths.temporal_net, temporal_in, TEMPORAL_INPUTS, TEMPORAL_OUTPUTS, model.temporal_net),
-    ):
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        got = sess.run(out_names, {n: t.numpy() for n, t in zip(in_names, inputs)})
-        with torch.inference_mode():
-            want = [t.numpy() for t in net(*inputs)]
-        for name, a, b in zip(out_names, got, want):
-            if a.shape != b.shape:
-                raise ValueError(f"ONNX output {name} has shape {a.shape}, PyTorch {b.shape}")
-            diffs[name] = float(np.abs(a.astype(np.float64) - b.astype(np.float64)).max()) if a.size else 0.0
-    return diffs

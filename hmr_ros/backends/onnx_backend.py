@@ -15,7 +15,10 @@ import torch
 from hmr_ros.backends.base import Backend, FrameOutputs, TemporalOutputs
 from hmr_ros.backends.engine_cache import (ONNX_FILES, OnnxKey, check_entry, default_cache_dir, entry_dir, touch_entry,
                                            write_entry)
-from hmr_ros.backends.export import FRAME_INPUTS, FRAME_OUTPUTS, TEMPORAL_INPUTS, TEMPORAL_OUTPUTS, ExportResult, export_onnx
+from hmr_ros.backends.ort_import import import_onnxruntime
+from hmr_ros.model.siam import SIAM
+from hmr_ros.backends.export import (FRAME_INPUTS, FRAME_OUTPUTS, TEMPORAL_INPUTS, TEMPORAL_OUTPUTS, ExportResult,
+                                     FrameGraph, example_inputs, export_onnx)
 
 log = logging.getLogger("hmr_ros.backends")
 
@@ -44,7 +47,7 @@ def cached_onnx(network, cache_dir: str | os.PathLike | None = None, key: OnnxKe
 
 def onnxruntime_available() -> tuple[bool, str]:
     try:
-        import onnxruntime  # noqa: F401
+        import_onnxruntime()
     except ImportError as e:
         return False, f"onnxruntime is not importable ({e})"
     return True, "onnxruntime is importable"
@@ -69,7 +72,7 @@ class OnnxRuntimeBackend(Backend):
     def __init__(self, network, device: str | torch.device = "cpu", cache_dir: str | os.PathLike | None = None,
                  threads: int | None = None, precision: str = "fp32"):
         super().__init__(network.config.score_threshold)
-        import onnxruntime as ort
+        ort = import_onnxruntime()
 
         self.device = torch.device(device)
         self.precision = precision
@@ -103,3 +106,31 @@ class OnnxRuntimeBackend(Backend):
         provider = self.providers[0].replace("ExecutionProvider", "") if self.providers else "?"
         return f"onnxruntime ({provider}, {self.precision})"
 
+
+def onnx_parity(model: SIAM, paths: ExportResult, seed: int = 1) -> dict[str, float]:
+    """Max abs difference of ONNX Runtime (CPU) vs PyTorch FP32 for every float output, on fresh random inputs
+    (for an FP16 export this is the FP16 graph's error against the FP32 network).
+
+    Frame outputs are compared on the same top-K selection: ``tokens``/``scores``/``centers`` only make sense
+    slot by slot when both pick the same peaks, which they do unless two peaks tie within float noise.
+    """
+    ort = import_onnxruntime()
+
+    model = model.eval().cpu()
+    frame_in, temporal_in = example_inputs(model, seed)
+    diffs: dict[str, float] = {}
+    for path, inputs, in_names, out_names, net in (
+        (paths.frame_net, frame_in, FRAME_INPUTS, FRAME_OUTPUTS, FrameGraph(model.frame_net)),
+        (paths.temporal_net, temporal_in, TEMPORAL_INPUTS, TEMPORAL_OUTPUTS, model.temporal_net),
+    ):
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        got = sess.run(out_names, {n: t.numpy() for n, t in zip(in_names, inputs)})
+        with torch.inference_mode():
+            want = [t.numpy() for t in net(*inputs)]
+        for name, a, b in zip(out_names, got, want):
+            if a.shape != b.shape:
+                raise ValueError(f"ONNX output {name} has shape {a.shape}, PyTorch {b.shape}")
+            diffs[name] = float(np.abs(a.astype(np.float64) - b.astype(np.float64)).max()) if a.size else 0.0
+    return diffs

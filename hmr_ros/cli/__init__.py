@@ -32,10 +32,24 @@ COMMANDS = (run, info, export, make_body, build_engine, check_backends, train, p
             train_temporal)
 
 
+DESCRIPTION = "hmr_ros without ROS: run on recordings, check and build backends, train and evaluate."
+EXAMPLES = """examples:
+  python -m hmr_ros run walk.mp4 --out results/              # a video, image folder or rosbag2 -> SMPL + overlay
+  python -m hmr_ros check-backends --checkpoint synthetic    # every backend here against PyTorch FP32
+  python -m hmr_ros build-engine --target sm86,sm89,sm120    # TensorRT engines for RTX GPUs, on any machine
+  python -m hmr_ros evaluate --checkpoint synthetic          # accuracy on the synthetic benchmark
+  python -m hmr_ros <command> --help                         # the options of one command
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hmr_ros", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
+    def formatter(prog):  # one line per command on a 110-column terminal
+        return argparse.RawDescriptionHelpFormatter(prog, max_help_position=18, width=110)
+
+    parser = argparse.ArgumentParser(prog="python -m hmr_ros", description=DESCRIPTION, epilog=EXAMPLES,
+                                     formatter_class=formatter)
+    # one line per command (its help); metavar keeps argparse from also printing the bare list of names
+    sub = parser.add_subparsers(dest="command", required=True, title="commands", metavar="<command>")
     for command in COMMANDS:
         command.add_parser(sub)
     args = parser.parse_args(argv)

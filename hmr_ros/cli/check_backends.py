@@ -36,7 +36,10 @@ def run(args) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.manual_seed(0)
     config = EstimatorConfig(network_config(args), checkpoint=args.checkpoint or None, engine_cache_dir=args.cache)
-    report = check_backends(config, frames=args.frames, device=args.device)
+    import sys
+
+    report = check_backends(config, frames=args.frames, device=args.device,
+                            say=lambda message: print(message, file=sys.stderr, flush=True))
     print(format_table(report, f"SIAM-{args.variant} input {args.input_size}, window {args.window}, "
                                f"K {args.max_people}, {args.frames} frames; reference torch cpu fp32"))
     print(tensorrt_summary(args.cache))

@@ -65,21 +65,30 @@ class _Interrupt:
               file=sys.stderr)
 
 
-def _progress(quiet: bool):
+def _progress(quiet: bool, every_s: float = 5.0):
+    """A bar redrawn in place on a terminal; where stderr is a log or a pipe (CI, systemd), one plain line every
+    ``every_s`` seconds and at the end, so logs get no carriage returns."""
+    tty = sys.stderr.isatty()
+    last = [0.0]
+
     def show(summary, total) -> None:
         if quiet:
             return
         rate = summary.frames / summary.seconds if summary.seconds > 0 else 0.0
+        done = total is not None and summary.frames >= total
+        if not tty and not done and summary.seconds - last[0] < every_s:
+            return
+        last[0] = summary.seconds
         if total:
-            done = min(summary.frames / total, 1.0)
-            bar = "#" * int(done * 30)
             eta = (total - summary.frames) / rate if rate > 0 else float("nan")
-            text = f"[{bar:<30}] {summary.frames}/{total} frames  {rate:.1f} frames/s  ETA {eta:.0f} s"
+            text = f"{summary.frames}/{total} frames  {rate:.1f} frames/s  ETA {eta:.0f} s"
+            if tty:
+                text = f"[{'#' * int(min(summary.frames / total, 1.0) * 30):<30}] {text}"
         else:
             text = f"{summary.frames} frames  {rate:.1f} frames/s"
         if summary.skipped:
             text += f"  ({len(summary.skipped)} skipped)"
-        print(f"\r{text}", end="", file=sys.stderr, flush=True)
+        print(f"\r{text}" if tty else text, end="" if tty else "\n", file=sys.stderr, flush=True)
 
     return show
 
@@ -141,14 +150,16 @@ def _run(args, source, camera) -> int:
         signal.signal(signal.SIGINT, previous)
         for sink in sinks:
             sink.close()
-    print(file=sys.stderr)
+    if sys.stderr.isatty() and not args.quiet:
+        print(file=sys.stderr)  # end the progress bar's line
     for index, reason in summary.skipped[:20]:
         print(f"skipped frame {index}: {reason}", file=sys.stderr)
     if len(summary.skipped) > 20:
         print(f"... and {len(summary.skipped) - 20} more skipped frames", file=sys.stderr)
     rate = summary.processed / summary.seconds if summary.seconds else 0.0
     print(f"{summary.processed}/{summary.frames} frames processed in {summary.seconds:.1f} s ({rate:.1f} frames/s), "
-          f"{summary.people} people written, {len(summary.skipped)} skipped, {summary.resets} temporal resets; "
+          f"{summary.people} {'person' if summary.people == 1 else 'people'} written, {len(summary.skipped)} skipped, "
+          f"{summary.resets} temporal resets; "
           f"results in {out}/ ({', '.join(n for n in OUTPUTS if (out / n).exists())})", file=sys.stderr)
     if summary.interrupted:
         return 130

@@ -14,6 +14,7 @@ backends pick the same slots; square frames have no letterbox padding where thos
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass, field
 
 import cv2
@@ -94,7 +95,9 @@ def candidates(device: str = "auto") -> tuple[list[tuple[str, str, str]], list[s
             continue
         runnable += [(name, str(dev), "fp32"), (name, str(dev), "fp16")]
     if dev.type == "cuda" and ok:
-        import onnxruntime as ort
+        from hmr_ros.backends.ort_import import import_onnxruntime
+
+        ort = import_onnxruntime()
 
         if "CUDAExecutionProvider" in ort.get_available_providers():
             runnable.append(("onnxruntime", str(dev), "fp32"))
@@ -139,12 +142,13 @@ def compare_bodies(reference: list[list], other: list[list]) -> tuple[float, flo
 
 
 def check_backends(config, frames: int = 12, device: str = "auto",
-                   only: list[tuple[str, str, str]] | None = None) -> CheckReport:
+                   only: list[tuple[str, str, str]] | None = None, say=None) -> CheckReport:
     """Run every candidate backend (or ``only`` these) with ``config`` and compare with the reference.
 
     ``config`` is an ``EstimatorConfig``; its backend/device/precision fields are replaced per candidate and
-    its score threshold set to 0 (see the module docstring).
+    its score threshold set to 0 (see the module docstring). ``say`` gets one progress line per backend.
     """
+    say = say or (lambda message: None)
     runnable, skipped = candidates(device)
     if config.checkpoint is None and ("onnxruntime", "cpu", "fp16") in runnable:
         runnable.remove(("onnxruntime", "cpu", "fp16"))
@@ -154,9 +158,12 @@ def check_backends(config, frames: int = 12, device: str = "auto",
     base = dataclasses.replace(config, network=dataclasses.replace(config.network, score_threshold=0.0))
     images = fixed_frames(frames, base.network.input_size)
     ref_cfg = dataclasses.replace(base, backend=REFERENCE[0], device=REFERENCE[1], precision=REFERENCE[2])
+    t0 = time.monotonic()
+    say(f"[reference] torch cpu fp32: {frames} frames ...")
     _, reference, ref_lat = _run(ref_cfg, images)
     rows = []
-    for name, dev, precision in planned:
+    for i, (name, dev, precision) in enumerate(planned, 1):
+        say(f"[{i}/{len(planned)}] {name} {dev} {precision} ... ({time.monotonic() - t0:.0f} s so far)")
         row = CheckRow(name, dev, precision)
         try:
             if (name, dev, precision) == REFERENCE:
@@ -198,6 +205,6 @@ def format_table(report: CheckReport, title: str = "") -> str:
                      f"| {r.max_joint_mm:.4f} | {r.tolerance_mm:g} | {r.latency_median_ms:.1f} "
                      f"| {r.latency_p99_ms:.1f} | {result} |")
     for s in report.skipped:
-        lines.append(f"skipped: {s}")
+        lines.append(s if " skipped: " in s else f"skipped: {s}")  # most reasons already say "<name> skipped:"
     return "\n".join(lines)
 

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from hmr_ros.cli import main
-from hmr_ros.backends.export import FRAME_OUTPUTS, TEMPORAL_OUTPUTS, export_onnx, onnx_parity
+from hmr_ros.backends.export import FRAME_OUTPUTS, TEMPORAL_OUTPUTS, export_onnx
+from hmr_ros.backends.onnx_backend import onnx_parity
 from hmr_ros.model.siam import SIAM, SIAMConfig
 
 

@@ -59,6 +59,15 @@ def test_video_gives_jsonl_npz_and_an_overlay_with_one_frame_per_input(clip, tmp
     assert cv2.VideoCapture(str(out / "overlay.mp4")).get(cv2.CAP_PROP_FRAME_WIDTH) == 160
 
 
+def test_progress_in_a_log_is_plain_lines(clip, tmp_path, capsys):
+    """Where stderr is not a terminal (CI, systemd), progress is whole lines, no carriage returns."""
+    folder = write_folder(tmp_path / "imgs", [f.rgb for f in clip.frames[:3]])
+    assert main(["run", str(folder), "--out", str(tmp_path / "out"), "--backend", "torch", "--device", "cpu",
+                 "--no-overlay"]) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err and "3/3 frames" in err and "frames/s  ETA 0 s" in err
+
+
 def test_image_folder_and_a_skipped_frame(clip, tmp_path, capsys):
     folder = write_folder(tmp_path / "imgs", [f.rgb for f in clip.frames[:5]])
     (folder / "frame_2.png").write_bytes(b"garbage")
