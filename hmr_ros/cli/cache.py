@@ -23,7 +23,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     for name, text in (("list", "one line per cache entry"), ("size", "total size of the cache"),
                        ("clean", "remove leftovers, old entries (--older-than-days) or everything (--all)")):
         a = actions.add_parser(name, help=text)
-        a.add_argument("--dir", default=None, help="cache root (default: $XDG_CACHE_HOME/hmr_ros or ~/.cache/hmr_ros)")
+        a.add_argument("--dir", "--cache", dest="dir", default=None,
+                       help="cache root (default: $XDG_CACHE_HOME/hmr_ros or ~/.cache/hmr_ros); --cache as in build-engine")
         if name == "clean":
             which = a.add_mutually_exclusive_group()
             which.add_argument("--older-than-days", type=float, default=None, metavar="N",

@@ -25,7 +25,8 @@ from hmr_ros.cli.common import NETWORK_FLAGS
 from hmr_ros.parameters import add_cli_flags
 
 OUTPUTS = ("smpl.jsonl", "smpl.npz", "overlay.mp4", "bag")
-RUN_FLAGS = NETWORK_FLAGS + ("score_threshold", "backend", "precision", "device", "tracking", "marker_face_stride")
+RUN_FLAGS = NETWORK_FLAGS + ("score_threshold", "backend", "precision", "device", "engine_cache_dir", "tracking",
+                             "marker_face_stride")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

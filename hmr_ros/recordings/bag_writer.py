@@ -2,7 +2,8 @@
 ROS: ``/humans/smpl`` (``hmr_ros/msg/SMPLHumanArray``, the type registered from this package's ``msg/`` text) and
 ``/humans/smpl/markers`` (``visualization_msgs/msg/MarkerArray``, one TRIANGLE_LIST per person like the node's).
 
-Messages are built with ``rosbags``' typestore (ROS 2 Kilted definitions) and CDR-serialised by it; each is logged
+Messages are built with ``rosbags``' typestore (ROS 2 Kilted definitions) and CDR-serialised by it; the mesh markers
+through the node's splicing (``hmr_ros.markers.SplicedMarkers``: no Python object per point). Each message is logged
 at the stamp of the source image, and its header carries that stamp and the image's frame_id, as the node's do.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from hmr_ros.bodies import Body
-from hmr_ros.markers import MARKER_ALPHA, MARKER_NS, triangle_indices
+from hmr_ros.markers import MARKER_ALPHA, MARKER_NS, STAMP_SENTINEL, SplicedMarkers, sentinel_point
 from hmr_ros.palette import people_colors
 from hmr_ros.recordings.sources import SourceFrame
 
@@ -70,6 +71,38 @@ def default_message(store, typename: str):
     return store.types[typename](**{name: value(node) for name, node in fields})
 
 
+class BagMarkers(SplicedMarkers):
+    """``SplicedMarkers`` whose template is serialised by rosbags (see ``SplicedMarkers.template``)."""
+
+    def __init__(self, store, faces: np.ndarray, face_stride: int = 1):
+        super().__init__(faces, face_stride, MARKER_ALPHA, MARKER_NS)
+        self.store = store
+
+    def template(self, n: int, frame_id: str, colors: tuple, delete_all: bool) -> tuple[bytes, int]:
+        s = self.store
+        Marker, Point = s.types["visualization_msgs/msg/Marker"], s.types["geometry_msgs/msg/Point"]
+
+        def marker(action: int, marker_id: int):
+            mk = default_message(s, "visualization_msgs/msg/Marker")
+            mk.header.stamp.sec, mk.header.stamp.nanosec = STAMP_SENTINEL
+            mk.header.frame_id, mk.ns, mk.id, mk.action = frame_id, self.ns, marker_id, action
+            return mk
+
+        markers = [marker(Marker.DELETEALL, 0)] if delete_all else []
+        for i, rgb in enumerate(colors):
+            mk = marker(Marker.ADD, i)
+            mk.type = Marker.TRIANGLE_LIST
+            mk.pose.orientation.w = 1.0
+            mk.scale.x = mk.scale.y = mk.scale.z = 1.0
+            mk.color.r, mk.color.g, mk.color.b, mk.color.a = (*rgb, self.alpha)
+            x, y, z = sentinel_point(i)
+            mk.points = [Point(x=x, y=y, z=z)]
+            markers.append(mk)
+        array = default_message(s, MARKER_TYPE)
+        array.markers = markers
+        return bytes(s.serialize_cdr(array, MARKER_TYPE)), len(markers)
+
+
 class ResultBag:
     """A rosbag2 (MCAP) at ``path`` with the two result topics.
 
@@ -83,13 +116,12 @@ class ResultBag:
         from rosbags.rosbag2 import StoragePlugin, Writer
 
         self.store = typestore()
-        self.indices = triangle_indices(faces, face_stride)
+        self.marker_writer = BagMarkers(self.store, faces, face_stride)
         self.body_model = body_model
         self.writer = Writer(path, version=9, storage_plugin=StoragePlugin.MCAP)
         self.writer.open()
         self.smpl = self.writer.add_connection(SMPL_TOPIC, SMPL_TYPE, typestore=self.store)
         self.markers = self.writer.add_connection(MARKER_TOPIC, MARKER_TYPE, typestore=self.store)
-        self.previous_people = 0
         self.messages = 0
 
     def _header(self, frame: SourceFrame):
@@ -109,7 +141,9 @@ class ResultBag:
         array.header, array.body_model = header, self.body_model
         array.humans = [self._human(b, w, h) for b in bodies]
         self.writer.write(self.smpl, ns, bytes(self.store.serialize_cdr(array, SMPL_TYPE)))
-        self.writer.write(self.markers, ns, bytes(self.store.serialize_cdr(self._markers(header, bodies), MARKER_TYPE)))
+        markers = self.marker_writer.build([b.vertices for b in bodies], (header.stamp.sec, header.stamp.nanosec),
+                                           frame.frame_id, colors=people_colors([b.id for b in bodies]))
+        self.writer.write(self.markers, ns, markers)
         self.messages += 2
 
     def _human(self, body: Body, width: int, height: int):
@@ -127,27 +161,6 @@ class ResultBag:
         x1, y1 = int(np.clip(np.ceil(x1), x0, width)), int(np.clip(np.ceil(y1), y0, height))
         human.roi.x_offset, human.roi.y_offset, human.roi.width, human.roi.height = x0, y0, x1 - x0, y1 - y0
         return human
-
-    def _markers(self, header, bodies: list[Body]):
-        s = self.store
-        Marker, Point = s.types["visualization_msgs/msg/Marker"], s.types["geometry_msgs/msg/Point"]
-        markers = []
-        if len(bodies) < self.previous_people:  # the meshes of people who vanished disappear, as in the node
-            delete = default_message(s, "visualization_msgs/msg/Marker")
-            delete.header, delete.ns, delete.action = header, MARKER_NS, Marker.DELETEALL
-            markers.append(delete)
-        self.previous_people = len(bodies)
-        for i, (body, rgb) in enumerate(zip(bodies, people_colors([b.id for b in bodies]))):
-            mk = default_message(s, "visualization_msgs/msg/Marker")
-            mk.header, mk.ns, mk.id, mk.type, mk.action = header, MARKER_NS, i, Marker.TRIANGLE_LIST, Marker.ADD
-            mk.pose.orientation.w = 1.0
-            mk.scale.x = mk.scale.y = mk.scale.z = 1.0
-            mk.color.r, mk.color.g, mk.color.b, mk.color.a = (*(float(c) for c in rgb), MARKER_ALPHA)
-            mk.points = [Point(x=x, y=y, z=z) for x, y, z in np.asarray(body.vertices, np.float64)[self.indices].tolist()]
-            markers.append(mk)
-        array = default_message(s, MARKER_TYPE)
-        array.markers = markers
-        return array
 
     def close(self) -> None:
         self.writer.close()
