@@ -24,7 +24,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="output .safetensors checkpoint (required, here or in --config); the training state for "
                         "--resume is written next to it as <out without .safetensors>.state.safetensors")
     p.add_argument("--steps", type=int, default=2000, help="optimiser steps")
-    p.add_argument("--batch-clips", type=int, default=4, help="clips per step (each of --window frames)")
+    p.add_argument("--batch-clips", type=int, default=4, help="clips per step (each of --window frames; the global "
+                                                              "batch under torchrun, split over the processes)")
+    p.add_argument("--accumulate", type=int, default=1, help="micro-batches per step (gradient accumulation: the "
+                                                              "memory of batch/accumulate clips)")
     p.add_argument("--lr", type=float, default=3e-4, help="peak AdamW learning rate")
     p.add_argument("--device", default="auto", help="torch device ('auto' = cuda if available)")
     p.add_argument("--seed", type=int, default=0, help="initialisation and data seed")
@@ -178,10 +181,16 @@ def run(args) -> int:
         sizes = []
     if not sizes or any(len(wh) != 2 for wh in sizes):
         raise ValueError(f"--image-sizes: expected WxH[,WxH...] such as 640x480,480x640; got {args.image_sizes!r}")
-    train(config, args.steps, args.batch_clips, args.lr, device, args.seed, args.out, args.log_every,
-          init_checkpoint=args.checkpoint, backbone_weights=args.backbone_weights,
-          workers=workers, amp=not args.no_amp, save_every=args.save_every,
-          loss_weights=parse_loss_weights(args.loss_weights), resume=args.resume, log_csv=args.log_csv,
-          progress=sys.stderr.isatty() if args.progress is None else args.progress, shards=args.shards,
-          max_people=args.people, **({} if args.shards else {"image_sizes": sizes}))
+    from hmr_ros.training import distributed
+
+    try:  # under torchrun every process runs this; training/distributed.py splits the batches
+        train(config, args.steps, args.batch_clips, args.lr, device, args.seed, args.out, args.log_every,
+              init_checkpoint=args.checkpoint, backbone_weights=args.backbone_weights,
+              workers=workers, amp=not args.no_amp, save_every=args.save_every,
+              loss_weights=parse_loss_weights(args.loss_weights), resume=args.resume, log_csv=args.log_csv,
+              progress=sys.stderr.isatty() if args.progress is None else args.progress, shards=args.shards,
+              max_people=args.people, accumulate=args.accumulate,
+              **({} if args.shards else {"image_sizes": sizes}))
+    finally:
+        distributed.stop(distributed.world_from_env())
     return 0

@@ -27,6 +27,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from hmr_ros.checkpoint import load_checkpoint, save_checkpoint
+from hmr_ros.training import distributed
 from hmr_ros.model.hrnet_checkpoint import init_backbone
 from hmr_ros.model.siam import SIAM, SIAMConfig
 from hmr_ros.training.dataset import SyntheticClipDataset, collate
@@ -47,13 +48,15 @@ STATE_FORMAT = "hmr_ros.train_state/1"
 
 @dataclass
 class TrainResult:
-    """What a run did. history: one dict of loss values (LOSS_NAMES) per step; step_seconds: wall time per step
-    (data wait included); out_path: the checkpoint written (None when no path was given)."""
+    """What a run did. history: one dict of loss values (LOSS_NAMES) per step (the mean over the processes under
+    torchrun); step_seconds: wall time per step (data wait included); out_path: the checkpoint written (None when no
+    path was given, and on every process but rank 0); model: the trained network."""
 
     config: SIAMConfig
     history: list[dict[str, float]] = field(default_factory=list)
     step_seconds: list[float] = field(default_factory=list)
     out_path: Path | None = None
+    model: torch.nn.Module | None = None
 
 
 def lr_factor(step: int, steps: int, warmup: int) -> float:
@@ -209,7 +212,7 @@ def train(config: SIAMConfig, steps: int, batch_clips: int, lr: float, device: s
           loss_weights: LossWeights | Mapping[str, float] | None = None, resume: bool = False,
           log_csv: str | Path | None = None, progress: bool = False,
           backbone_weights: str | Path | None = None, shards: str | Path | None = None,
-          log: Callable[[str], None] = print, **dataset_kwargs) -> TrainResult:
+          log: Callable[[str], None] = print, accumulate: int = 1, **dataset_kwargs) -> TrainResult:
     """Train a SIAM network from scratch (or from ``init_checkpoint``) and save it to ``out_path``.
 
     Args:
@@ -243,13 +246,15 @@ def train(config: SIAMConfig, steps: int, batch_clips: int, lr: float, device: s
         log_csv: also write one CSV row per step (:data:`CSV_COLUMNS`) to this path; flushed every row.
         progress: redraw a progress bar with ETA on stderr after every step.
         log: where progress lines go.
+        accumulate: split each process's share of a batch into this many micro-batches, one forward/backward each
+            (gradients summed, then one step): the memory of a smaller batch, the step of the whole one.
         dataset_kwargs: passed to :class:`hmr_ros.training.dataset.SyntheticClipDataset`, or with ``shards`` to
             :class:`hmr_ros.training.shard_dataset.ShardClipDataset` (``zoom``, ``max_people``, ``body_model``).
     Returns:
         TrainResult; its history and step_seconds cover the steps this call ran (after ``resume``, from the saved
         step on).
     """
-    if steps < 1 or batch_clips < 1 or not lr > 0 or log_every < 0 or save_every < 0 or workers < 0:
+    if steps < 1 or batch_clips < 1 or not lr > 0 or log_every < 0 or save_every < 0 or workers < 0 or accumulate < 1:
         raise ValueError(f"train: need steps >= 1, batch_clips >= 1, lr > 0, log_every/save_every/workers >= 0; got "
                          f"steps={steps}, batch_clips={batch_clips}, lr={lr}, log_every={log_every}, "
                          f"save_every={save_every}, workers={workers}")
@@ -259,7 +264,14 @@ def train(config: SIAMConfig, steps: int, batch_clips: int, lr: float, device: s
         raise ValueError("train: resume needs out_path (the training state sits next to the checkpoint) and no "
                          "init_checkpoint (the state holds the weights)")
     weights = LossWeights.from_mapping(loss_weights)
-    device = torch.device(device)
+    world = distributed.world_from_env()  # torchrun: this process's share of every batch (training/distributed.py)
+    device = distributed.start(world, torch.device(device))
+    if not world.main:  # rank 0 alone logs, draws progress, writes the CSV and the checkpoints
+        log, progress, log_csv, save_every = (lambda message: None), False, None, 0
+    distributed.share(batch_clips, world)  # ValueError now, not at the first step, when the batch does not split
+    if (batch_clips // world.size) % accumulate:
+        raise ValueError(f"train: {batch_clips // world.size} clips per process do not split into {accumulate} "
+                         "micro-batches (--accumulate): use a multiple")
     torch.manual_seed(seed)
     model = SIAM(config)
     if init_checkpoint and backbone_weights:
@@ -271,6 +283,7 @@ def train(config: SIAMConfig, steps: int, batch_clips: int, lr: float, device: s
         log(f"backbone initialised from {backbone_weights}: {report}"
             + (f"; {len(fresh)} tensors the checkpoint's layout lacks keep their fresh init" if fresh else ""))
     model.to(device).train()
+    distributed.broadcast_weights(model, world)
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]
     no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]  # norms and biases
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
@@ -290,18 +303,22 @@ def train(config: SIAMConfig, steps: int, batch_clips: int, lr: float, device: s
     # bf16 autocast on CPU too: AVX-512 BF16 CPUs run a W32 forward+backward 1.75x faster
     use_amp = amp and device.type in ("cuda", "cpu")
     if start and data is None:  # continue the synthetic stream after the clips already trained on
-        dataset_kwargs = {**dataset_kwargs, "start": dataset_kwargs.get("start", 0) + start * batch_clips}
+        dataset_kwargs = {**dataset_kwargs, "start": dataset_kwargs.get("start", 0) + start * batch_clips // world.size}
     if data is not None and shards is not None:
         raise ValueError("train: give data or shards, not both")
+    # each rank: its share of every global batch of ``data``; its own stream of synthetic clips or shard samples
+    local_clips, rank_seed = batch_clips // world.size, seed + 7919 * world.rank
     if data is not None:
-        batches = iter(data)
+        batches = (distributed.shard_batch(b, world) for b in data)
     elif shards is not None:
-        batches = shard_batches(config, batch_clips, seed, shards, workers, **dataset_kwargs)
+        batches = shard_batches(config, local_clips, rank_seed, shards, workers, **dataset_kwargs)
     else:
-        batches = synthetic_batches(config, batch_clips, seed, workers, **dataset_kwargs)
-    result = TrainResult(config=config, out_path=Path(out_path) if out_path is not None else None)
+        batches = synthetic_batches(config, local_clips, rank_seed, workers, **dataset_kwargs)
+    result = TrainResult(config=config, out_path=Path(out_path) if out_path is not None and world.main else None,
+                         model=model)
     log(f"training SIAM-{config.variant} S={config.input_size} T={config.window} K={config.max_people} on {device}: "
         f"{steps} steps x {batch_clips} clips, lr {lr:g}, amp {'bf16' if use_amp else 'off'}"
+        + (f", {world.size} processes x {local_clips} clips" if world.size > 1 else "")
         + (f", resuming after step {start}" if resume else "") + (f", clips from {shards}" if shards else ""))
 
     def save(done: int) -> None:
@@ -320,18 +337,22 @@ def train(config: SIAMConfig, steps: int, batch_clips: int, lr: float, device: s
             t_data = time.perf_counter() - t0
             lr_now = opt.param_groups[0]["lr"]
             opt.zero_grad(set_to_none=True)
-            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
-                losses = siam_losses(model, batch, weights, body_model)
-            total = losses["total"]
-            if not torch.isfinite(total):
-                raise FloatingPointError(f"train: non-finite loss at step {step}: "
-                                         + ", ".join(f"{k}={float(v.detach()):.4g}" for k, v in losses.items()))
-            total.backward()
+            losses = {}
+            for micro in distributed.micro_batches(batch, accumulate):  # gradients add up over the micro-batches
+                with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
+                    part = siam_losses(model, micro, weights, body_model)
+                if not torch.isfinite(part["total"]):
+                    raise FloatingPointError(f"train: non-finite loss at step {step}: "
+                                             + ", ".join(f"{k}={float(v.detach()):.4g}" for k, v in part.items()))
+                (part["total"] / accumulate).backward()
+                for k in LOSS_NAMES:
+                    losses[k] = losses.get(k, 0.0) + part[k].detach() / accumulate
+            distributed.average_gradients(model.parameters(), world)  # every rank then takes the same step
             if grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
             opt.step()
             sched.step()
-            result.history.append({k: float(losses[k].detach()) for k in LOSS_NAMES})
+            result.history.append(distributed.average({k: float(losses[k].detach()) for k in LOSS_NAMES}, world))
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             result.step_seconds.append(time.perf_counter() - t0)
@@ -354,6 +375,8 @@ def train(config: SIAMConfig, steps: int, batch_clips: int, lr: float, device: s
     finally:
         if csv_file is not None:
             csv_file.close()
+    if not world.main:
+        return result
     if out_path is not None and start < steps:
         save(steps)
         log(f"wrote {out_path}")
