@@ -162,6 +162,13 @@ class Estimator:
                                       config.engine_cache_dir, tensorrt_flavour=config.tensorrt_flavour)
         self.device = self.backend.device
         self.body_model = load_body_model(config.body_model, allow_pickle=config.allow_pickle).to(self.device)
+        self._new_stream()
+        if self.untrained:
+            log.warning("SIAM has no checkpoint: its weights are random, so the people it returns are not real "
+                        "detections (pass EstimatorConfig(checkpoint=...))")
+
+    def _new_stream(self) -> None:
+        """The state of one camera's stream (everything but the network, backend and body model)."""
         cfg = self.network.config
         self.buffer = FrameBuffer(cfg.window, cfg.max_people, cfg.dim, self.device)
         self._output_age = cfg.window - 1 - cfg.output_index
@@ -170,9 +177,6 @@ class Estimator:
         self.last_reset_reason: str | None = None  # why the buffer was last reset by a stamp (for logs/diagnostics)
         self.resets = 0                            # buffer resets caused by stamps since construction
         self.last_default_intrinsics = False       # the last accepted frame used default intrinsics
-        if self.untrained:
-            log.warning("SIAM has no checkpoint: its weights are random, so the people it returns are not real "
-                        "detections (pass EstimatorConfig(checkpoint=...))")
         self.timings = StepTimings()
 
     # -- public ----------------------------------------------------------------------------------------------
@@ -213,11 +217,7 @@ class Estimator:
         est = cls.__new__(cls)
         est.config, est.network, est.backend = other.config, other.network, other.backend
         est.device, est.body_model = other.device, other.body_model
-        cfg = other.network.config
-        est.buffer = FrameBuffer(cfg.window, cfg.max_people, cfg.dim, other.device)
-        est._output_age = other._output_age
-        est._last_stamp, est.output_stamp, est.last_reset_reason = None, None, None
-        est.resets, est.last_default_intrinsics, est.timings = 0, False, StepTimings()
+        est._new_stream()
         return est
 
     def prepare(self, rgb: np.ndarray, stamp: float, K=None) -> "PreparedFrame":
