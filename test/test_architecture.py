@@ -17,7 +17,7 @@ LAYERS = (
     ("tracking",),
     ("pipeline",),
     ("parameters",),
-    ("sim",),
+    ("sim", "datasets"),
     ("training",),
     ("eval",),
     ("recordings",),

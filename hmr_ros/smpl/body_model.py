@@ -345,7 +345,16 @@ class _RestrictedUnpickler(pickle.Unpickler):
                 return _SparseCSC
             if name.startswith("csr_"):
                 return _SparseCSR
-        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a body model pickle")
+        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a pickle hmr_ros reads (arrays and plain "
+                                     "containers only)")
+
+
+def load_array_pickle(path: str | Path) -> Any:
+    """Unpickle a Python-2 or -3 pickle of numpy arrays and plain containers (SMPL model files, 3DPW sequence files)
+    without running any code: only numpy's array reconstruction, builtin containers and inert stand-ins for chumpy
+    and scipy objects are built; anything else raises ``pickle.UnpicklingError`` naming the forbidden global."""
+    with open(path, "rb") as fh:
+        return _RestrictedUnpickler(fh, encoding="latin1").load()
 
 
 def _plain(value: Any) -> Any:

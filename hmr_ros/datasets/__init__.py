@@ -1,0 +1,1 @@
+"""Real datasets in their native layouts (the data is licensed: bring your own copy). ``threedpw``: 3DPW."""
