@@ -35,6 +35,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="inference backend, as the node's 'backend' parameter (auto on a CPU may export ONNX once "
                         "per checkpoint into the engine cache)")
     p.add_argument("--json", default=None, metavar="OUT", help="also write every number to this JSON file")
+    p.add_argument("--dataset", default="synthetic", choices=["synthetic", "3dpw"],
+                   help="synthetic: the clips above; 3dpw: the 3DPW protocol on your copy (--root)")
+    p.add_argument("--root", default=None, help="3DPW root (sequenceFiles/, imageFiles/)")
+    p.add_argument("--dataset-split", default="test", choices=["train", "validation", "test"])
+    p.add_argument("--joint-regressor", default=None, metavar="FILE.npy",
+                   help="(14, V) LSP joint regressor for the 14-joint protocol (default: the 24 SMPL joints)")
+    p.add_argument("--body-model", default="procedural",
+                   help="the SMPL .npz 3DPW was fitted with (poses prediction and ground truth alike)")
     p.set_defaults(func=run)
 
 
@@ -86,7 +94,22 @@ def run(args) -> int:
     if not args.checkpoint:
         print("warning: no --checkpoint: evaluating an UNTRAINED network (random weights); the numbers only show "
               "that the evaluation runs", file=sys.stderr)
-    config = EstimatorConfig(network=network, checkpoint=args.checkpoint, device=args.device, backend=args.backend)
+    config = EstimatorConfig(network=network, checkpoint=args.checkpoint, device=args.device, backend=args.backend,
+                             body_model=args.body_model)
+    if args.dataset == "3dpw":
+        from hmr_ros.eval.threedpw_protocol import evaluate_3dpw, format_protocol
+        from hmr_ros.tracking.tracker import TrackerConfig
+
+        if not args.root:
+            raise ValueError("--dataset 3dpw needs --root: the folder holding sequenceFiles/ and imageFiles/")
+        protocol = evaluate_3dpw(config, args.root, args.dataset_split, args.joint_regressor,
+                                 TrackerConfig() if args.tracking else None,
+                                 progress=lambda line: print(line, file=sys.stderr, flush=True))
+        print(format_protocol(protocol))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(protocol.__dict__, f, indent=1)
+        return 0
     report = evaluate_checkpoint(config, args.split, tracking=args.tracking, shards=args.shards,
                                  progress=lambda line: print(line, file=sys.stderr, flush=True))
     print(format_report(report))
