@@ -1,0 +1,111 @@
+"""Real datasets as training clips: the same ``SyntheticClip`` the synthetic data is, so ``clip_sample`` builds their
+targets (letterbox, centre heatmaps, SMPL targets, camera) exactly as for the rendered people, and a weighted
+mixture of sources feeds the training loop.
+
+    sources = [("3dpw", threedpw_clips(ThreeDPW(root, "train", body), window=9), 1.0),
+               ("bedlam", bedlam_clips(BedlamScene(npz, images), body, window=9), 2.0)]
+    data = mixture_batches(sources, cfg, batch_clips=8, seed=0)     # ClipBatches for train(data=...)
+
+Video datasets give windows of T consecutive frames in which every actor's camera pose is valid; image datasets give
+pseudo-clips: the one image repeated T times (a person standing still; the temporal network sees no motion, and the
+window's frames agree). Datasets without SMPL (Panoptic, COCO) cannot become these clips: their 2D/3D joint terms
+need losses on their own joint sets (not built yet).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+
+import cv2
+import numpy as np
+import torch
+
+from hmr_ros.datasets.bedlam import BedlamScene
+from hmr_ros.datasets.threedpw import ThreeDPW
+from hmr_ros.geometry.rotations_np import rotmat_from_rotvec
+from hmr_ros.sim.clips import GroundTruthPerson, SyntheticClip, SyntheticFrame
+from hmr_ros.training.dataset import clip_sample, collate
+
+
+def _read_rgb(path) -> np.ndarray:
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ValueError(f"image {path} is missing or unreadable")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def posed_person(body_model, betas, global_orient, body_pose, translation, K: np.ndarray,
+                 track_id: int | None = None) -> GroundTruthPerson:
+    """A person from camera-frame SMPL parameters: joints (24, 3) and vertices through ``body_model``, their 2D
+    projection, box and centre (pixels)."""
+    rot = rotmat_from_rotvec(np.r_[global_orient, body_pose].reshape(24, 3).astype(np.float64))
+    with torch.no_grad():
+        out = body_model(torch.as_tensor(np.asarray(betas, np.float32)[:body_model.num_betas])[None],
+                         torch.as_tensor(rot, dtype=torch.float32)[None])
+    t = np.asarray(translation, np.float32).reshape(3)
+    joints, vertices = out.joints[0].numpy() + t, out.vertices[0].numpy() + t
+    z = np.maximum(vertices[:, 2:], 1e-6)
+    uv = vertices[:, :2] / z * np.diag(K)[:2] + K[:2, 2]
+    j2d = joints[:, :2] / np.maximum(joints[:, 2:], 1e-6) * np.diag(K)[:2] + K[:2, 2]
+    return GroundTruthPerson(np.asarray(betas, np.float32)[:10], np.asarray(global_orient, np.float32),
+                             np.asarray(body_pose, np.float32), t, joints, vertices, j2d.astype(np.float32),
+                             box=np.r_[uv.min(0), uv.max(0)].astype(np.float32), centre=j2d[0].astype(np.float32),
+                             track_id=track_id)
+
+
+def threedpw_clips(data: ThreeDPW, window: int, stride: int | None = None, fps: float = 30.0) -> Iterator[SyntheticClip]:
+    """Windows of ``window`` consecutive images of every sequence (every ``stride`` frames, default ``window``) in
+    which every actor's camera pose is valid."""
+    stride = stride or window
+    for name in data.sequences:
+        frames = data.frames(name)
+        for start in range(0, len(frames) - window + 1, stride):
+            part = frames[start:start + window]
+            if not all(p.valid for f in part for p in f.people):
+                continue
+            out = [SyntheticFrame(_read_rgb(f.image_path), f.index / fps,
+                                  [posed_person(data.body_model, p.betas, p.global_orient, p.body_pose, p.translation,
+                                                f.K, p.actor) for p in f.people]) for f in part]
+            yield SyntheticClip(out, part[0].K, fps, data.body_model.faces, {"dataset": "3dpw", "sequence": name,
+                                                                            "start": start})
+
+
+def bedlam_clips(scene: BedlamScene, body_model, window: int, allow_smplx_betas: bool = False,
+                 fps: float = 30.0) -> Iterator[SyntheticClip]:
+    """Every labelled image as a pseudo-clip of ``window`` copies. SMPL-X labels need ``allow_smplx_betas`` (their
+    betas are not SMPL's; see ``datasets.bedlam``)."""
+    if scene.smplx and not allow_smplx_betas:
+        raise ValueError(f"BEDLAM labels {scene.labels} are SMPL-X: their betas are not SMPL's; pass "
+                         "allow_smplx_betas=True with an SMPL-X body model, or use BEDLAM's SMPL labels")
+    for image in scene.images():
+        rgb = _read_rgb(image.path)
+        people = [posed_person(body_model, p.betas, p.global_orient, p.body_pose, p.translation, image.K, k)
+                  for k, p in enumerate(image.people)]
+        frames = [SyntheticFrame(rgb, t / fps, people) for t in range(window)]
+        yield SyntheticClip(frames, image.K, fps, body_model.faces, {"dataset": "bedlam", "image": str(image.path)})
+
+
+def mixture_batches(sources: list[tuple[str, Callable[[], Iterable[SyntheticClip]], float]], cfg, batch_clips: int,
+                    seed: int = 0) -> Iterator:
+    """Endless ``ClipBatch``es of ``batch_clips`` clips, each clip from a source drawn with probability proportional
+    to its weight. sources: (name, a function returning a fresh iterable of clips, weight); a source that runs out
+    starts again (another epoch). Clips with more people than ``cfg.max_people`` or shorter than the window are
+    skipped."""
+    if not sources or any(w <= 0 for _, _, w in sources):
+        raise ValueError("mixture_batches: give at least one source, every weight > 0")
+    rng = np.random.default_rng(seed)
+    weights = np.array([w for _, _, w in sources], np.float64)
+    streams = [iter(make()) for _, make, _ in sources]
+
+    def next_clip(i: int):
+        for _ in range(2):
+            for clip in streams[i]:
+                try:
+                    return clip_sample(clip, cfg)
+                except ValueError:  # too many people or too short for this network: skip it
+                    continue
+            streams[i] = iter(sources[i][1]())  # the next epoch of this source
+        raise ValueError(f"mixture_batches: source {sources[i][0]} gives no usable clip")
+
+    while True:
+        picks = rng.choice(len(sources), size=batch_clips, p=weights / weights.sum())
+        yield collate([next_clip(int(i)) for i in picks])
