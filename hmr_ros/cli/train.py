@@ -51,6 +51,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--shards", default=None, metavar="DIR",
                    help="train on the pre-rendered clips of this shard directory (render-shards' OUT/train), "
                         "reshuffled every epoch, instead of rendering clips on the fly (--image-sizes is ignored)")
+    p.add_argument("--dataset", default=None, metavar="NAME=PATH[:WEIGHT],...",
+                   help="train on real data instead of synthetic clips: 3dpw=<3DPW root> (train split) or "
+                        "bedlam=<folder of processed-label .npz>; comma-separate several to mix them, WEIGHT sets "
+                        "each one's share")
+    p.add_argument("--bedlam-images", default=None, help="BEDLAM images root (holding <scene>/png/)")
+    p.add_argument("--body-model", default="procedural",
+                   help="the SMPL .npz the datasets' parameters belong to (poses their targets)")
     p.add_argument("--config", default=None,
                    help="YAML (.yaml/.yml) or TOML (.toml) file of flag values; command-line flags override it")
     p.set_defaults(func=run, _train_parser=p)
@@ -183,14 +190,28 @@ def run(args) -> int:
         raise ValueError(f"--image-sizes: expected WxH[,WxH...] such as 640x480,480x640; got {args.image_sizes!r}")
     from hmr_ros.training import distributed
 
+    data, body = None, None
+    if args.dataset:
+        from hmr_ros.datasets.clips import mixture_batches, sources_from_specs
+        from hmr_ros.smpl.body_model import load_body_model
+
+        if args.shards:
+            raise ValueError("give --dataset or --shards, not both")
+        body = load_body_model(args.body_model)
+        specs = args.dataset if isinstance(args.dataset, list) else [d for d in args.dataset.split(",") if d]
+        sources = sources_from_specs(specs, body, config.window, args.bedlam_images)
+        # every process draws the same global batches (same seed) and trains on its share
+        data = mixture_batches(sources, config, args.batch_clips, args.seed)
+    extra = {"body_model": body} if body is not None else {}
     try:  # under torchrun every process runs this; training/distributed.py splits the batches
         train(config, args.steps, args.batch_clips, args.lr, device, args.seed, args.out, args.log_every,
+              data=data, **extra,
               init_checkpoint=args.checkpoint, backbone_weights=args.backbone_weights,
               workers=workers, amp=not args.no_amp, save_every=args.save_every,
               loss_weights=parse_loss_weights(args.loss_weights), resume=args.resume, log_csv=args.log_csv,
               progress=sys.stderr.isatty() if args.progress is None else args.progress, shards=args.shards,
               max_people=args.people, accumulate=args.accumulate,
-              **({} if args.shards else {"image_sizes": sizes}))
+              **({} if args.shards or data is not None else {"image_sizes": sizes}))
     finally:
         distributed.stop(distributed.world_from_env())
     return 0

@@ -109,3 +109,35 @@ def mixture_batches(sources: list[tuple[str, Callable[[], Iterable[SyntheticClip
     while True:
         picks = rng.choice(len(sources), size=batch_clips, p=weights / weights.sum())
         yield collate([next_clip(int(i)) for i in picks])
+
+
+def sources_from_specs(specs: list[str], body_model, window: int,
+                       bedlam_images: str | None = None) -> list[tuple[str, Callable[[], Iterable[SyntheticClip]], float]]:
+    """``train --dataset`` values -> mixture sources. A spec is NAME=PATH[:WEIGHT]: ``3dpw=<3DPW root>`` (its train
+    split) or ``bedlam=<folder of processed-label .npz>`` (images under ``bedlam_images``)."""
+    from pathlib import Path
+
+    sources = []
+    for spec in specs:
+        name, sep, rest = spec.partition("=")
+        path, _, weight_text = rest.rpartition(":") if ":" in rest else (rest, "", "1")
+        try:
+            weight = float(weight_text)
+        except ValueError:
+            path, weight = rest, 1.0
+        if not sep or not path:
+            raise ValueError(f"--dataset {spec!r}: expected NAME=PATH[:WEIGHT], e.g. 3dpw=/data/3DPW:1")
+        if name == "3dpw":
+            data = ThreeDPW(path, "train", body_model)
+            sources.append((spec, lambda data=data: threedpw_clips(data, window), weight))
+        elif name == "bedlam":
+            if not bedlam_images:
+                raise ValueError("--dataset bedlam=... needs --bedlam-images (the folder holding <scene>/png/)")
+            scenes = [BedlamScene(f, bedlam_images) for f in sorted(Path(path).glob("*.npz"))]
+            if not scenes:
+                raise ValueError(f"--dataset {spec!r}: no processed-label .npz files in {path}")
+            sources.append((spec, lambda scenes=scenes: (c for s in scenes for c in bedlam_clips(s, body_model, window)),
+                            weight))
+        else:
+            raise ValueError(f"--dataset {spec!r}: unknown dataset {name!r} (3dpw or bedlam: the ones with SMPL labels)")
+    return sources

@@ -78,3 +78,16 @@ def test_a_mixture_of_3dpw_and_bedlam_trains(threedpw, body, tmp_path):
     assert len(result.history) == 2 and all(np.isfinite(h["total"]) for h in result.history)
     with pytest.raises(ValueError, match="every weight > 0"):
         next(mixture_batches([("3dpw", lambda: [], 0.0)], CFG, 2))
+
+
+def test_train_command_on_a_dataset(threedpw, tmp_path, capsys):
+    from hmr_ros.cli import main
+
+    out = tmp_path / "real.safetensors"
+    args = ["train", "--dataset", f"3dpw={threedpw.root}:2", "--steps", "1", "--batch-clips", "2", "--variant", "w18",
+            "--input-size", "64", "--window", "2", "--max-people", "2", "--out", str(out), "--no-amp",
+            "--log-every", "1", "--device", "cpu"]
+    assert main(args) == 0 and out.is_file()
+    assert "step      1/1" in capsys.readouterr().out
+    assert main(["train", "--dataset", "coco=/x", "--steps", "1", "--out", str(out)]) == 2
+    assert "unknown dataset 'coco' (3dpw or bedlam" in capsys.readouterr().err
