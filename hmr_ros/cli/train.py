@@ -56,6 +56,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "bedlam=<folder of processed-label .npz>; comma-separate several to mix them, WEIGHT sets "
                         "each one's share")
     p.add_argument("--bedlam-images", default=None, help="BEDLAM images root (holding <scene>/png/)")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
+                   help="with --dataset: random crop, left-right flip (joints swapped) and colour jitter per clip")
     p.add_argument("--body-model", default="procedural",
                    help="the SMPL .npz the datasets' parameters belong to (poses their targets)")
     p.add_argument("--config", default=None,
@@ -201,7 +203,8 @@ def run(args) -> int:
         specs = args.dataset if isinstance(args.dataset, list) else [d for d in args.dataset.split(",") if d]
         sources = sources_from_specs(specs, body, config.window, args.bedlam_images)
         # every process draws the same global batches (same seed) and trains on its share
-        data = mixture_batches(sources, config, args.batch_clips, args.seed)
+        data = mixture_batches(sources, config, args.batch_clips, args.seed,
+                               augment_with=body if args.augment else None)
     extra = {"body_model": body} if body is not None else {}
     try:  # under torchrun every process runs this; training/distributed.py splits the batches
         train(config, args.steps, args.batch_clips, args.lr, device, args.seed, args.out, args.log_every,

@@ -17,12 +17,12 @@ from collections.abc import Callable, Iterable, Iterator
 
 import cv2
 import numpy as np
-import torch
 
+from hmr_ros.datasets.augment import augment
 from hmr_ros.datasets.bedlam import BedlamScene
+from hmr_ros.datasets.people import posed_person
 from hmr_ros.datasets.threedpw import ThreeDPW
-from hmr_ros.geometry.rotations_np import rotmat_from_rotvec
-from hmr_ros.sim.clips import GroundTruthPerson, SyntheticClip, SyntheticFrame
+from hmr_ros.sim.clips import SyntheticClip, SyntheticFrame
 from hmr_ros.training.dataset import clip_sample, collate
 
 
@@ -31,25 +31,6 @@ def _read_rgb(path) -> np.ndarray:
     if bgr is None:
         raise ValueError(f"image {path} is missing or unreadable")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def posed_person(body_model, betas, global_orient, body_pose, translation, K: np.ndarray,
-                 track_id: int | None = None) -> GroundTruthPerson:
-    """A person from camera-frame SMPL parameters: joints (24, 3) and vertices through ``body_model``, their 2D
-    projection, box and centre (pixels)."""
-    rot = rotmat_from_rotvec(np.r_[global_orient, body_pose].reshape(24, 3).astype(np.float64))
-    with torch.no_grad():
-        out = body_model(torch.as_tensor(np.asarray(betas, np.float32)[:body_model.num_betas])[None],
-                         torch.as_tensor(rot, dtype=torch.float32)[None])
-    t = np.asarray(translation, np.float32).reshape(3)
-    joints, vertices = out.joints[0].numpy() + t, out.vertices[0].numpy() + t
-    z = np.maximum(vertices[:, 2:], 1e-6)
-    uv = vertices[:, :2] / z * np.diag(K)[:2] + K[:2, 2]
-    j2d = joints[:, :2] / np.maximum(joints[:, 2:], 1e-6) * np.diag(K)[:2] + K[:2, 2]
-    return GroundTruthPerson(np.asarray(betas, np.float32)[:10], np.asarray(global_orient, np.float32),
-                             np.asarray(body_pose, np.float32), t, joints, vertices, j2d.astype(np.float32),
-                             box=np.r_[uv.min(0), uv.max(0)].astype(np.float32), centre=j2d[0].astype(np.float32),
-                             track_id=track_id)
 
 
 def threedpw_clips(data: ThreeDPW, window: int, stride: int | None = None, fps: float = 30.0) -> Iterator[SyntheticClip]:
@@ -85,11 +66,12 @@ def bedlam_clips(scene: BedlamScene, body_model, window: int, allow_smplx_betas:
 
 
 def mixture_batches(sources: list[tuple[str, Callable[[], Iterable[SyntheticClip]], float]], cfg, batch_clips: int,
-                    seed: int = 0) -> Iterator:
+                    seed: int = 0, augment_with=None) -> Iterator:
     """Endless ``ClipBatch``es of ``batch_clips`` clips, each clip from a source drawn with probability proportional
     to its weight. sources: (name, a function returning a fresh iterable of clips, weight); a source that runs out
     starts again (another epoch). Clips with more people than ``cfg.max_people`` or shorter than the window are
-    skipped."""
+    skipped. ``augment_with``: a body model to augment every clip (``datasets.augment``: crop, flip, colour)."""
+
     if not sources or any(w <= 0 for _, _, w in sources):
         raise ValueError("mixture_batches: give at least one source, every weight > 0")
     rng = np.random.default_rng(seed)
@@ -99,6 +81,8 @@ def mixture_batches(sources: list[tuple[str, Callable[[], Iterable[SyntheticClip
     def next_clip(i: int):
         for _ in range(2):
             for clip in streams[i]:
+                if augment_with is not None:
+                    clip = augment(clip, rng, augment_with)
                 try:
                     return clip_sample(clip, cfg)
                 except ValueError:  # too many people or too short for this network: skip it

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from hmr_ros.datasets.bedlam import BedlamScene
-from hmr_ros.datasets.clips import bedlam_clips, mixture_batches, posed_person, threedpw_clips
+from hmr_ros.datasets.clips import bedlam_clips, mixture_batches, threedpw_clips
+from hmr_ros.datasets.people import posed_person
 from hmr_ros.datasets.threedpw import ThreeDPW
 from hmr_ros.geometry.rotations_np import rotmat_from_rotvec
 from hmr_ros.model.siam import SIAMConfig
