@@ -35,12 +35,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="inference backend, as the node's 'backend' parameter (auto on a CPU may export ONNX once "
                         "per checkpoint into the engine cache)")
     p.add_argument("--json", default=None, metavar="OUT", help="also write every number to this JSON file")
-    p.add_argument("--dataset", default="synthetic", choices=["synthetic", "3dpw"],
-                   help="synthetic: the clips above; 3dpw: the 3DPW protocol on your copy (--root)")
-    p.add_argument("--root", default=None, help="3DPW root (sequenceFiles/, imageFiles/)")
+    p.add_argument("--dataset", default="synthetic", choices=["synthetic", "3dpw", "panoptic"],
+                   help="synthetic: the clips above; 3dpw / panoptic: their protocols on your copy (--root)")
+    p.add_argument("--root", default=None, help="3DPW root (sequenceFiles/, imageFiles/) or the folder of Panoptic "
+                                                "sequence folders")
+    p.add_argument("--camera", default="00_16", help="Panoptic HD camera (panel_node)")
     p.add_argument("--dataset-split", default="test", choices=["train", "validation", "test"])
     p.add_argument("--joint-regressor", default=None, metavar="FILE.npy",
-                   help="(14, V) LSP joint regressor for the 14-joint protocol (default: the 24 SMPL joints)")
+                   help="3DPW: (14, V) LSP regressor (default: the 24 SMPL joints); Panoptic: (19, V) onto COCO-19 "
+                        "(default: the 14 joints SMPL and COCO-19 share)")
     p.add_argument("--body-model", default="procedural",
                    help="the SMPL .npz 3DPW was fitted with (poses prediction and ground truth alike)")
     p.set_defaults(func=run)
@@ -96,6 +99,20 @@ def run(args) -> int:
               "that the evaluation runs", file=sys.stderr)
     config = EstimatorConfig(network=network, checkpoint=args.checkpoint, device=args.device, backend=args.backend,
                              body_model=args.body_model)
+    if args.dataset in ("3dpw", "panoptic") and not args.root:
+        raise ValueError(f"--dataset {args.dataset} needs --root (see --help)")
+    if args.dataset == "panoptic":
+        from hmr_ros.eval.panoptic_protocol import evaluate_panoptic, format_panoptic
+        from hmr_ros.tracking.tracker import TrackerConfig
+
+        result = evaluate_panoptic(config, args.root, args.camera, args.joint_regressor,
+                                   TrackerConfig() if args.tracking else None,
+                                   progress=lambda line: print(line, file=sys.stderr, flush=True))
+        print(format_panoptic(result))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(result.__dict__, f, indent=1)
+        return 0
     if args.dataset == "3dpw":
         from hmr_ros.eval.threedpw_protocol import evaluate_3dpw, format_protocol
         from hmr_ros.tracking.tracker import TrackerConfig
