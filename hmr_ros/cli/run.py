@@ -8,7 +8,8 @@ INPUT is a video file (anything OpenCV reads), a folder of images (natural order
 DIR receives smpl.jsonl (one line per frame), smpl.npz (the same as arrays), overlay.mp4 (meshes coloured per
 track id, ids, frame numbers; one video frame per input frame) and, with --bag-out, bag/ (MCAP: /humans/smpl and
 /humans/smpl/markers, for RViz or Foxglove beside the input). A frame that cannot be used is reported and
-skipped. Ctrl-C finishes the current frame and closes every file valid.
+skipped. Ctrl-C finishes the current frame and closes every file valid. In ``mode: centered`` the outputs lag
+window // 2 frames, and the last window // 2 frames of the recording get none (they would need later frames).
 
 Exit code: 0 every frame processed; 1 some frames were skipped (listed); 2 nothing could start (bad input or
 options); 130 interrupted by Ctrl-C (the outputs hold the frames done).
