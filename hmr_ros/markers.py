@@ -18,6 +18,7 @@ rosbags. So both write the same markers.
 from __future__ import annotations
 
 import struct
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,7 +67,7 @@ class _Layout:
     stamps: tuple[tuple[int, ...], ...]
 
 
-class SplicedMarkers:
+class SplicedMarkers(ABC):
     """Builds serialized ``visualization_msgs/MarkerArray`` messages: one TRIANGLE_LIST per person.
 
     Subclasses implement ``template``: the CDR bytes of the one-point MarkerArray of a layout, serialised with their
@@ -153,11 +154,11 @@ class SplicedMarkers:
             layout = self._layouts[key] = self._make_layout(n, frame_id, colors, delete_all)
         return layout
 
+    @abstractmethod
     def template(self, n: int, frame_id: str, colors: tuple, delete_all: bool) -> tuple[bytes, int]:
         """(CDR of the MarkerArray, its marker count): a DELETEALL marker first when ``delete_all``, then per person
         i a TRIANGLE_LIST ADD marker (ns, id i, identity pose, scale 1, colour ``colors[i]`` with ``self.alpha``)
         whose only point is ``sentinel_point(i)``; every header stamped ``STAMP_SENTINEL`` in ``frame_id``."""
-        raise NotImplementedError
 
     def _make_layout(self, n: int, frame_id: str, colors: tuple, delete_all: bool) -> _Layout:
         cdr, marker_count = self.template(n, frame_id, colors, delete_all)

@@ -99,36 +99,29 @@ def run(args) -> int:
               "that the evaluation runs", file=sys.stderr)
     config = EstimatorConfig(network=network, checkpoint=args.checkpoint, device=args.device, backend=args.backend,
                              body_model=args.body_model)
-    if args.dataset in ("3dpw", "panoptic") and not args.root:
-        raise ValueError(f"--dataset {args.dataset} needs --root (see --help)")
-    if args.dataset == "panoptic":
-        from hmr_ros.eval.panoptic_protocol import evaluate_panoptic, format_panoptic
+    progress = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    if args.dataset in ("3dpw", "panoptic"):
         from hmr_ros.tracking.tracker import TrackerConfig
 
-        result = evaluate_panoptic(config, args.root, args.camera, args.joint_regressor,
-                                   TrackerConfig() if args.tracking else None,
-                                   progress=lambda line: print(line, file=sys.stderr, flush=True))
-        print(format_panoptic(result))
+        if not args.root:
+            raise ValueError(f"--dataset {args.dataset} needs --root (see --help)")
+        tracking = TrackerConfig() if args.tracking else None
+        if args.dataset == "panoptic":
+            from hmr_ros.eval.panoptic_protocol import evaluate_panoptic, format_panoptic
+
+            result = evaluate_panoptic(config, args.root, args.camera, args.joint_regressor, tracking, progress)
+            text = format_panoptic(result)
+        else:
+            from hmr_ros.eval.threedpw_protocol import evaluate_3dpw, format_protocol
+
+            result = evaluate_3dpw(config, args.root, args.dataset_split, args.joint_regressor, tracking, progress)
+            text = format_protocol(result)
+        print(text)
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(result.__dict__, f, indent=1)
         return 0
-    if args.dataset == "3dpw":
-        from hmr_ros.eval.threedpw_protocol import evaluate_3dpw, format_protocol
-        from hmr_ros.tracking.tracker import TrackerConfig
-
-        if not args.root:
-            raise ValueError("--dataset 3dpw needs --root: the folder holding sequenceFiles/ and imageFiles/")
-        protocol = evaluate_3dpw(config, args.root, args.dataset_split, args.joint_regressor,
-                                 TrackerConfig() if args.tracking else None,
-                                 progress=lambda line: print(line, file=sys.stderr, flush=True))
-        print(format_protocol(protocol))
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump(protocol.__dict__, f, indent=1)
-        return 0
-    report = evaluate_checkpoint(config, args.split, tracking=args.tracking, shards=args.shards,
-                                 progress=lambda line: print(line, file=sys.stderr, flush=True))
+    report = evaluate_checkpoint(config, args.split, tracking=args.tracking, shards=args.shards, progress=progress)
     print(format_report(report))
     if args.json:
         with open(args.json, "w") as f:

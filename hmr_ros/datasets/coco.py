@@ -14,11 +14,12 @@ diagonal, ``hmr_ros.camera.default_intrinsics``) applies. No 3D: COCO trains the
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from hmr_ros.datasets.json_file import load_json_object
 
 COCO17 = ("nose", "l_eye", "r_eye", "l_ear", "r_ear", "l_shoulder", "r_shoulder", "l_elbow", "r_elbow", "l_wrist",
           "r_wrist", "l_hip", "r_hip", "l_knee", "r_knee", "l_ankle", "r_ankle")
@@ -55,14 +56,8 @@ class CocoKeypoints:
         self.root = Path(root)
         self.split = split
         path = self.root / "annotations" / f"person_keypoints_{split}2017.json"
-        try:
-            data = json.loads(path.read_text())
-        except OSError as e:
-            raise ValueError(f"COCO annotations {path}: cannot read ({e.strerror or e})") from None
-        except ValueError as e:
-            raise ValueError(f"COCO annotations {path}: not valid JSON ({e})") from None
-        if not isinstance(data, dict) or not isinstance(data.get("images"), list) \
-                or not isinstance(data.get("annotations"), list):
+        data = load_json_object(path, "COCO annotations")
+        if not isinstance(data.get("images"), list) or not isinstance(data.get("annotations"), list):
             raise ValueError(f"COCO annotations {path}: expected an object with 'images' and 'annotations' lists")
         self.path = path
         self._images = {int(im["id"]): im for im in data["images"]}

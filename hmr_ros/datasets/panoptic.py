@@ -15,13 +15,14 @@ evaluates the joint terms only. A malformed file fails with its path and what wa
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from hmr_ros.datasets.json_file import load_json_object
 
 COCO19 = ("neck", "nose", "pelvis", "l_shoulder", "l_elbow", "l_wrist", "l_hip", "l_knee", "l_ankle", "r_shoulder",
           "r_elbow", "r_wrist", "r_hip", "r_knee", "r_ankle", "l_eye", "l_ear", "r_eye", "r_ear")
@@ -47,18 +48,6 @@ class PanopticFrame:
     people: list[PanopticPerson]
 
 
-def _load_json(path: Path, what: str) -> dict:
-    try:
-        data = json.loads(path.read_text())
-    except OSError as e:
-        raise ValueError(f"Panoptic {what} {path}: cannot read ({e.strerror or e})") from None
-    except ValueError as e:
-        raise ValueError(f"Panoptic {what} {path}: not valid JSON ({e})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"Panoptic {what} {path}: expected a JSON object")
-    return data
-
-
 class PanopticSequence:
     """One sequence seen by one HD camera (``camera`` "00_16": panel 00, node 16)."""
 
@@ -66,7 +55,7 @@ class PanopticSequence:
         self.folder = Path(folder)
         self.name = self.folder.name
         calib_path = self.folder / f"calibration_{self.name}.json"
-        calib = _load_json(calib_path, "calibration")
+        calib = load_json_object(calib_path, "Panoptic calibration")
         cams = {c.get("name"): c for c in calib.get("cameras", []) if isinstance(c, dict)}
         if camera not in cams:
             raise ValueError(f"Panoptic calibration {calib_path}: no camera {camera!r} (it has "
@@ -94,7 +83,7 @@ class PanopticSequence:
         if not match:
             raise ValueError(f"Panoptic skeleton file {path}: expected the name body3DScene_<frame>.json")
         index = int(match.group(1))
-        data = _load_json(path, "skeleton file")
+        data = load_json_object(path, "Panoptic skeleton file")
         people = []
         for body in data.get("bodies", []):
             try:

@@ -117,9 +117,8 @@ def evaluate_panoptic(config, root, camera: str = "00_16", regressor: str | None
     what the camera saw), and score it."""
     from pathlib import Path
 
-    import cv2
-
     from hmr_ros.datasets.panoptic import PanopticSequence
+    from hmr_ros.eval.image_frames import predict_frames
     from hmr_ros.pipeline import Pipeline, PipelineConfig
 
     folders = sorted(f for f in Path(root).iterdir() if f.is_dir() and activity(f.name)
@@ -132,14 +131,7 @@ def evaluate_panoptic(config, root, camera: str = "00_16", regressor: str | None
     protocol = PanopticProtocol(reg, str(regressor or ""))
     for n, folder in enumerate(folders, 1):
         frames = PanopticSequence(folder, camera).frames()
-        pipeline.reset()
-        predictions = []
-        for frame in frames:
-            bgr = cv2.imread(str(frame.image_path), cv2.IMREAD_COLOR)
-            if bgr is None:
-                raise ValueError(f"Panoptic image {frame.image_path} is missing or unreadable")
-            result = pipeline.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), frame.index / 29.97, frame.K)
-            predictions.append(result.bodies if result.ready else [])
+        predictions = predict_frames(pipeline, frames, 29.97, "Panoptic")
         protocol.add_sequence(folder.name, frames, predictions)
         progress(f"[{n}/{len(folders)}] {folder.name}: {len(frames)} frames")
     return protocol.report()

@@ -133,9 +133,8 @@ def evaluate_3dpw(config, root, split: str = "test", regressor: str | None = Non
     """Run the node's per-frame path (``Pipeline``, ``config`` an ``EstimatorConfig``) over every sequence of a 3DPW
     split (images at 30 Hz, the sequence's K) and score it. The body model of ``config`` poses the ground truth too:
     give it the SMPL file 3DPW was fitted with."""
-    import cv2
-
     from hmr_ros.datasets.threedpw import ThreeDPW
+    from hmr_ros.eval.image_frames import predict_frames
     from hmr_ros.pipeline import Pipeline, PipelineConfig
 
     pipeline = Pipeline(PipelineConfig(config, tracking))
@@ -144,14 +143,7 @@ def evaluate_3dpw(config, root, split: str = "test", regressor: str | None = Non
     protocol = ThreeDPWProtocol(pipeline.estimator.body_model, reg, str(regressor or ""))
     for n, name in enumerate(data.sequences, 1):
         frames = data.frames(name)
-        pipeline.reset()
-        predictions = []
-        for frame in frames:
-            bgr = cv2.imread(str(frame.image_path), cv2.IMREAD_COLOR)
-            if bgr is None:
-                raise ValueError(f"3DPW image {frame.image_path} is missing or unreadable")
-            result = pipeline.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), frame.index / 30.0, frame.K)
-            predictions.append(result.bodies if result.ready else [])
+        predictions = predict_frames(pipeline, frames, 30.0, "3DPW")
         protocol.add_sequence(frames, predictions)
         progress(f"[{n}/{len(data.sequences)}] {name}: {len(frames)} frames, {protocol.matched} actor-frames "
                  f"matched, {protocol.missed} missed so far")

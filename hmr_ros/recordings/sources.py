@@ -11,6 +11,7 @@ raises ``RecordingError`` at ``open_source``.
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -51,15 +52,16 @@ class SourceFrame:
     error: str | None = None
 
 
-class Source:
+class Source(ABC):
     """A recording: iterate for ``SourceFrame``s; ``description`` and ``frame_count`` (None if unknown) for
     progress; a context manager that closes its files."""
 
     description = ""
     frame_count: int | None = None
 
+    @abstractmethod
     def __iter__(self) -> Iterator[SourceFrame]:
-        raise NotImplementedError
+        """The frames, in recording order."""
 
     def close(self) -> None:
         pass
