@@ -1,6 +1,7 @@
 """The typed result of the core: one reconstructed person in one frame."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,3 +39,13 @@ class Body:
     vertices: np.ndarray
     token: np.ndarray | None = None
     id: str = field(default="")
+
+
+def box_roi(box, width: int, height: int) -> tuple[int, int, int, int]:
+    """(4,) x0, y0, x1, y1 pixel box (``Body.box``) -> integer (x_offset, y_offset, width, height) of the pixels it
+    covers, clipped to a ``width`` x ``height`` image (NaN sides count as 0): a ``sensor_msgs/RegionOfInterest``."""
+    x0, y0, x1, y1 = (float(v) if math.isfinite(float(v)) else 0.0 for v in np.asarray(box, dtype=np.float64))
+    x0, x1 = min(max(x0, 0.0), width), min(max(x1, 0.0), width)
+    y0, y1 = min(max(y0, 0.0), height), min(max(y1, 0.0), height)
+    x, y = int(math.floor(x0)), int(math.floor(y0))
+    return x, y, max(0, int(math.ceil(x1)) - x), max(0, int(math.ceil(y1)) - y)

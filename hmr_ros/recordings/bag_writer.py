@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hmr_ros.bodies import Body
+from hmr_ros.bodies import Body, box_roi
 from hmr_ros.markers import MARKER_ALPHA, MARKER_NS, STAMP_SENTINEL, SplicedMarkers, sentinel_point
 from hmr_ros.palette import people_colors
 from hmr_ros.recordings.sources import SourceFrame
@@ -156,10 +156,7 @@ class ResultBag:
         human.translation.x, human.translation.y, human.translation.z = (float(v) for v in np.reshape(body.translation, 3))
         Point = s.types["geometry_msgs/msg/Point"]
         human.joints = [Point(x=float(x), y=float(y), z=float(z)) for x, y, z in np.reshape(body.joints, (24, 3))]
-        x0, y0, x1, y1 = (float(v) for v in body.box)
-        x0, y0 = int(np.clip(np.floor(x0), 0, width)), int(np.clip(np.floor(y0), 0, height))
-        x1, y1 = int(np.clip(np.ceil(x1), x0, width)), int(np.clip(np.ceil(y1), y0, height))
-        human.roi.x_offset, human.roi.y_offset, human.roi.width, human.roi.height = x0, y0, x1 - x0, y1 - y0
+        human.roi.x_offset, human.roi.y_offset, human.roi.width, human.roi.height = box_roi(body.box, width, height)
         return human
 
     def close(self) -> None:

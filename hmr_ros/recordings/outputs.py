@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from hmr_ros.bodies import Body
+from hmr_ros.bodies import Body, box_roi
 from hmr_ros.palette import people_colors_u8
 from hmr_ros.recordings.overlay import draw_overlay
 from hmr_ros.recordings.sources import SourceFrame
@@ -143,7 +143,7 @@ class OverlayVideo:
         meshes = [np.asarray(b.vertices)[self.faces].reshape(-1, 3) for b in bodies]
         colors = people_colors_u8([b.id for b in bodies])
         labels = [f"{b.id or '#' + str(i)} {float(b.score):.2f}" for i, b in enumerate(bodies)]
-        rois = [_roi(b.box, w, h) for b in bodies]
+        rois = [box_roi(b.box, w, h) for b in bodies]
         header = [f"frame {frame.index}", f"t {frame.stamp:.3f} s", f"{len(bodies)} people"]
         out, _ = draw_overlay(rgb, K, meshes, colors, labels, rois, [], header)
         if (w, h) != self.size:
@@ -156,10 +156,3 @@ class OverlayVideo:
             self._open(640, 480)  # nothing was usable: still one frame per input frame, each saying why
         if self.writer is not None:
             self.writer.release()
-
-
-def _roi(box, width: int, height: int) -> tuple[int, int, int, int]:
-    x0, y0, x1, y1 = (float(v) for v in box)
-    x0, x1 = int(np.clip(np.floor(x0), 0, width - 1)), int(np.clip(np.ceil(x1), 0, width))
-    y0, y1 = int(np.clip(np.floor(y0), 0, height - 1)), int(np.clip(np.ceil(y1), 0, height))
-    return x0, y0, max(x1 - x0, 0), max(y1 - y0, 0)

@@ -1,26 +1,20 @@
 """Core ``Body`` results <-> ``hmr_ros/SMPLHumanArray`` messages (and plain dicts for JSON logs)."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 from geometry_msgs.msg import Point
 from sensor_msgs.msg import RegionOfInterest
 
 import hmr_ros.ros  # noqa: F401  (makes the generated hmr_ros.msg importable from a source checkout)
-from hmr_ros.bodies import Body
+from hmr_ros.bodies import Body, box_roi
 from hmr_ros.msg import SMPLHuman, SMPLHumanArray
 
 
 def box_to_roi(box: np.ndarray, width: int, height: int) -> RegionOfInterest:
-    """(4,) x0, y0, x1, y1 pixel box -> RegionOfInterest clipped to a ``width`` x ``height`` image."""
-    x0, y0, x1, y1 = (float(v) if math.isfinite(float(v)) else 0.0 for v in np.asarray(box, dtype=np.float64))
-    x0, x1 = min(max(x0, 0.0), width), min(max(x1, 0.0), width)
-    y0, y1 = min(max(y0, 0.0), height), min(max(y1, 0.0), height)
+    """(4,) x0, y0, x1, y1 pixel box -> RegionOfInterest clipped to a ``width`` x ``height`` image (``box_roi``)."""
     roi = RegionOfInterest()
-    roi.x_offset, roi.y_offset = int(math.floor(x0)), int(math.floor(y0))
-    roi.width = max(0, int(math.ceil(x1)) - roi.x_offset)
-    roi.height = max(0, int(math.ceil(y1)) - roi.y_offset)
+    roi.x_offset, roi.y_offset, roi.width, roi.height = box_roi(box, width, height)
     return roi
 
 
