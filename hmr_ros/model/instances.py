@@ -159,7 +159,10 @@ class InstanceHead(nn.Module):
 
     def forward(self, feats: list[torch.Tensor]) -> Instances:
         fused, logits = self.features(feats)
-        scores, index = heatmap_peaks(torch.sigmoid(logits), self.max_people, self.tie_order)
+        # float32 from here on, as in the FP16 graph (backends/graph_precision.py): under FP16 autocast the sigmoid
+        # would round neighbouring cells to one value, and such a plateau passes the max-pool test twice (on an
+        # H200 that put a second "person" next to a real one and moved a 0.69-score detection).
+        scores, index = heatmap_peaks(torch.sigmoid(logits.float()), self.max_people, self.tie_order)
         tokens, centers = self.tokens_at(fused, index)
         return Instances(tokens, centers, scores)
 

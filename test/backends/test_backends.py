@@ -1,6 +1,7 @@
 """Backends: parity of ONNX Runtime with PyTorch FP32, the export cache, auto selection and its reasons, the
 Estimator running through a backend, and the check-backends table. Tiny shapes (S=64, T=3, K=4) keep it fast;
 all estimators here use seed 0, as the shared network does, so they share one cached export."""
+import dataclasses
 import shutil
 
 import numpy as np
@@ -164,16 +165,34 @@ def test_estimator_runs_through_the_chosen_backend_with_equal_bodies(cache):
         assert est.backend.name == name and est.device == est.backend.device
         runs[name] = [est.step(f, stamp=i / 30) for i, f in enumerate(frames)]
     assert all(len(b) == 4 for b in runs["torch"])
-    v_mm, j_mm, n, note = compare_bodies(runs["torch"], runs["onnxruntime"])
-    assert n == 16 and note == "" and v_mm < 0.1 and j_mm < 0.1
+    agreement = compare_bodies(runs["torch"], runs["onnxruntime"])
+    assert agreement.bodies == 16 and agreement.note == ""
+    assert agreement.max_vertex_mm < 0.1 and agreement.max_joint_mm < 0.1
 
 
 def test_compare_bodies_flags_a_different_person_count():
     frames = fixed_frames(1, 64)
     est = Estimator(EstimatorConfig(SIAMConfig(**SMALL, score_threshold=0.0), backend="torch"))
     bodies = est.step(frames[0], 0.0)
-    v_mm, j_mm, n, note = compare_bodies([bodies], [bodies[:-1]])
-    assert v_mm == float("inf") and "people" in note
+    agreement = compare_bodies([bodies], [bodies[:-1]])
+    assert agreement.max_vertex_mm == float("inf") and "people" in agreement.note
+
+
+def test_compare_bodies_pairs_by_centre_and_tolerates_only_the_weak_margin():
+    frames = fixed_frames(1, 64)
+    est = Estimator(EstimatorConfig(SIAMConfig(**SMALL, score_threshold=0.0), backend="torch"))
+    bodies = est.step(frames[0], 0.0)
+    strong = [dataclasses.replace(b, score=0.9) for b in bodies]
+    swapped = compare_bodies([strong], [strong[::-1]])  # FP16 may swap near-equal ranks
+    assert (swapped.max_vertex_mm, swapped.bodies, swapped.note) == (0.0, 4, "")
+    moved = strong[:-1] + [dataclasses.replace(strong[-1], center=strong[-1].center + 4.0, score=0.1)]
+    weak = strong[:-1] + [dataclasses.replace(strong[-1], score=0.1)]
+    margin = compare_bodies([weak], [moved], margin_score=0.3)
+    assert margin.max_vertex_mm == 0.0 and margin.bodies == 3 and "1 slots under score 0.3" in margin.note
+    lost = compare_bodies([strong], [moved], margin_score=0.3)
+    assert lost.max_vertex_mm == float("inf") and "score 0.90" in lost.note
+    shifted = compare_bodies([strong], [moved], margin_score=0.3, cell_px=4.0)  # a flat peak's neighbour
+    assert shifted.bodies == 3 and shifted.cell_shifts == 1 and "one cell away" in shifted.note
 
 
 def test_check_backends_reports_every_available_backend(cache):
