@@ -34,7 +34,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--log-every", type=int, default=50, help="print losses and time per step every N steps")
     p.add_argument("--save-every", type=int, default=500, help="also write the checkpoint every N steps (0 = end)")
     p.add_argument("--workers", type=int, default=None,
-                   help="data-rendering processes (default: 0 on CPU, min(12, cores - 2) on a GPU)")
+                   help="data processes per training process, rendering or reading clips (default: 0 on CPU; on "
+                        "a GPU min(12, (cores - 2) / processes on this machine))")
     p.add_argument("--people", type=int, default=None, help="most people per clip (default: --max-people)")
     p.add_argument("--image-sizes", default="640x480,480x640",
                    help="rendered camera sizes WxH, comma separated (rendering cost grows with the pixels)")
@@ -182,8 +183,9 @@ def run(args) -> int:
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
     workers = args.workers
-    if workers is None:  # render in parallel when a GPU is waiting for data
-        workers = 0 if device == "cpu" else max(0, min(12, (os.cpu_count() or 1) - 2))
+    if workers is None:  # render or read in parallel when a GPU is waiting for data; torchrun's processes share the cores
+        local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+        workers = 0 if device == "cpu" else max(0, min(12, ((os.cpu_count() or 1) - 2) // local))
     try:
         sizes = [tuple(int(v) for v in item.lower().split("x")) for item in args.image_sizes.split(",")]
     except ValueError:
@@ -192,7 +194,7 @@ def run(args) -> int:
         raise ValueError(f"--image-sizes: expected WxH[,WxH...] such as 640x480,480x640; got {args.image_sizes!r}")
     from hmr_ros.training import distributed
 
-    data, body = None, None
+    clip_stream, body = None, None
     if args.dataset:
         from hmr_ros.datasets.clips import mixture_batches, sources_from_specs
         from hmr_ros.smpl.body_model import load_body_model
@@ -202,19 +204,20 @@ def run(args) -> int:
         body = load_body_model(args.body_model)
         specs = args.dataset if isinstance(args.dataset, list) else [d for d in args.dataset.split(",") if d]
         sources = sources_from_specs(specs, body, config.window, args.bedlam_images)
-        # every process draws the same global batches (same seed) and trains on its share
-        data = mixture_batches(sources, config, args.batch_clips, args.seed,
-                               augment_with=body if args.augment else None)
+        augment_with = body if args.augment else None
+
+        def clip_stream(clips: int, seed: int):  # each process reads its own share of every batch
+            return mixture_batches(sources, config, clips, seed, augment_with, workers)
     extra = {"body_model": body} if body is not None else {}
     try:  # under torchrun every process runs this; training/distributed.py splits the batches
         train(config, args.steps, args.batch_clips, args.lr, device, args.seed, args.out, args.log_every,
-              data=data, **extra,
+              clip_stream=clip_stream, **extra,
               init_checkpoint=args.checkpoint, backbone_weights=args.backbone_weights,
               workers=workers, amp=not args.no_amp, save_every=args.save_every,
               loss_weights=parse_loss_weights(args.loss_weights), resume=args.resume, log_csv=args.log_csv,
               progress=sys.stderr.isatty() if args.progress is None else args.progress, shards=args.shards,
               max_people=args.people, accumulate=args.accumulate,
-              **({} if args.shards or data is not None else {"image_sizes": sizes}))
+              **({} if args.shards or clip_stream is not None else {"image_sizes": sizes}))
     finally:
         distributed.stop(distributed.world_from_env())
     return 0

@@ -2,9 +2,9 @@
 targets (letterbox, centre heatmaps, SMPL targets, camera) exactly as for the rendered people, and a weighted
 mixture of sources feeds the training loop.
 
-    sources = [("3dpw", threedpw_clips(ThreeDPW(root, "train", body), window=9), 1.0),
-               ("bedlam", bedlam_clips(BedlamScene(npz, images), body, window=9), 2.0)]
-    data = mixture_batches(sources, cfg, batch_clips=8, seed=0)     # ClipBatches for train(data=...)
+    sources = [("3dpw", lambda rng: threedpw_clips(ThreeDPW(root, "train", body), 9, rng=rng), 1.0),
+               ("bedlam", lambda rng: bedlam_clips(BedlamScene(npz, images), body, 9, rng=rng), 2.0)]
+    data = mixture_batches(sources, cfg, batch_clips=8, seed=0, workers=4)   # ClipBatches
 
 Video datasets give windows of T consecutive frames in which every actor's camera pose is valid; image datasets give
 pseudo-clips: the one image repeated T times (a person standing still; the temporal network sees no motion, and the
@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 import cv2
 import numpy as np
+import torch
 
 from hmr_ros.datasets.augment import augment
 from hmr_ros.datasets.bedlam import BedlamScene
@@ -33,31 +34,41 @@ def _read_rgb(path) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def threedpw_clips(data: ThreeDPW, window: int, stride: int | None = None, fps: float = 30.0) -> Iterator[SyntheticClip]:
+def threedpw_clips(data: ThreeDPW, window: int, stride: int | None = None, fps: float = 30.0,
+                   rng: np.random.Generator | None = None) -> Iterator[SyntheticClip]:
     """Windows of ``window`` consecutive images of every sequence (every ``stride`` frames, default ``window``) in
-    which every actor's camera pose is valid."""
+    which every actor's camera pose is valid: sequence by sequence, or in a random order over all sequences when
+    ``rng`` is given (so a batch mixes sequences; each sequence file is read once)."""
     stride = stride or window
-    for name in data.sequences:
-        frames = data.frames(name)
-        for start in range(0, len(frames) - window + 1, stride):
-            part = frames[start:start + window]
-            if not all(p.valid for f in part for p in f.people):
-                continue
-            out = [SyntheticFrame(_read_rgb(f.image_path), f.index / fps,
-                                  [posed_person(data.body_model, p.betas, p.global_orient, p.body_pose, p.translation,
-                                                f.K, p.actor) for p in f.people]) for f in part]
-            yield SyntheticClip(out, part[0].K, fps, data.body_model.faces, {"dataset": "3dpw", "sequence": name,
-                                                                            "start": start})
+    frames = {name: data.frames(name) for name in data.sequences}
+    windows = [(name, start) for name, seq in frames.items() for start in range(0, len(seq) - window + 1, stride)]
+    if rng is not None:
+        windows = [windows[i] for i in rng.permutation(len(windows))]
+    for name, start in windows:
+        part = frames[name][start:start + window]
+        if not all(p.valid for f in part for p in f.people):
+            continue
+        out = [SyntheticFrame(_read_rgb(f.image_path), f.index / fps,
+                              [posed_person(data.body_model, p.betas, p.global_orient, p.body_pose, p.translation,
+                                            f.K, p.actor) for p in f.people]) for f in part]
+        yield SyntheticClip(out, part[0].K, fps, data.body_model.faces, {"dataset": "3dpw", "sequence": name,
+                                                                        "start": start})
 
 
-def bedlam_clips(scene: BedlamScene, body_model, window: int, allow_smplx_betas: bool = False,
-                 fps: float = 30.0) -> Iterator[SyntheticClip]:
-    """Every labelled image as a pseudo-clip of ``window`` copies. SMPL-X labels need ``allow_smplx_betas`` (their
-    betas are not SMPL's; see ``datasets.bedlam``)."""
-    if scene.smplx and not allow_smplx_betas:
-        raise ValueError(f"BEDLAM labels {scene.labels} are SMPL-X: their betas are not SMPL's; pass "
-                         "allow_smplx_betas=True with an SMPL-X body model, or use BEDLAM's SMPL labels")
-    for image in scene.images():
+def bedlam_clips(scenes: BedlamScene | list[BedlamScene], body_model, window: int, allow_smplx_betas: bool = False,
+                 fps: float = 30.0, rng: np.random.Generator | None = None) -> Iterator[SyntheticClip]:
+    """Every labelled image of ``scenes`` as a pseudo-clip of ``window`` copies, in file order or, with ``rng``, in
+    a random order over all scenes. SMPL-X labels need ``allow_smplx_betas`` (their betas are not SMPL's; see
+    ``datasets.bedlam``)."""
+    scenes = [scenes] if isinstance(scenes, BedlamScene) else list(scenes)
+    for scene in scenes:
+        if scene.smplx and not allow_smplx_betas:
+            raise ValueError(f"BEDLAM labels {scene.labels} are SMPL-X: their betas are not SMPL's; pass "
+                             "allow_smplx_betas=True with an SMPL-X body model, or use BEDLAM's SMPL labels")
+    images = [image for scene in scenes for image in scene.images()]
+    if rng is not None:
+        images = [images[i] for i in rng.permutation(len(images))]
+    for image in images:
         rgb = _read_rgb(image.path)
         people = [posed_person(body_model, p.betas, p.global_orient, p.body_pose, p.translation, image.K, k)
                   for k, p in enumerate(image.people)]
@@ -65,38 +76,58 @@ def bedlam_clips(scene: BedlamScene, body_model, window: int, allow_smplx_betas:
         yield SyntheticClip(frames, image.K, fps, body_model.faces, {"dataset": "bedlam", "image": str(image.path)})
 
 
-def mixture_batches(sources: list[tuple[str, Callable[[], Iterable[SyntheticClip]], float]], cfg, batch_clips: int,
-                    seed: int = 0, augment_with=None) -> Iterator:
-    """Endless ``ClipBatch``es of ``batch_clips`` clips, each clip from a source drawn with probability proportional
-    to its weight. sources: (name, a function returning a fresh iterable of clips, weight); a source that runs out
-    starts again (another epoch). Clips with more people than ``cfg.max_people`` or shorter than the window are
-    skipped. ``augment_with``: a body model to augment every clip (``datasets.augment``: crop, flip, colour)."""
+#: A mixture source: (name, a function of an RNG returning one epoch of clips in an order drawn from it, weight).
+Source = tuple[str, Callable[[np.random.Generator], Iterable[SyntheticClip]], float]
 
-    if not sources or any(w <= 0 for _, _, w in sources):
-        raise ValueError("mixture_batches: give at least one source, every weight > 0")
-    rng = np.random.default_rng(seed)
-    weights = np.array([w for _, _, w in sources], np.float64)
-    streams = [iter(make()) for _, make, _ in sources]
 
-    def next_clip(i: int):
-        for _ in range(2):
-            for clip in streams[i]:
-                if augment_with is not None:
-                    clip = augment(clip, rng, augment_with)
-                try:
-                    return clip_sample(clip, cfg)
-                except ValueError:  # too many people or too short for this network: skip it
-                    continue
-            streams[i] = iter(sources[i][1]())  # the next epoch of this source
-        raise ValueError(f"mixture_batches: source {sources[i][0]} gives no usable clip")
+class MixtureClips(torch.utils.data.IterableDataset):
+    """An endless stream of clip samples (``clip_sample``), each from a source drawn with probability proportional
+    to its weight. Every DataLoader worker draws its own stream from ``SeedSequence([seed, worker])``: its own
+    source picks, epoch orders and augmentations."""
 
-    while True:
-        picks = rng.choice(len(sources), size=batch_clips, p=weights / weights.sum())
-        yield collate([next_clip(int(i)) for i in picks])
+    def __init__(self, sources: list[Source], cfg, seed: int = 0, augment_with=None):
+        super().__init__()
+        if not sources or any(w <= 0 for _, _, w in sources):
+            raise ValueError("mixture_batches: give at least one source, every weight > 0")
+        self.sources, self.cfg, self.seed, self.augment_with = sources, cfg, seed, augment_with
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, 0 if info is None else info.id]))
+        weights = np.array([w for _, _, w in self.sources], np.float64)
+        streams = [iter(make(rng)) for _, make, _ in self.sources]
+
+        def next_sample(i: int):
+            for _ in range(2):
+                for clip in streams[i]:
+                    if self.augment_with is not None:
+                        clip = augment(clip, rng, self.augment_with)
+                    try:
+                        return clip_sample(clip, self.cfg)
+                    except ValueError:  # too many people or too short for this network: skip it
+                        continue
+                streams[i] = iter(self.sources[i][1](rng))  # the next epoch of this source, in a new order
+            raise ValueError(f"mixture_batches: source {self.sources[i][0]} gives no usable clip")
+
+        while True:
+            yield next_sample(int(rng.choice(len(self.sources), p=weights / weights.sum())))
+
+
+def mixture_batches(sources: list[Source], cfg, batch_clips: int, seed: int = 0, augment_with=None,
+                    workers: int = 0) -> Iterator:
+    """Endless ``ClipBatch``es of ``batch_clips`` clips from :class:`MixtureClips`; a source that runs out starts
+    another epoch. Clips with more people than ``cfg.max_people`` or shorter than the window are skipped.
+    ``augment_with``: a body model to augment every clip (``datasets.augment``: crop, flip, colour). ``workers``:
+    DataLoader processes that read, decode and pose clips in parallel (0 = in this process), each with its own
+    stream, so the batches (not their statistics) depend on the worker count."""
+    dataset = MixtureClips(sources, cfg, seed, augment_with)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_clips, collate_fn=collate, num_workers=workers,
+                                         persistent_workers=workers > 0, prefetch_factor=2 if workers > 0 else None)
+    return iter(loader)
 
 
 def sources_from_specs(specs: list[str], body_model, window: int,
-                       bedlam_images: str | None = None) -> list[tuple[str, Callable[[], Iterable[SyntheticClip]], float]]:
+                       bedlam_images: str | None = None) -> list[Source]:
     """``train --dataset`` values -> mixture sources. A spec is NAME=PATH[:WEIGHT]: ``3dpw=<3DPW root>`` (its train
     split) or ``bedlam=<folder of processed-label .npz>`` (images under ``bedlam_images``)."""
     from pathlib import Path
@@ -113,15 +144,14 @@ def sources_from_specs(specs: list[str], body_model, window: int,
             raise ValueError(f"--dataset {spec!r}: expected NAME=PATH[:WEIGHT], e.g. 3dpw=/data/3DPW:1")
         if name == "3dpw":
             data = ThreeDPW(path, "train", body_model)
-            sources.append((spec, lambda data=data: threedpw_clips(data, window), weight))
+            sources.append((spec, lambda rng, data=data: threedpw_clips(data, window, rng=rng), weight))
         elif name == "bedlam":
             if not bedlam_images:
                 raise ValueError("--dataset bedlam=... needs --bedlam-images (the folder holding <scene>/png/)")
             scenes = [BedlamScene(f, bedlam_images) for f in sorted(Path(path).glob("*.npz"))]
             if not scenes:
                 raise ValueError(f"--dataset {spec!r}: no processed-label .npz files in {path}")
-            sources.append((spec, lambda scenes=scenes: (c for s in scenes for c in bedlam_clips(s, body_model, window)),
-                            weight))
+            sources.append((spec, lambda rng, scenes=scenes: bedlam_clips(scenes, body_model, window, rng=rng), weight))
         else:
             raise ValueError(f"--dataset {spec!r}: unknown dataset {name!r} (3dpw or bedlam: the ones with SMPL labels)")
     return sources

@@ -212,7 +212,8 @@ def train(config: SIAMConfig, steps: int, batch_clips: int, lr: float, device: s
           loss_weights: LossWeights | Mapping[str, float] | None = None, resume: bool = False,
           log_csv: str | Path | None = None, progress: bool = False,
           backbone_weights: str | Path | None = None, shards: str | Path | None = None,
-          log: Callable[[str], None] = print, accumulate: int = 1, **dataset_kwargs) -> TrainResult:
+          log: Callable[[str], None] = print, accumulate: int = 1,
+          clip_stream: Callable[[int, int], Iterator[ClipBatch]] | None = None, **dataset_kwargs) -> TrainResult:
     """Train a SIAM network from scratch (or from ``init_checkpoint``) and save it to ``out_path``.
 
     Args:
@@ -227,6 +228,9 @@ def train(config: SIAMConfig, steps: int, batch_clips: int, lr: float, device: s
             what was loaded, ignored or left fresh is logged).
         data: ClipBatches to train on instead of the synthetic stream (e.g. one fixed batch repeated); must yield
             at least ``steps`` batches.
+        clip_stream: this process's batches from a source of its own, instead of the synthetic stream: called once
+            with (clips per process, this rank's seed), e.g. a real-data mixture (``datasets.clips.mixture_batches``);
+            a resumed run restarts it. Excludes ``data`` and ``shards``.
         workers: DataLoader processes rendering synthetic clips, or reading shards (ignored with ``data``).
         shards: a shard directory (``render-shards``' ``OUT/train``) to train on instead of rendering clips on the
             fly: :class:`hmr_ros.training.shard_dataset.ShardClipDataset` (endless, reshuffled every epoch; a
@@ -302,14 +306,16 @@ def train(config: SIAMConfig, steps: int, batch_clips: int, lr: float, device: s
     body_model = dataset_kwargs.get("body_model")
     # bf16 autocast on CPU too: AVX-512 BF16 CPUs run a W32 forward+backward 1.75x faster
     use_amp = amp and device.type in ("cuda", "cpu")
-    if start and data is None:  # continue the synthetic stream after the clips already trained on
+    if start and data is None and clip_stream is None:  # continue the synthetic stream after the clips already trained on
         dataset_kwargs = {**dataset_kwargs, "start": dataset_kwargs.get("start", 0) + start * batch_clips // world.size}
-    if data is not None and shards is not None:
-        raise ValueError("train: give data or shards, not both")
+    if sum(x is not None for x in (data, shards, clip_stream)) > 1:
+        raise ValueError("train: give one of data, shards and clip_stream")
     # each rank: its share of every global batch of ``data``; its own stream of synthetic clips or shard samples
     local_clips, rank_seed = batch_clips // world.size, seed + 7919 * world.rank
     if data is not None:
         batches = (distributed.shard_batch(b, world) for b in data)
+    elif clip_stream is not None:
+        batches = clip_stream(local_clips, rank_seed)
     elif shards is not None:
         batches = shard_batches(config, local_clips, rank_seed, shards, workers, **dataset_kwargs)
     else:

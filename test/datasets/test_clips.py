@@ -34,12 +34,13 @@ def threedpw(tmp_path, body):
     for t in data["trans"]:
         t[:] = 0.0  # 3 m in front of every camera pose
     data["campose_valid"][0][:] = 1
+    data["cam_intrinsics"] = data["cam_intrinsics"] * [[0.1], [0.1], [1.0]]  # 3DPW's camera for 108x192 images
     (tmp_path / "sequenceFiles" / "train").mkdir(parents=True)
     (tmp_path / "sequenceFiles" / "train" / "outdoors_00.pkl").write_bytes(pickle.dumps(data, protocol=2))
     images = tmp_path / "imageFiles" / data["sequence"]
     images.mkdir(parents=True)
     for i in range(N):
-        cv2.imwrite(str(images / f"image_{i:05d}.jpg"), np.full((108, 192, 3), 40 * i, np.uint8))
+        cv2.imwrite(str(images / f"image_{i:05d}.jpg"), np.full((192, 108, 3), 40 * i, np.uint8))
     return ThreeDPW(tmp_path, "train", body)
 
 
@@ -48,11 +49,29 @@ def test_threedpw_windows_carry_the_labels_into_the_targets(threedpw, body):
     assert len(clips) == 2 and [len(c.frames) for c in clips] == [2, 2] and clips[1].meta["start"] == 2
     sample = clip_sample(clips[0], CFG)
     frame = threedpw.frames(threedpw.sequences[0])[CFG.output_index]
+    assert sample.mask[CFG.output_index].any()  # else the loop below checks nothing
     for k, person in enumerate(frame.people):
         if sample.mask[CFG.output_index, k]:
             want = rotmat_from_rotvec(np.r_[person.global_orient, person.body_pose].reshape(24, 3))
             assert np.allclose(sample.rotmats[k].numpy(), want, atol=1e-5)
             assert np.allclose(sample.betas[k].numpy(), person.betas, atol=1e-6)
+
+
+def test_a_random_order_visits_every_window_once(threedpw):
+    ordered = [c.meta["start"] for c in threedpw_clips(threedpw, window=1)]
+    orders = {tuple(c.meta["start"] for c in threedpw_clips(threedpw, window=1, rng=np.random.default_rng(s)))
+              for s in range(6)}
+    assert ordered == [0, 1, 2, 3]
+    assert all(sorted(o) == ordered for o in orders) and len(orders) > 1
+
+
+def test_loader_workers_read_their_own_streams(threedpw):
+    sources = [("3dpw", lambda rng: threedpw_clips(threedpw, 1, rng=rng), 1.0)]
+    cfg = SIAMConfig(variant="w18", input_size=64, window=1, max_people=2)
+    batches = mixture_batches(sources, cfg, batch_clips=2, seed=0, workers=2)
+    first, second = next(batches), next(batches)  # one batch from each worker
+    assert first.images.shape == (2, 1, 64, 64, 3) and second.images.shape == first.images.shape
+    assert not torch.equal(first.images, second.images)
 
 
 def test_posed_person_projects_its_root_to_the_centre(body):
@@ -69,7 +88,8 @@ def test_a_mixture_of_3dpw_and_bedlam_trains(threedpw, body, tmp_path):
         (tmp_path / "img" / "scene" / "png" / "seq_000001").mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(tmp_path / "img" / "scene" / "png" / "seq_000001" / name), np.zeros((72, 128, 3), np.uint8))
     scene = BedlamScene(labels, tmp_path / "img")
-    sources = [("3dpw", lambda: threedpw_clips(threedpw, 2), 1.0), ("bedlam", lambda: bedlam_clips(scene, body, 2), 1.0)]
+    sources = [("3dpw", lambda rng: threedpw_clips(threedpw, 2, rng=rng), 1.0),
+               ("bedlam", lambda rng: bedlam_clips(scene, body, 2, rng=rng), 1.0)]
     batches = mixture_batches(sources, CFG, batch_clips=2, seed=0)
     batch = next(batches)
     assert batch.images.shape == (2, 2, 64, 64, 3) and batch.rotmats.shape == (2, 2, 24, 3, 3)
@@ -78,7 +98,7 @@ def test_a_mixture_of_3dpw_and_bedlam_trains(threedpw, body, tmp_path):
                    data=itertools.islice(batches, 2), amp=False, log=lambda m: None)
     assert len(result.history) == 2 and all(np.isfinite(h["total"]) for h in result.history)
     with pytest.raises(ValueError, match="every weight > 0"):
-        next(mixture_batches([("3dpw", lambda: [], 0.0)], CFG, 2))
+        next(mixture_batches([("3dpw", lambda rng: [], 0.0)], CFG, 2))
 
 
 def test_train_command_on_a_dataset(threedpw, tmp_path, capsys):

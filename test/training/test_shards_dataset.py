@@ -146,6 +146,6 @@ def test_the_command_line_trains_from_shards(shard_dir, tmp_path, capsys):
 def test_an_empty_directory_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="no clip_"):
         ShardClipDataset(CFG, tmp_path)
-    with pytest.raises(ValueError, match="data or shards"):
+    with pytest.raises(ValueError, match="one of data, shards and clip_stream"):
         train(CFG, steps=1, batch_clips=1, lr=1e-3, device="cpu", seed=0, out_path=None, log_every=0,
               data=[], shards=tmp_path, log=lambda _: None)
