@@ -27,7 +27,10 @@ setup(
         "onnx": ["onnx>=1.16", "onnxscript>=0.1", "onnxruntime>=1.18"],
         # TensorRT for RTX GPUs: real wheels on PyPI; builds engines ahead of time on any machine (docs/backends.md)
         "tensorrt-rtx": ["onnx>=1.16", "onnxscript>=0.1", "onnxruntime>=1.18", "tensorrt-rtx>=1.7"],
-        # smplx: the reference the body-model tests compare against (needs the torch installed first)
-        "test": ["pytest>=7", "pyyaml>=6", "smplx>=0.1.28"],
+        # convert-agora reads AGORA's ground truth, pandas DataFrames in pickles (only files the user trusts)
+        "agora": ["pandas>=2"],
+        # smplx: the reference the body-model tests compare against (needs the torch installed first);
+        # pandas: the AGORA converter's tests write real DataFrame pickles
+        "test": ["pytest>=7", "pyyaml>=6", "smplx>=0.1.28", "pandas>=2"],
     },
 )

@@ -12,6 +12,7 @@ One module per command, each with ``add_parser(sub)`` and ``run(args) -> exit co
     params          hmr_node's parameters as config/hmr.yaml or the README table
     render-shards   render varied synthetic clips once into compressed shards (train / held-out bench split)
     evaluate        score a checkpoint on the synthetic benchmark: MPJPE/PA-MPJPE/PVE/Accel/F1 + baselines
+    convert-agora   AGORA's pickled ground-truth tables -> npz (once, on files you trust)
     cache           list, size or clean the ONNX export / TensorRT engine cache
     run             hmr_ros on a video, an image folder or a rosbag2: smpl.jsonl/.npz, overlay.mp4, a result bag
 """
@@ -27,9 +28,10 @@ from hmr_ros.cli import evaluate
 from hmr_ros.cli import render_shards
 from hmr_ros.cli import train_temporal
 from hmr_ros.cli import run
+from hmr_ros.cli import convert_agora
 
 COMMANDS = (run, info, export, make_body, build_engine, check_backends, train, params, evaluate, render_shards, cache,
-            train_temporal)
+            train_temporal, convert_agora)
 
 
 DESCRIPTION = "hmr_ros without ROS: run on recordings, check and build backends, train and evaluate."

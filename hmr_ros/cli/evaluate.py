@@ -35,17 +35,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="inference backend, as the node's 'backend' parameter (auto on a CPU may export ONNX once "
                         "per checkpoint into the engine cache)")
     p.add_argument("--json", default=None, metavar="OUT", help="also write every number to this JSON file")
-    p.add_argument("--dataset", default="synthetic", choices=["synthetic", "3dpw", "panoptic"],
-                   help="synthetic: the clips above; 3dpw / panoptic: their protocols on your copy (--root)")
-    p.add_argument("--root", default=None, help="3DPW root (sequenceFiles/, imageFiles/) or the folder of Panoptic "
-                                                "sequence folders")
+    p.add_argument("--dataset", default="synthetic", choices=["synthetic", "3dpw", "panoptic", "agora"],
+                   help="synthetic: the clips above; 3dpw / panoptic / agora: their protocols on your copy (--root)")
+    p.add_argument("--root", default=None, help="3DPW root (sequenceFiles/, imageFiles/), the folder of Panoptic "
+                                                "sequence folders, or the folder of AGORA tables from convert-agora")
+    p.add_argument("--images", default=None, help="AGORA: the folder of the rendered images")
+    p.add_argument("--image-size", default="1280x720", help="AGORA: the images' size, WxH (1280x720 or 3840x2160)")
     p.add_argument("--camera", default="00_16", help="Panoptic HD camera (panel_node)")
     p.add_argument("--dataset-split", default="test", choices=["train", "validation", "test"])
     p.add_argument("--joint-regressor", default=None, metavar="FILE.npy",
                    help="3DPW: (14, V) LSP regressor (default: the 24 SMPL joints); Panoptic: (19, V) onto COCO-19 "
                         "(default: the 14 joints SMPL and COCO-19 share)")
     p.add_argument("--body-model", default="procedural",
-                   help="the SMPL .npz 3DPW was fitted with (poses prediction and ground truth alike)")
+                   help="the SMPL .npz: 3DPW was fitted with it (poses prediction and ground truth alike); AGORA compares its "
+                        "vertices with the tables' SMPL vertices")
     p.set_defaults(func=run)
 
 
@@ -100,13 +103,24 @@ def run(args) -> int:
     config = EstimatorConfig(network=network, checkpoint=args.checkpoint, device=args.device, backend=args.backend,
                              body_model=args.body_model)
     progress = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
-    if args.dataset in ("3dpw", "panoptic"):
+    if args.dataset in ("3dpw", "panoptic", "agora"):
         from hmr_ros.tracking.tracker import TrackerConfig
 
         if not args.root:
             raise ValueError(f"--dataset {args.dataset} needs --root (see --help)")
         tracking = TrackerConfig() if args.tracking else None
-        if args.dataset == "panoptic":
+        if args.dataset == "agora":
+            from hmr_ros.eval.agora_protocol import evaluate_agora, format_agora
+
+            if not args.images:
+                raise ValueError("--dataset agora needs --images (the folder of the rendered images)")
+            try:
+                width, height = (int(v) for v in args.image_size.lower().split("x"))
+            except ValueError:
+                raise ValueError(f"--image-size: expected WxH such as 1280x720, got {args.image_size!r}") from None
+            result = evaluate_agora(config, args.root, args.images, width, height, tracking, progress)
+            text = format_agora(result)
+        elif args.dataset == "panoptic":
             from hmr_ros.eval.panoptic_protocol import evaluate_panoptic, format_panoptic
 
             result = evaluate_panoptic(config, args.root, args.camera, args.joint_regressor, tracking, progress)

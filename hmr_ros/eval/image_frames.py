@@ -17,3 +17,18 @@ def predict_frames(pipeline, frames, fps: float, dataset: str) -> list[list]:
         result = pipeline.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), frame.index / fps, frame.K)
         out.append(result.bodies if result.ready else [])
     return out
+
+
+def predict_still(pipeline, image, window: int, dataset: str, fps: float = 30.0) -> list:
+    """The people ``pipeline`` outputs for a single image (``image_path``, ``K``) seen as a still clip: the image
+    fills the whole window, as image datasets are trained (``datasets.clips``' pseudo-clips). ``pipeline`` is reset
+    first."""
+    pipeline.reset()
+    bgr = cv2.imread(str(image.image_path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ValueError(f"{dataset} image {image.image_path} is missing or unreadable")
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    result = None
+    for t in range(window):
+        result = pipeline.process(rgb, t / fps, image.K)
+    return result.bodies if result is not None and result.ready else []
