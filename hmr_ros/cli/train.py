@@ -53,9 +53,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="train on the pre-rendered clips of this shard directory (render-shards' OUT/train), "
                         "reshuffled every epoch, instead of rendering clips on the fly (--image-sizes is ignored)")
     p.add_argument("--dataset", default=None, metavar="NAME=PATH[:WEIGHT],...",
-                   help="train on real data instead of synthetic clips: 3dpw=<3DPW root> (train split) or "
-                        "bedlam=<folder of processed-label .npz>; comma-separate several to mix them, WEIGHT sets "
-                        "each one's share")
+                   help="train on real data instead of synthetic clips: 3dpw=<3DPW root> (train split), "
+                        "bedlam=<folder of processed-label .npz>, panoptic=<folder of training sequences> (joints "
+                        "only) or coco=<COCO root> (train2017, 2D keypoints only); comma-separate several to mix "
+                        "them, WEIGHT sets each one's share")
     p.add_argument("--bedlam-images", default=None, help="BEDLAM images root (holding <scene>/png/)")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
                    help="with --dataset: random crop, left-right flip (joints swapped) and colour jitter per clip")

@@ -7,13 +7,14 @@ with the principal point mirrored too (cx -> W - cx, pixel u -> W - u). A reflec
 the mirrored pose: left and right joints swap their rotations and every axis-angle has its y and z components
 negated; the translation is then chosen so the pelvis lands on the reflected pelvis. The betas are kept (SMPL's
 shape space is left/right symmetric up to the template's small asymmetry, which moves the other joints by
-millimetres).
+millimetres). A person known by joints only (``smpl`` False) has them mirrored and their left and right slots
+swapped; for 2D keypoints stored as rays the reflection is the same (u -> W - u).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from hmr_ros.datasets.people import posed_person
+from hmr_ros.datasets.people import joints_person, posed_person
 from hmr_ros.sim.clips import SyntheticClip, SyntheticFrame
 from hmr_ros.smpl.kinematic_tree import SMPL_JOINT_NAMES
 from hmr_ros.training.dataset import random_crop
@@ -43,6 +44,9 @@ def flip_clip(clip: SyntheticClip, body_model) -> SyntheticClip:
     for frame in clip.frames:
         people = []
         for p in frame.people:
+            if not p.smpl:  # known by joints only: mirror them and swap left and right slots
+                people.append(joints_person(np.asarray(p.joints)[MIRROR] * [-1.0, 1.0, 1.0], K, p.track_id, p.metric))
+                continue
             pose = mirror_pose(np.r_[p.global_orient, p.body_pose])
             at_origin = posed_person(body_model, p.betas, pose[:3], pose[3:], np.zeros(3), K, p.track_id)
             root = np.asarray(p.joints[0], np.float64) * [-1.0, 1.0, 1.0]

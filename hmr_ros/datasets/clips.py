@@ -8,8 +8,10 @@ mixture of sources feeds the training loop.
 
 Video datasets give windows of T consecutive frames in which every actor's camera pose is valid; image datasets give
 pseudo-clips: the one image repeated T times (a person standing still; the temporal network sees no motion, and the
-window's frames agree). Datasets without SMPL (Panoptic, COCO) cannot become these clips: their 2D/3D joint terms
-need losses on their own joint sets (not built yet).
+window's frames agree). Datasets without SMPL become clips of people known by joints only
+(``datasets.people.joints_person``): CMU Panoptic's COCO-19 skeletons fill the 14 SMPL joint slots they share by
+name (metric 3D: the 3D, 2D and acceleration terms), COCO's 17 keypoints the 12 body slots (2D term only); the
+losses read what each person has (``training.body_losses``).
 """
 from __future__ import annotations
 
@@ -21,7 +23,10 @@ import torch
 
 from hmr_ros.datasets.augment import augment
 from hmr_ros.datasets.bedlam import BedlamScene
-from hmr_ros.datasets.people import posed_person
+from hmr_ros.camera import default_intrinsics
+from hmr_ros.datasets.coco import COCO17, CocoKeypoints
+from hmr_ros.datasets.panoptic import COCO19, SMPL_SLOTS, PanopticSequence
+from hmr_ros.datasets.people import joints_person, keypoint_person, posed_person
 from hmr_ros.datasets.threedpw import ThreeDPW
 from hmr_ros.sim.clips import SyntheticClip, SyntheticFrame
 from hmr_ros.training.dataset import clip_sample, collate
@@ -74,6 +79,83 @@ def bedlam_clips(scenes: BedlamScene | list[BedlamScene], body_model, window: in
                   for k, p in enumerate(image.people)]
         frames = [SyntheticFrame(rgb, t / fps, people) for t in range(window)]
         yield SyntheticClip(frames, image.K, fps, body_model.faces, {"dataset": "bedlam", "image": str(image.path)})
+
+
+#: Panoptic joints below this confidence are not annotated (the protocol's threshold too).
+PANOPTIC_MIN_CONFIDENCE = 0.1
+#: COCO-17 keypoint -> SMPL joint slot (the pelvis is the hips' midpoint, the centre of the person).
+COCO_SLOTS = {"l_shoulder": 16, "r_shoulder": 17, "l_elbow": 18, "r_elbow": 19, "l_wrist": 20, "r_wrist": 21,
+              "l_hip": 1, "r_hip": 2, "l_knee": 4, "r_knee": 5, "l_ankle": 7, "r_ankle": 8}
+
+
+def _panoptic_joints(person) -> np.ndarray:
+    joints = np.full((24, 3), np.nan)
+    for name, slot in SMPL_SLOTS.items():
+        c = COCO19.index(name)
+        if person.confidence[c] > PANOPTIC_MIN_CONFIDENCE:
+            joints[slot] = person.joints[c]
+    return joints
+
+
+def panoptic_clips(sequences: list[PanopticSequence], window: int, rng: np.random.Generator | None = None,
+                   fps: float = 29.97) -> Iterator[SyntheticClip]:
+    """Windows of ``window`` consecutive HD frames of each sequence's camera, every ``window`` frames, in a random
+    order with ``rng``. A window holds the people whose pelvis is reconstructed in all of its frames (slot = their
+    rank by Panoptic id); windows with nobody are skipped. Images keep their lens distortion, the joints are
+    projected without it (a few pixels at the image border of the HD cameras)."""
+    frames = {i: seq.frames() for i, seq in enumerate(sequences)}
+    windows = [(i, start) for i, seq in frames.items() for start in range(0, len(seq) - window + 1, window)]
+    if rng is not None:
+        windows = [windows[j] for j in rng.permutation(len(windows))]
+    pelvis = COCO19.index("pelvis")
+    for i, start in windows:
+        part = frames[i][start:start + window]
+        ids = sorted(set.intersection(*({p.id for p in f.people if p.confidence[pelvis] > PANOPTIC_MIN_CONFIDENCE}
+                                        for f in part)))
+        if not ids:
+            continue
+        out = []
+        for f in part:
+            by_id = {p.id: p for p in f.people}
+            out.append(SyntheticFrame(_read_rgb(f.image_path), f.index / fps,
+                                      [joints_person(_panoptic_joints(by_id[pid]), f.K, pid) for pid in ids]))
+        yield SyntheticClip(out, part[0].K, fps, np.zeros((0, 3), np.int64),
+                            {"dataset": "panoptic", "sequence": sequences[i].folder.name, "start": start})
+
+
+def _coco_keypoints(person) -> np.ndarray | None:
+    """(24, 2) pixels in SMPL slots (NaN where unlabelled), or None when a hip is unlabelled (no centre)."""
+    kp = np.asarray(person.keypoints, np.float64)
+    uv = np.full((24, 2), np.nan)
+    for name, slot in COCO_SLOTS.items():
+        x, y, v = kp[COCO17.index(name)]
+        if v > 0:
+            uv[slot] = (x, y)
+    if not np.isfinite(uv[[1, 2]]).all():
+        return None
+    uv[0] = uv[[1, 2]].mean(0)
+    return uv
+
+
+def coco_clips(data: CocoKeypoints, window: int, rng: np.random.Generator | None = None,
+               fps: float = 30.0) -> Iterator[SyntheticClip]:
+    """Every usable COCO image as a pseudo-clip of ``window`` copies, in a random order with ``rng``; the default
+    intrinsics (``camera.default_intrinsics``). Images with a crowd region or a person without both hips labelled
+    are skipped: the centre heatmap has no ignore mask, so such a person would be taught as background."""
+    images = data.images()
+    if rng is not None:
+        images = [images[j] for j in rng.permutation(len(images))]
+    for image in images:
+        if any(p.crowd for p in image.people):
+            continue
+        points = [_coco_keypoints(p) for p in image.people]
+        if not points or any(uv is None for uv in points):
+            continue
+        K = default_intrinsics(image.width, image.height)
+        rgb = _read_rgb(image.path)
+        people = [keypoint_person(uv, K, k) for k, uv in enumerate(points)]
+        yield SyntheticClip([SyntheticFrame(rgb, t / fps, people) for t in range(window)], K, fps,
+                            np.zeros((0, 3), np.int64), {"dataset": "coco", "image": str(image.path)})
 
 
 #: A mixture source: (name, a function of an RNG returning one epoch of clips in an order drawn from it, weight).
@@ -129,7 +211,8 @@ def mixture_batches(sources: list[Source], cfg, batch_clips: int, seed: int = 0,
 def sources_from_specs(specs: list[str], body_model, window: int,
                        bedlam_images: str | None = None) -> list[Source]:
     """``train --dataset`` values -> mixture sources. A spec is NAME=PATH[:WEIGHT]: ``3dpw=<3DPW root>`` (its train
-    split) or ``bedlam=<folder of processed-label .npz>`` (images under ``bedlam_images``)."""
+    split), ``bedlam=<folder of processed-label .npz>`` (images under ``bedlam_images``), ``panoptic=<folder of
+    sequence folders>`` (every HD camera with images) or ``coco=<COCO root>`` (its train2017 split)."""
     from pathlib import Path
 
     sources = []
@@ -152,6 +235,19 @@ def sources_from_specs(specs: list[str], body_model, window: int,
             if not scenes:
                 raise ValueError(f"--dataset {spec!r}: no processed-label .npz files in {path}")
             sources.append((spec, lambda rng, scenes=scenes: bedlam_clips(scenes, body_model, window, rng=rng), weight))
+        elif name == "panoptic":
+            if not Path(path).is_dir():
+                raise ValueError(f"--dataset {spec!r}: {path} is not a folder of Panoptic sequence folders")
+            sequences = [PanopticSequence(folder, cam.name) for folder in sorted(Path(path).iterdir())
+                         if (folder / f"calibration_{folder.name}.json").is_file()
+                         for cam in sorted((folder / "hdImgs").glob("*")) if cam.is_dir()]
+            if not sequences:
+                raise ValueError(f"--dataset {spec!r}: no Panoptic sequence with HD images under {path} (expected "
+                                 "<seq>/calibration_<seq>.json and <seq>/hdImgs/<camera>/)")
+            sources.append((spec, lambda rng, sequences=sequences: panoptic_clips(sequences, window, rng), weight))
+        elif name == "coco":
+            data = CocoKeypoints(path, "train")
+            sources.append((spec, lambda rng, data=data: coco_clips(data, window, rng), weight))
         else:
-            raise ValueError(f"--dataset {spec!r}: unknown dataset {name!r} (3dpw or bedlam: the ones with SMPL labels)")
+            raise ValueError(f"--dataset {spec!r}: unknown dataset {name!r} (3dpw, bedlam, panoptic or coco)")
     return sources

@@ -27,6 +27,10 @@ from hmr_ros.datasets.json_file import load_json_object
 COCO19 = ("neck", "nose", "pelvis", "l_shoulder", "l_elbow", "l_wrist", "l_hip", "l_knee", "l_ankle", "r_shoulder",
           "r_elbow", "r_wrist", "r_hip", "r_knee", "r_ankle", "l_eye", "l_ear", "r_eye", "r_ear")
 CM = 0.01  # Panoptic's unit, in metres
+#: COCO-19 joint -> SMPL joint slot, for the 14 joints both skeletons name alike (their definitions differ by a few
+#: centimetres: SMPL's hips sit deeper in the pelvis). Training and the protocol without a regressor use these.
+SMPL_SLOTS = {"neck": 12, "pelvis": 0, "l_shoulder": 16, "l_elbow": 18, "l_wrist": 20, "l_hip": 1, "l_knee": 4,
+              "l_ankle": 7, "r_shoulder": 17, "r_elbow": 19, "r_wrist": 21, "r_hip": 2, "r_knee": 5, "r_ankle": 8}
 
 
 @dataclass

@@ -25,3 +25,31 @@ def posed_person(body_model, betas, global_orient, body_pose, translation, K: np
                              np.asarray(body_pose, np.float32), t, joints, vertices, j2d.astype(np.float32),
                              box=np.r_[uv.min(0), uv.max(0)].astype(np.float32), centre=j2d[0].astype(np.float32),
                              track_id=track_id)
+
+
+def joints_person(joints: np.ndarray, K: np.ndarray, track_id: int | None = None,
+                  metric: bool = True) -> GroundTruthPerson:
+    """A person a dataset knows by joints only (no SMPL): ``joints`` (24, 3) in SMPL's slots, camera frame, NaN where
+    not annotated; the pelvis (slot 0) is required, it is the person's centre. ``metric``: metres (CMU Panoptic);
+    False: 2D keypoints as rays at 1 m depth (:func:`keypoint_person`). The SMPL parameters are placeholders
+    (``smpl=False``), the box spans the known joints."""
+    joints = np.asarray(joints, np.float32).reshape(24, 3)
+    if not np.isfinite(joints[0]).all() or joints[0, 2] <= 0:
+        raise ValueError("joints_person: the pelvis (slot 0) must be known and in front of the camera")
+    known = np.isfinite(joints).all(1)
+    z = np.maximum(joints[:, 2:], 1e-6)
+    j2d = np.where(known[:, None], joints[:, :2] / z * np.diag(K)[:2] + K[:2, 2], np.nan).astype(np.float32)
+    seen = j2d[known]
+    return GroundTruthPerson(np.zeros(10, np.float32), np.zeros(3, np.float32), np.zeros(69, np.float32),
+                             joints[0].copy(), joints, joints[known], j2d,
+                             box=np.r_[seen.min(0), seen.max(0)].astype(np.float32), centre=j2d[0],
+                             track_id=track_id, smpl=False, metric=metric)
+
+
+def keypoint_person(keypoints: np.ndarray, K: np.ndarray, track_id: int | None = None) -> GroundTruthPerson:
+    """A person known by 2D keypoints only (COCO): ``keypoints`` (24, 2) pixels in SMPL's slots, NaN where not
+    labelled, pelvis required. Each becomes the ray through its pixel at 1 m depth, which projects back exactly onto
+    it whatever the focal length, so the 2D term sees the keypoints and no term reads a depth (``metric=False``)."""
+    uv = np.asarray(keypoints, np.float64).reshape(24, 2)
+    rays = np.c_[(uv - K[:2, 2]) / np.diag(K)[:2], np.ones(24)]
+    return joints_person(np.where(np.isfinite(uv).all(1)[:, None], rays, np.nan), K, track_id, metric=False)

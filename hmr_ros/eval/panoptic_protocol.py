@@ -17,19 +17,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hmr_ros.bodies import Body
-from hmr_ros.datasets.panoptic import COCO19, PanopticFrame
+from hmr_ros.datasets.panoptic import COCO19, SMPL_SLOTS, PanopticFrame
 from hmr_ros.eval.metrics import match_people, match_threshold, mpjpe
-from hmr_ros.smpl.kinematic_tree import SMPL_JOINT_NAMES
 
 ACTIVITIES = ("haggling", "mafia", "ultimatum", "pizza")
 MIN_CONFIDENCE = 0.1
 PELVIS = COCO19.index("pelvis")
-#: COCO-19 joint -> SMPL joint, for the joints both skeletons name alike
-SHARED = {c: SMPL_JOINT_NAMES.index(s) for c, s in (
-    ("neck", "neck"), ("pelvis", "pelvis"), ("l_shoulder", "left_shoulder"), ("l_elbow", "left_elbow"),
-    ("l_wrist", "left_wrist"), ("l_hip", "left_hip"), ("l_knee", "left_knee"), ("l_ankle", "left_ankle"),
-    ("r_shoulder", "right_shoulder"), ("r_elbow", "right_elbow"), ("r_wrist", "right_wrist"), ("r_hip", "right_hip"),
-    ("r_knee", "right_knee"), ("r_ankle", "right_ankle"))}
+SHARED = SMPL_SLOTS  # COCO-19 joint -> SMPL joint slot (datasets.panoptic)
 
 
 def activity(sequence: str) -> str | None:

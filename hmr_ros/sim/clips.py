@@ -50,6 +50,9 @@ class GroundTruthPerson:
         visible_pixels: pixels where this person is the nearest surface (None where not computed).
         motion: label from :data:`hmr_ros.sim.motions.MOTIONS` ("walk" in :func:`make_clip`).
         track_id: index of the person in the clip (the same person has the same id in every frame).
+        smpl: the SMPL parameters are ground truth (False for a real dataset's person known by joints only: the
+            parameters are placeholders). metric: ``joints`` are metric 3D (False: 2D keypoints stored as rays at
+            1 m depth). Joints a dataset does not annotate are NaN.
     """
 
     betas: np.ndarray
@@ -67,6 +70,8 @@ class GroundTruthPerson:
     visible_pixels: int | None = None
     motion: str | None = None
     track_id: int | None = None
+    smpl: bool = True
+    metric: bool = True
 
 
 @dataclass

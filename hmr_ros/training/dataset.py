@@ -68,7 +68,8 @@ class ClipSample:
     For checks and evaluation: centers (T, K, 2) float64 letterbox px of the grid cell centres; roots (T, K, 3)
     float64 ground-truth root joints, metres, camera optical frame (NaN where absent); letterboxes, one per frame;
     K_cam (3, 3) float64 intrinsics of the (cropped) source image; joints (T, K, 24, 3) float64 ground-truth joints,
-    metres, camera optical frame (NaN where absent; ``joints[..., 0, :] == roots``).
+    metres, camera optical frame (NaN where absent or not annotated; ``joints[..., 0, :] == roots``);
+    smpl, metric (K,) bool: what the dataset knows of the clip's people (``GroundTruthPerson.smpl`` / ``metric``).
     """
 
     images: torch.Tensor
@@ -83,6 +84,8 @@ class ClipSample:
     letterboxes: list[Letterbox]
     K_cam: np.ndarray
     joints: torch.Tensor | None = None
+    smpl: torch.Tensor | None = None
+    metric: torch.Tensor | None = None
 
 
 def gaussian_heatmap(size: int, centers: torch.Tensor, sigma: float = 1.5) -> torch.Tensor:
@@ -188,8 +191,11 @@ def clip_sample(clip: SyntheticClip, cfg: SIAMConfig, sigma: float = HEATMAP_SIG
         rotmats[k] = axis_angle_to_rotmat(torch.from_numpy(aa.astype(np.float64))).float()
         betas[k] = torch.from_numpy(person.betas)
         cam[k] = root_to_cam(roots[out, k:k + 1], centers[out, k:k + 1], boxes[out], clip.K)[0].float()
+    people_of = next((f.people for f in clip.frames[:T] if len(f.people) == people), [])
+    smpl = torch.tensor([p.smpl for p in people_of] + [True] * (K - len(people_of)))
+    metric = torch.tensor([p.metric for p in people_of] + [True] * (K - len(people_of)))
     return ClipSample(torch.from_numpy(images), heatmaps, index, mask, rotmats, betas, cam, centers, roots, boxes,
-                      np.asarray(clip.K, dtype=np.float64), joints)
+                      np.asarray(clip.K, dtype=np.float64), joints, smpl, metric)
 
 
 def crop_clip(clip: SyntheticClip, x0: int, y0: int, width: int, height: int) -> SyntheticClip:
@@ -253,7 +259,9 @@ def collate(samples: Sequence[ClipSample]) -> ClipBatch:
     The geometry the 2D and acceleration losses need comes along as float32: ``centers`` (B, T, K, 2), ``joints``
     (B, T, K, 24, 3) with zeros where absent (the mask says which), ``K_cam`` (B, 3, 3) and ``letterbox``
     (B, T, 5) = :func:`letterbox_row` per frame. ``roots`` are dropped (``joints[..., 0, :]`` holds them).
-    Samples without joints (built by hand) give a batch without joints.
+    Samples without joints (built by hand) give a batch without joints. When some person is known by joints only
+    (a real dataset without SMPL), ``smpl``, ``metric`` (B, K) and ``joint_known`` (B, T, K, 24) say what is known;
+    otherwise they stay None (everything is).
     """
     if not samples:
         raise ValueError("collate: need at least one sample")
@@ -264,7 +272,14 @@ def collate(samples: Sequence[ClipSample]) -> ClipBatch:
     batch.letterbox = torch.tensor([[letterbox_row(lb) for lb in s.letterboxes] for s in samples],
                                    dtype=torch.float32)
     if all(s.joints is not None for s in samples):
-        batch.joints = torch.nan_to_num(torch.stack([s.joints for s in samples]).float(), nan=0.0)
+        joints = torch.stack([s.joints for s in samples]).float()
+        batch.joints = torch.nan_to_num(joints, nan=0.0)
+        partial = [s for s in samples if s.smpl is not None and not (bool(s.smpl.all()) and bool(s.metric.all()))]
+        if partial or not torch.isfinite(joints[batch.mask]).all():  # someone known by joints only: say what is known
+            batch.joint_known = torch.isfinite(joints).all(-1) & batch.mask[..., None]
+            full = torch.ones(batch.mask.shape[0], batch.mask.shape[2], dtype=torch.bool)
+            batch.smpl = torch.stack([full[0] if s.smpl is None else s.smpl for s in samples])
+            batch.metric = torch.stack([full[0] if s.metric is None else s.metric for s in samples])
     return batch
 
 
