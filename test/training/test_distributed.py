@@ -84,6 +84,28 @@ def test_gradient_accumulation_takes_the_step_of_the_whole_batch(body):
               accumulate=3)
 
 
+def test_two_processes_train_on_a_real_dataset_format(tmp_path):
+    """The command a user runs, under torchrun with gloo, on a 3DPW train split in the dataset's own layout."""
+    sys.path.insert(0, str(REPO / "test" / "datasets"))
+    from threedpw_files import write_train_split
+
+    write_train_split(tmp_path / "3dpw", np.random.default_rng(0))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "real.safetensors"
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node=2", "--rdzv-backend=c10d",
+               f"--rdzv-endpoint=127.0.0.1:{port}", "-m", "hmr_ros", "train", "--dataset",
+               f"3dpw={tmp_path / '3dpw'}", "--steps", "2", "--batch-clips", "2", "--variant", "w18", "--input-size",
+               "64", "--window", "2", "--max-people", "2", "--device", "cpu", "--workers", "0", "--no-amp",
+               "--log-every", "1", "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "2 processes x 1 clips" in done.stdout and "step      2/2" in done.stdout and out.is_file()
+    assert " pose 0.0000 " not in done.stdout  # the actors are in view: their SMPL labels supervise
+
+
 def test_a_batch_that_does_not_split_is_refused():
     assert share(4, World(1, 2)) == slice(2, 4)
     with pytest.raises(ValueError, match="does not split over 3 processes"):
