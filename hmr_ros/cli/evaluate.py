@@ -40,6 +40,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--root", default=None, help="3DPW root (sequenceFiles/, imageFiles/), the folder of Panoptic "
                                                 "sequence folders, or the folder of AGORA tables from convert-agora")
     p.add_argument("--images", default=None, help="AGORA: the folder of the rendered images")
+    p.add_argument("--trust-pickles", action="store_true",
+                   help="AGORA: --root holds AGORA's own pickled tables, downloaded by you: convert them on the way")
     p.add_argument("--image-size", default="1280x720", help="AGORA: the images' size, WxH (1280x720 or 3840x2160)")
     p.add_argument("--camera", default="00_16", help="Panoptic HD camera (panel_node)")
     p.add_argument("--dataset-split", default="test", choices=["train", "validation", "test"])
@@ -118,7 +120,8 @@ def run(args) -> int:
                 width, height = (int(v) for v in args.image_size.lower().split("x"))
             except ValueError:
                 raise ValueError(f"--image-size: expected WxH such as 1280x720, got {args.image_size!r}") from None
-            result = evaluate_agora(config, args.root, args.images, width, height, tracking, progress)
+            result = evaluate_agora(config, args.root, args.images, width, height, tracking, progress,
+                                    args.trust_pickles)
             text = format_agora(result)
         elif args.dataset == "panoptic":
             from hmr_ros.eval.panoptic_protocol import evaluate_panoptic, format_panoptic

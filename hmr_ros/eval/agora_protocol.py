@@ -164,20 +164,29 @@ def format_agora(r: AgoraReport) -> str:
 
 
 def evaluate_agora(config, root, images, width: int = 1280, height: int = 720, tracking=None,
-                   progress=lambda line: None) -> AgoraReport:
+                   progress=lambda line: None, trust_pickles: bool = False) -> AgoraReport:
     """Score every image of every converted table (``*.npz``) under ``root``, its images under ``images``: each
     image goes through the node's per-frame path as a still clip (the window filled with it), and the output frame's
-    people are scored."""
+    people are scored. With ``trust_pickles``, AGORA's own pickled tables in ``root`` are converted first (into a
+    temporary folder; ``convert-agora`` keeps them)."""
+    import tempfile
     from pathlib import Path
 
     from hmr_ros.datasets.agora import AgoraTable
+    from hmr_ros.datasets.agora_convert import convert_table
     from hmr_ros.eval.image_frames import predict_still
     from hmr_ros.pipeline import Pipeline, PipelineConfig
 
     tables = sorted(Path(root).glob("*.npz"))
+    pickles = sorted(Path(root).glob("*.pkl"))
+    if not tables and pickles and trust_pickles:
+        scratch = tempfile.TemporaryDirectory(prefix="hmr_ros_agora_")
+        tables = [convert_table(p, scratch.name, trust=True) for p in pickles]
+        progress(f"converted {len(tables)} pickled AGORA tables")
     if not tables:
         raise ValueError(f"no converted AGORA tables (*.npz) in {root}: write them with python -m hmr_ros "
-                         "convert-agora")
+                         "convert-agora" + (", or pass --trust-pickles to convert AGORA's pickles there on the way"
+                                            if pickles else ""))
     pipeline = Pipeline(PipelineConfig(config, tracking))
     protocol = AgoraProtocol()
     for n, path in enumerate(tables, 1):

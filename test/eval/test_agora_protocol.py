@@ -106,4 +106,9 @@ def test_evaluate_command_on_converted_tables(tmp_path, capsys):
     assert "[1/1] validation_0.npz: 2 images" in out.err and (tmp_path / "agora.json").is_file()
     assert main(args[:-2] + ["--images", str(tmp_path / "nothing")]) == 2
     assert "AGORA image" in capsys.readouterr().err
+    pickles = ["evaluate", "--dataset", "agora", "--root", str(tmp_path), "--images", str(tmp_path / "img"),
+               "--backend", "torch", "--window", "2", "--input-size", "64", "--variant", "w18"]
+    assert main(pickles) == 2 and "pass --trust-pickles" in capsys.readouterr().err
+    assert main(pickles + ["--trust-pickles"]) == 0  # two commands from the download: train, then this
+    assert "converted 1 pickled AGORA tables" in capsys.readouterr().err
     assert pandas is not None
