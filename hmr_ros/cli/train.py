@@ -54,10 +54,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "reshuffled every epoch, instead of rendering clips on the fly (--image-sizes is ignored)")
     p.add_argument("--dataset", default=None, metavar="NAME=PATH[:WEIGHT],...",
                    help="train on real data instead of synthetic clips: 3dpw=<3DPW root> (train split), "
-                        "bedlam=<folder of processed-label .npz>, panoptic=<folder of training sequences> (joints "
-                        "only) or coco=<COCO root> (train2017, 2D keypoints only); comma-separate several to mix "
+                        "bedlam=<folder of processed-label .npz>, agora=<folder of convert-agora npz> (metric SMPL "
+                        "joints), panoptic=<folder of training sequences> (joints only) or coco=<COCO root> (train2017, 2D keypoints only); comma-separate several to mix "
                         "them, WEIGHT sets each one's share")
     p.add_argument("--bedlam-images", default=None, help="BEDLAM images root (holding <scene>/png/)")
+    p.add_argument("--agora-images", default=None, help="AGORA: the folder of the rendered 1280x720 images")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
                    help="with --dataset: random crop, left-right flip (joints swapped) and colour jitter per clip")
     p.add_argument("--body-model", default="procedural",
@@ -204,7 +205,7 @@ def run(args) -> int:
             raise ValueError("give --dataset or --shards, not both")
         body = load_body_model(args.body_model)
         specs = args.dataset if isinstance(args.dataset, list) else [d for d in args.dataset.split(",") if d]
-        sources = sources_from_specs(specs, body, config.window, args.bedlam_images)
+        sources = sources_from_specs(specs, body, config.window, args.bedlam_images, args.agora_images)
         augment_with = body if args.augment else None
 
         def clip_stream(clips: int, seed: int):  # each process reads its own share of every batch

@@ -24,6 +24,7 @@ import torch
 from hmr_ros.datasets.augment import augment
 from hmr_ros.datasets.bedlam import BedlamScene
 from hmr_ros.camera import default_intrinsics
+from hmr_ros.datasets.agora import AgoraTable
 from hmr_ros.datasets.coco import COCO17, CocoKeypoints
 from hmr_ros.datasets.panoptic import COCO19, SMPL_SLOTS, PanopticSequence
 from hmr_ros.datasets.people import joints_person, keypoint_person, posed_person
@@ -158,6 +159,23 @@ def coco_clips(data: CocoKeypoints, window: int, rng: np.random.Generator | None
                             np.zeros((0, 3), np.int64), {"dataset": "coco", "image": str(image.path)})
 
 
+def agora_clips(tables: list[AgoraTable], window: int, rng: np.random.Generator | None = None,
+                fps: float = 30.0) -> Iterator[SyntheticClip]:
+    """Every AGORA image as a pseudo-clip of ``window`` copies (random order with ``rng``): its people with their 24
+    SMPL joints in metres (the tables hold joints and vertices, not the fits' parameters), occluded people included,
+    since they are in the picture; people behind the camera are left out."""
+    images = [image for table in tables for image in table.images()]
+    if rng is not None:
+        images = [images[j] for j in rng.permutation(len(images))]
+    for image in images:
+        people = [joints_person(p.joints3d, image.K, k) for k, p in enumerate(image.people) if p.joints3d[0, 2] > 0]
+        if not people:
+            continue
+        rgb = _read_rgb(image.image_path)
+        yield SyntheticClip([SyntheticFrame(rgb, t / fps, people) for t in range(window)], image.K, fps,
+                            np.zeros((0, 3), np.int64), {"dataset": "agora", "image": str(image.image_path)})
+
+
 #: A mixture source: (name, a function of an RNG returning one epoch of clips in an order drawn from it, weight).
 Source = tuple[str, Callable[[np.random.Generator], Iterable[SyntheticClip]], float]
 
@@ -208,11 +226,12 @@ def mixture_batches(sources: list[Source], cfg, batch_clips: int, seed: int = 0,
     return iter(loader)
 
 
-def sources_from_specs(specs: list[str], body_model, window: int,
-                       bedlam_images: str | None = None) -> list[Source]:
+def sources_from_specs(specs: list[str], body_model, window: int, bedlam_images: str | None = None,
+                       agora_images: str | None = None, agora_size: tuple[int, int] = (1280, 720)) -> list[Source]:
     """``train --dataset`` values -> mixture sources. A spec is NAME=PATH[:WEIGHT]: ``3dpw=<3DPW root>`` (its train
     split), ``bedlam=<folder of processed-label .npz>`` (images under ``bedlam_images``), ``panoptic=<folder of
-    sequence folders>`` (every HD camera with images) or ``coco=<COCO root>`` (its train2017 split)."""
+    sequence folders>`` (every HD camera with images), ``coco=<COCO root>`` (its train2017 split) or
+    ``agora=<folder of convert-agora npz>`` (images under ``agora_images``, ``agora_size`` pixels)."""
     from pathlib import Path
 
     sources = []
@@ -248,6 +267,13 @@ def sources_from_specs(specs: list[str], body_model, window: int,
         elif name == "coco":
             data = CocoKeypoints(path, "train")
             sources.append((spec, lambda rng, data=data: coco_clips(data, window, rng), weight))
+        elif name == "agora":
+            if not agora_images:
+                raise ValueError("--dataset agora=... needs --agora-images (the folder of the rendered images)")
+            tables = [AgoraTable(f, agora_images, *agora_size) for f in sorted(Path(path).glob("*.npz"))]
+            if not tables:
+                raise ValueError(f"--dataset {spec!r}: no AGORA tables (*.npz from convert-agora) in {path}")
+            sources.append((spec, lambda rng, tables=tables: agora_clips(tables, window, rng), weight))
         else:
-            raise ValueError(f"--dataset {spec!r}: unknown dataset {name!r} (3dpw, bedlam, panoptic or coco)")
+            raise ValueError(f"--dataset {spec!r}: unknown dataset {name!r} (3dpw, bedlam, agora, panoptic or coco)")
     return sources

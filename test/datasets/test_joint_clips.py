@@ -104,3 +104,30 @@ def test_train_command_mixes_panoptic_in(panoptic, tmp_path, capsys):
     line = [x for x in capsys.readouterr().out.splitlines() if x.startswith("step      2/2")][0]
     assert " pose 0.0000 " in line and " joints3d 0.0000 " not in line and out.is_file()
     assert main(["train", "--dataset", f"panoptic={tmp_path / 'empty'}", "--steps", "1", "--out", str(out)]) == 2
+
+
+def test_agora_images_train_the_metric_joint_terms(tmp_path, capsys):
+    pytest.importorskip("pandas")
+    from agora_files import IMAGES, table
+
+    from hmr_ros.cli import main
+    from hmr_ros.datasets.agora import AgoraTable
+    from hmr_ros.datasets.agora_convert import convert_table
+    from hmr_ros.datasets.clips import agora_clips
+
+    table(np.random.default_rng(0)).to_pickle(tmp_path / "train_0.pkl")
+    convert_table(tmp_path / "train_0.pkl", tmp_path / "gt", trust=True)
+    (tmp_path / "img").mkdir()
+    for name in IMAGES:
+        cv2.imwrite(str(tmp_path / "img" / name), np.zeros((720, 1280, 3), np.uint8))
+    clips = list(agora_clips([AgoraTable(tmp_path / "gt" / "train_0.npz", tmp_path / "img")], 2))
+    assert len(clips) == 2 and [len(f.people) for f in clips[0].frames] == [2, 2]  # the occluded person too
+    assert np.isfinite(clips[0].frames[0].people[0].joints).all() and clips[0].frames[0].people[0].metric
+    losses = losses_of(clips)
+    assert losses["joints3d"] > 0 and losses["joints2d"] > 0 and all(losses[t] == 0 for t in SMPL_ONLY)
+    out = tmp_path / "agora.safetensors"
+    assert main(["train", "--dataset", f"agora={tmp_path / 'gt'}", "--agora-images", str(tmp_path / "img"),
+                 "--steps", "1", "--batch-clips", "2", "--variant", "w18", "--input-size", "64", "--window", "2",
+                 "--max-people", "2", "--out", str(out), "--no-amp", "--device", "cpu"]) == 0 and out.is_file()
+    assert main(["train", "--dataset", f"agora={tmp_path / 'gt'}", "--steps", "1", "--out", str(out)]) == 2
+    assert "needs --agora-images" in capsys.readouterr().err
