@@ -131,3 +131,15 @@ def test_agora_images_train_the_metric_joint_terms(tmp_path, capsys):
                  "--max-people", "2", "--out", str(out), "--no-amp", "--device", "cpu"]) == 0 and out.is_file()
     assert main(["train", "--dataset", f"agora={tmp_path / 'gt'}", "--steps", "1", "--out", str(out)]) == 2
     assert "needs --agora-images" in capsys.readouterr().err
+
+
+def test_train_command_reads_cocos_train_split(coco, tmp_path):
+    from hmr_ros.cli import main
+
+    root = coco[0].root
+    (root / "annotations" / "person_keypoints_val2017.json").rename(root / "annotations" / "person_keypoints_train2017.json")
+    (root / "val2017").rename(root / "train2017")
+    out = tmp_path / "coco.safetensors"
+    assert main(["train", "--dataset", f"coco={root}", "--steps", "1", "--batch-clips", "2", "--variant", "w18",
+                 "--input-size", "64", "--window", "2", "--max-people", "2", "--out", str(out), "--no-amp",
+                 "--device", "cpu"]) == 0 and out.is_file()
