@@ -42,6 +42,8 @@ LOSS_NAMES = LOSS_TERMS + ("total",)
 #: Columns of ``log_csv``: the optimiser step (1-based), each loss, the learning rate the step used, wall time of the
 #: step and the part of it spent waiting for data, in milliseconds.
 CSV_COLUMNS = ("step",) + LOSS_NAMES + ("lr", "ms_per_step", "data_ms")
+#: A real-data stream resumed at step n is seeded seed + this * n (a prime, so it never meets a rank's offset).
+RESUME_SEED_STRIDE = 104_729
 #: Marks a training-state file (and its layout version) in its metadata.
 STATE_FORMAT = "hmr_ros.train_state/1"
 
@@ -230,7 +232,8 @@ def train(config: SIAMConfig, steps: int, batch_clips: int, lr: float, device: s
             at least ``steps`` batches.
         clip_stream: this process's batches from a source of its own, instead of the synthetic stream: called once
             with (clips per process, this rank's seed), e.g. a real-data mixture (``datasets.clips.mixture_batches``);
-            a resumed run restarts it. Excludes ``data`` and ``shards``.
+            a run resumed at step n draws a fresh stream (seed + ``RESUME_SEED_STRIDE`` * n) rather than replaying
+            the first batches. Excludes ``data`` and ``shards``.
         workers: DataLoader processes rendering synthetic clips, or reading shards (ignored with ``data``).
         shards: a shard directory (``render-shards``' ``OUT/train``) to train on instead of rendering clips on the
             fly: :class:`hmr_ros.training.shard_dataset.ShardClipDataset` (endless, reshuffled every epoch; a
@@ -314,8 +317,8 @@ def train(config: SIAMConfig, steps: int, batch_clips: int, lr: float, device: s
     local_clips, rank_seed = batch_clips // world.size, seed + 7919 * world.rank
     if data is not None:
         batches = (distributed.shard_batch(b, world) for b in data)
-    elif clip_stream is not None:
-        batches = clip_stream(local_clips, rank_seed)
+    elif clip_stream is not None:  # resumed: a fresh stream, not a replay of the batches already trained on
+        batches = clip_stream(local_clips, rank_seed + RESUME_SEED_STRIDE * start)
     elif shards is not None:
         batches = shard_batches(config, local_clips, rank_seed, shards, workers, **dataset_kwargs)
     else:

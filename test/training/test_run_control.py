@@ -87,3 +87,18 @@ def test_toml_config_and_bad_keys(tmp_path, capsys):
     config.write_text("stepz = 3\n")
     assert main(["train", "--config", str(config), "--out", "x.safetensors"]) == 2
     assert "unknown key(s) ['stepz']" in capsys.readouterr().err
+
+
+def test_a_resumed_real_data_stream_does_not_replay_its_first_batches(batch, tmp_path):
+    from hmr_ros.training.loop import RESUME_SEED_STRIDE
+
+    seeds = []
+
+    def stream(clips, seed):
+        seeds.append((clips, seed))
+        return itertools.repeat(batch)
+
+    out = tmp_path / "real.safetensors"
+    run(1, out, None, clip_stream=stream)
+    run(3, out, None, clip_stream=stream, resume=True)
+    assert seeds == [(1, 0), (1, RESUME_SEED_STRIDE)]
