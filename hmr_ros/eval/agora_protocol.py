@@ -116,9 +116,10 @@ class AgoraProtocol:
 
     def add_image(self, image: AgoraImage, predictions: list[Body]) -> None:
         joints = [np.asarray(b.joints, np.float64)[:JOINTS] for b in predictions]
-        match = match_agora([project(j, image.K) for j in joints], [p.joints2d for p in image.people],
-                            [p.valid for p in image.people])
-        self.people += sum(p.valid for p in image.people)
+        # AGORA's matching re-checks the occlusion range on top of isValid (which already means 0-90 %)
+        valid = [p.valid and 0.0 <= p.occlusion <= 90.0 for p in image.people]
+        match = match_agora([project(j, image.K) for j in joints], [p.joints2d for p in image.people], valid)
+        self.people += sum(valid)
         self.misses += match.misses
         self.false_positives += match.false_positives
         for i, j in match.pairs:
