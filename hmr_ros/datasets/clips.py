@@ -40,6 +40,11 @@ def _read_rgb(path) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
+def _in_order(items: list, rng: np.random.Generator | None) -> list:
+    """``items`` as they are, or in a random order drawn from ``rng`` (one epoch of a shuffled source)."""
+    return items if rng is None else [items[i] for i in rng.permutation(len(items))]
+
+
 def threedpw_clips(data: ThreeDPW, window: int, stride: int | None = None, fps: float = 30.0,
                    rng: np.random.Generator | None = None) -> Iterator[SyntheticClip]:
     """Windows of ``window`` consecutive images of every sequence (every ``stride`` frames, default ``window``) in
@@ -48,8 +53,7 @@ def threedpw_clips(data: ThreeDPW, window: int, stride: int | None = None, fps: 
     stride = stride or window
     frames = {name: data.frames(name) for name in data.sequences}
     windows = [(name, start) for name, seq in frames.items() for start in range(0, len(seq) - window + 1, stride)]
-    if rng is not None:
-        windows = [windows[i] for i in rng.permutation(len(windows))]
+    windows = _in_order(windows, rng)
     for name, start in windows:
         part = frames[name][start:start + window]
         if not all(p.valid for f in part for p in f.people):
@@ -72,8 +76,7 @@ def bedlam_clips(scenes: BedlamScene | list[BedlamScene], body_model, window: in
             raise ValueError(f"BEDLAM labels {scene.labels} are SMPL-X: their betas are not SMPL's; pass "
                              "allow_smplx_betas=True with an SMPL-X body model, or use BEDLAM's SMPL labels")
     images = [image for scene in scenes for image in scene.images()]
-    if rng is not None:
-        images = [images[i] for i in rng.permutation(len(images))]
+    images = _in_order(images, rng)
     for image in images:
         rgb = _read_rgb(image.path)
         people = [posed_person(body_model, p.betas, p.global_orient, p.body_pose, p.translation, image.K, k)
@@ -106,8 +109,7 @@ def panoptic_clips(sequences: list[PanopticSequence], window: int, rng: np.rando
     projected without it (a few pixels at the image border of the HD cameras)."""
     frames = {i: seq.frames() for i, seq in enumerate(sequences)}
     windows = [(i, start) for i, seq in frames.items() for start in range(0, len(seq) - window + 1, window)]
-    if rng is not None:
-        windows = [windows[j] for j in rng.permutation(len(windows))]
+    windows = _in_order(windows, rng)
     pelvis = COCO19.index("pelvis")
     for i, start in windows:
         part = frames[i][start:start + window]
@@ -144,8 +146,7 @@ def coco_clips(data: CocoKeypoints, window: int, rng: np.random.Generator | None
     intrinsics (``camera.default_intrinsics``). Images with a crowd region or a person without both hips labelled
     are skipped: the centre heatmap has no ignore mask, so such a person would be taught as background."""
     images = data.images()
-    if rng is not None:
-        images = [images[j] for j in rng.permutation(len(images))]
+    images = _in_order(images, rng)
     for image in images:
         if any(p.crowd for p in image.people):
             continue
@@ -165,8 +166,7 @@ def agora_clips(tables: list[AgoraTable], window: int, rng: np.random.Generator 
     SMPL joints in metres (the tables hold joints and vertices, not the fits' parameters), occluded people included,
     since they are in the picture; people behind the camera are left out."""
     images = [image for table in tables for image in table.images()]
-    if rng is not None:
-        images = [images[j] for j in rng.permutation(len(images))]
+    images = _in_order(images, rng)
     for image in images:
         people = [joints_person(p.joints3d, image.K, k) for k, p in enumerate(image.people) if p.joints3d[0, 2] > 0]
         if not people:

@@ -277,9 +277,9 @@ def collate(samples: Sequence[ClipSample]) -> ClipBatch:
         partial = [s for s in samples if s.smpl is not None and not (bool(s.smpl.all()) and bool(s.metric.all()))]
         if partial or not torch.isfinite(joints[batch.mask]).all():  # someone known by joints only: say what is known
             batch.joint_known = torch.isfinite(joints).all(-1) & batch.mask[..., None]
-            full = torch.ones(batch.mask.shape[0], batch.mask.shape[2], dtype=torch.bool)
-            batch.smpl = torch.stack([full[0] if s.smpl is None else s.smpl for s in samples])
-            batch.metric = torch.stack([full[0] if s.metric is None else s.metric for s in samples])
+            everyone = torch.ones(batch.mask.shape[2], dtype=torch.bool)  # a sample built without the flags
+            batch.smpl = torch.stack([everyone if s.smpl is None else s.smpl for s in samples])
+            batch.metric = torch.stack([everyone if s.metric is None else s.metric for s in samples])
     return batch
 
 

@@ -1,7 +1,6 @@
 """Real datasets as training clips: 3DPW windows and BEDLAM pseudo-clips become the same samples as the synthetic
 clips (targets equal to the labels), a weighted mixture feeds the training loop, and a training step runs on it."""
 import itertools
-import pickle
 
 import cv2
 import numpy as np
@@ -18,7 +17,7 @@ from hmr_ros.smpl.body_model import load_body_model
 from hmr_ros.training.dataset import clip_sample
 from hmr_ros.training.loop import train
 from test_bedlam import write as write_bedlam
-from threedpw_files import N, sequence
+from threedpw_files import write_train_split
 
 CFG = SIAMConfig(variant="w18", input_size=64, window=2, max_people=2)
 
@@ -30,17 +29,7 @@ def body():
 
 @pytest.fixture
 def threedpw(tmp_path, body):
-    data = sequence(np.random.default_rng(0))
-    for t in data["trans"]:
-        t[:] = 0.0  # 3 m in front of every camera pose
-    data["campose_valid"][0][:] = 1
-    data["cam_intrinsics"] = data["cam_intrinsics"] * [[0.1], [0.1], [1.0]]  # 3DPW's camera for 108x192 images
-    (tmp_path / "sequenceFiles" / "train").mkdir(parents=True)
-    (tmp_path / "sequenceFiles" / "train" / "outdoors_00.pkl").write_bytes(pickle.dumps(data, protocol=2))
-    images = tmp_path / "imageFiles" / data["sequence"]
-    images.mkdir(parents=True)
-    for i in range(N):
-        cv2.imwrite(str(images / f"image_{i:05d}.jpg"), np.full((192, 108, 3), 40 * i, np.uint8))
+    write_train_split(tmp_path, np.random.default_rng(0))
     return ThreeDPW(tmp_path, "train", body)
 
 
