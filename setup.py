@@ -27,6 +27,9 @@ setup(
         "onnx": ["onnx>=1.16", "onnxscript>=0.1", "onnxruntime>=1.18"],
         # TensorRT for RTX GPUs: real wheels on PyPI; builds engines ahead of time on any machine (docs/backends.md)
         "tensorrt-rtx": ["onnx>=1.16", "onnxscript>=0.1", "onnxruntime>=1.18", "tensorrt-rtx>=1.7"],
+        # the keypoint teacher (python -m hmr_ros label / adapt): LiteRT runs the BlazePose .tflite files that
+        # scripts/fetch_teacher.sh puts in the cache (mediapipe itself is not needed)
+        "teacher": ["ai-edge-litert>=1.2"],
         # convert-agora reads AGORA's ground truth, pandas DataFrames in pickles (only files the user trusts)
         "agora": ["pandas>=2"],
         # smplx: the reference the body-model tests compare against (needs the torch installed first);

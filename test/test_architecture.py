@@ -12,7 +12,7 @@ LAYERS = (
     ("geometry", "text"),
     ("smpl",),
     ("model", "palette", "markers"),
-    ("backends", "bodies", "camera", "checkpoint", "frame_buffer", "image_codec"),
+    ("backends", "bodies", "camera", "checkpoint", "frame_buffer", "image_codec", "teacher"),
     ("estimator",),
     ("tracking",),
     ("pipeline",),
