@@ -15,6 +15,8 @@ One module per command, each with ``add_parser(sub)`` and ``run(args) -> exit co
     convert-agora   AGORA's pickled ground-truth tables -> npz (once, on files you trust)
     cache           list, size or clean the ONNX export / TensorRT engine cache
     run             hmr_ros on a video, an image folder or a rosbag2: smpl.jsonl/.npz, overlay.mp4, a result bag
+    label           pseudo-labels of a real recording by the BlazePose keypoint teacher
+    adapt           label a recording, fine-tune on it, before/after on its held-out tail: your camera, learnt
 """
 from __future__ import annotations
 
@@ -29,9 +31,11 @@ from hmr_ros.cli import render_shards
 from hmr_ros.cli import train_temporal
 from hmr_ros.cli import run
 from hmr_ros.cli import convert_agora
+from hmr_ros.cli import label
+from hmr_ros.cli import adapt
 
 COMMANDS = (run, info, export, make_body, build_engine, check_backends, train, params, evaluate, render_shards, cache,
-            train_temporal, convert_agora)
+            train_temporal, convert_agora, label, adapt)
 
 
 DESCRIPTION = "hmr_ros without ROS: run on recordings, check and build backends, train and evaluate."
