@@ -55,8 +55,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", default=None, metavar="NAME=PATH[:WEIGHT],...",
                    help="train on real data instead of synthetic clips: 3dpw=<3DPW root> (train split), "
                         "bedlam=<folder of processed-label .npz>, agora=<folder of convert-agora npz> (metric SMPL "
-                        "joints), panoptic=<folder of training sequences> (joints only) or coco=<COCO root> (train2017, 2D keypoints only); comma-separate several to mix "
-                        "them, WEIGHT sets each one's share")
+                        "joints), panoptic=<folder of training sequences> (joints only), coco=<COCO root> (train2017, 2D keypoints only), pseudo=<label directory of "
+                        "'label'> (its training frames: keypoints + world landmarks) or shards=<render-shards "
+                        "OUT/train> (synthetic clips); comma-separate several to mix them, WEIGHT sets each one's share")
     p.add_argument("--bedlam-images", default=None, help="BEDLAM images root (holding <scene>/png/)")
     p.add_argument("--agora-images", default=None, help="AGORA: the folder of the rendered 1280x720 images")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,

@@ -44,8 +44,13 @@ def flip_clip(clip: SyntheticClip, body_model) -> SyntheticClip:
     for frame in clip.frames:
         people = []
         for p in frame.people:
+            if not p.smpl and not (np.isfinite(p.joints[0]).all() and p.joints[0][2] > 0):
+                people.append(p)  # an absent slot (``people.absent_person``): nothing to mirror
+                continue
             if not p.smpl:  # known by joints only: mirror them and swap left and right slots
-                people.append(joints_person(np.asarray(p.joints)[MIRROR] * [-1.0, 1.0, 1.0], K, p.track_id, p.metric))
+                relative = None if p.relative is None else np.asarray(p.relative)[MIRROR] * [-1.0, 1.0, 1.0, 1.0]
+                people.append(joints_person(np.asarray(p.joints)[MIRROR] * [-1.0, 1.0, 1.0], K, p.track_id, p.metric,
+                                            relative))
                 continue
             pose = mirror_pose(np.r_[p.global_orient, p.body_pose])
             at_origin = posed_person(body_model, p.betas, pose[:3], pose[3:], np.zeros(3), K, p.track_id)

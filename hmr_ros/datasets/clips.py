@@ -16,6 +16,7 @@ losses read what each person has (``training.body_losses``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -27,7 +28,8 @@ from hmr_ros.camera import default_intrinsics
 from hmr_ros.datasets.agora import AgoraTable
 from hmr_ros.datasets.coco import COCO17, CocoKeypoints
 from hmr_ros.datasets.panoptic import COCO19, SMPL_SLOTS, PanopticSequence
-from hmr_ros.datasets.people import joints_person, keypoint_person, posed_person
+from hmr_ros.datasets.people import absent_person, joints_person, keypoint_person, posed_person
+from hmr_ros.datasets.pseudo_labels import CONFIDENT, PseudoLabels
 from hmr_ros.datasets.threedpw import ThreeDPW
 from hmr_ros.sim.clips import SyntheticClip, SyntheticFrame
 from hmr_ros.training.dataset import clip_sample, collate
@@ -176,6 +178,74 @@ def agora_clips(tables: list[AgoraTable], window: int, rng: np.random.Generator 
                             np.zeros((0, 3), np.int64), {"dataset": "agora", "image": str(image.image_path)})
 
 
+#: BlazePose landmark -> SMPL joint slot, for pseudo-labels (docs/training.md, "The joint mapping"). Hips, knees,
+#: ankles, shoulders, elbows and wrists are the same anatomical points in both; the pelvis (slot 0) is the hips'
+#: midpoint (SMPL's pelvis joint lies between its hip joints); the head joint (15) the ears' midpoint. Not mapped:
+#: the face points (SMPL has no face joints), hands and feet (SMPL's hand and foot joints sit at the knuckles and the
+#: ball of the foot, BlazePose's at the finger and toe tips), spine and neck (no BlazePose landmark).
+PSEUDO_SLOTS = {23: 1, 24: 2, 25: 4, 26: 5, 27: 7, 28: 8, 11: 16, 12: 17, 13: 18, 14: 19, 15: 20, 16: 21}
+PSEUDO_HEAD = (7, 8)
+
+
+def _pseudo_person(person, K: np.ndarray):
+    """A labelled person as a ``keypoint_person`` with the teacher's world landmarks as root-relative 3D."""
+    lm, world = person.landmarks, person.world                        # (33, 5) x, y, z, visibility, presence
+    confidence = lm[:, 3] * lm[:, 4]
+    uv = np.full((24, 2), np.nan)
+    relative = np.zeros((24, 4), np.float32)
+    pelvis = world[[23, 24]].mean(0)
+    for b, slot in PSEUDO_SLOTS.items():
+        if confidence[b] >= CONFIDENT:
+            uv[slot] = lm[b, :2]
+        relative[slot] = (*(world[b] - pelvis), confidence[b])
+    uv[0] = lm[[23, 24], :2].mean(0)  # the centre: the hips as the teacher places them, however confident
+    relative[0, 3] = min(confidence[23], confidence[24])
+    if (confidence[list(PSEUDO_HEAD)] >= CONFIDENT).all():
+        uv[15] = lm[list(PSEUDO_HEAD), :2].mean(0)
+        relative[15] = (*(world[list(PSEUDO_HEAD)].mean(0) - pelvis), confidence[list(PSEUDO_HEAD)].min())
+    return keypoint_person(uv, K, person.id, relative)
+
+
+def pseudo_clips(labels: PseudoLabels, window: int, rng: np.random.Generator | None = None,
+                 stride: int | None = None) -> Iterator[SyntheticClip]:
+    """Windows of ``window`` consecutive training frames (before ``holdout_from``, every ``stride`` frames, default
+    ``window // 2``) of a label directory (``label``), in a random order with ``rng``: slot k is the window's k-th
+    track, absent from the frames it is not in (``people.absent_person``); each person known by their confident
+    keypoints (2D term) and the teacher's world landmarks (root-relative 3D term, weighted by confidence)."""
+    frames = labels.train_frames
+    stride = stride or max(1, window // 2)
+    height, width = labels.manifest["height"], labels.manifest["width"]
+    K = labels.K if labels.K is not None else default_intrinsics(width, height)
+    starts = [i for i in range(0, len(frames) - window + 1, stride)
+              if frames[i + window - 1].frame - frames[i].frame == window - 1]   # consecutive frames only
+    for i in _in_order(starts, rng):
+        part = frames[i:i + window]
+        ids = sorted({p.id for f in part for p in f.people})
+        if not ids:
+            continue
+        out = []
+        for f in part:
+            by_id = {p.id: p for p in f.people}
+            people = [_pseudo_person(by_id[t], K) if t in by_id else absent_person(t) for t in ids]
+            out.append(SyntheticFrame(_read_rgb(f.image), f.stamp, people))
+        yield SyntheticClip(out, K, labels.fps, np.zeros((0, 3), np.int64),
+                            {"dataset": "pseudo", "root": str(labels.root), "start": part[0].frame})
+
+
+def shard_clips(folder, window: int, rng: np.random.Generator | None = None) -> Iterator[SyntheticClip]:
+    """The pre-rendered synthetic clips of a shard directory (``render-shards``' OUT/train), in a random order with
+    ``rng``, each cut to ``window`` frames at a random start: the synthetic half of a real-data mixture."""
+    from hmr_ros.sim.shards import read_clip
+
+    paths = sorted(Path(folder).glob("clip_*.npz"))
+    for path in _in_order(paths, rng):
+        clip = read_clip(path)
+        if len(clip.frames) < window:
+            continue
+        start = 0 if rng is None else int(rng.integers(len(clip.frames) - window + 1))
+        yield SyntheticClip(clip.frames[start:start + window], clip.K, clip.fps, clip.faces, clip.meta)
+
+
 #: A mixture source: (name, a function of an RNG returning one epoch of clips in an order drawn from it, weight).
 Source = tuple[str, Callable[[np.random.Generator], Iterable[SyntheticClip]], float]
 
@@ -231,8 +301,9 @@ def sources_from_specs(specs: list[str], body_model, window: int, bedlam_images:
     """``train --dataset`` values -> mixture sources. A spec is NAME=PATH[:WEIGHT]: ``3dpw=<3DPW root>`` (its train
     split), ``bedlam=<folder of processed-label .npz>`` (images under ``bedlam_images``), ``panoptic=<folder of
     sequence folders>`` (every HD camera with images), ``coco=<COCO root>`` (its train2017 split) or
-    ``agora=<folder of convert-agora npz>`` (images under ``agora_images``, ``agora_size`` pixels)."""
-    from pathlib import Path
+    ``agora=<folder of convert-agora npz>`` (images under ``agora_images``, ``agora_size`` pixels),
+    ``pseudo=<label directory>`` (``label``'s output, training frames only) or ``shards=<render-shards OUT/train>``
+    (pre-rendered synthetic clips)."""
 
     sources = []
     for spec in specs:
@@ -267,6 +338,15 @@ def sources_from_specs(specs: list[str], body_model, window: int, bedlam_images:
         elif name == "coco":
             data = CocoKeypoints(path, "train")
             sources.append((spec, lambda rng, data=data: coco_clips(data, window, rng), weight))
+        elif name == "pseudo":
+            labels = PseudoLabels(path)
+            if not labels.train_frames:
+                raise ValueError(f"--dataset {spec!r}: {path} has no training frame (all held out or skipped)")
+            sources.append((spec, lambda rng, labels=labels: pseudo_clips(labels, window, rng), weight))
+        elif name == "shards":
+            if not any(Path(path).glob("clip_*.npz")):
+                raise ValueError(f"--dataset {spec!r}: no clip_*.npz in {path} (render-shards' OUT/train)")
+            sources.append((spec, lambda rng, path=path: shard_clips(path, window, rng), weight))
         elif name == "agora":
             if not agora_images:
                 raise ValueError("--dataset agora=... needs --agora-images (the folder of the rendered images)")
@@ -275,5 +355,6 @@ def sources_from_specs(specs: list[str], body_model, window: int, bedlam_images:
                 raise ValueError(f"--dataset {spec!r}: no AGORA tables (*.npz from convert-agora) in {path}")
             sources.append((spec, lambda rng, tables=tables: agora_clips(tables, window, rng), weight))
         else:
-            raise ValueError(f"--dataset {spec!r}: unknown dataset {name!r} (3dpw, bedlam, agora, panoptic or coco)")
+            raise ValueError(f"--dataset {spec!r}: unknown dataset {name!r} (3dpw, bedlam, agora, panoptic, "
+                             "coco, pseudo or shards)")
     return sources

@@ -28,11 +28,12 @@ def posed_person(body_model, betas, global_orient, body_pose, translation, K: np
 
 
 def joints_person(joints: np.ndarray, K: np.ndarray, track_id: int | None = None,
-                  metric: bool = True) -> GroundTruthPerson:
+                  metric: bool = True, relative: np.ndarray | None = None) -> GroundTruthPerson:
     """A person a dataset knows by joints only (no SMPL): ``joints`` (24, 3) in SMPL's slots, camera frame, NaN where
     not annotated; the pelvis (slot 0) is required, it is the person's centre. ``metric``: metres (CMU Panoptic);
     False: 2D keypoints as rays at 1 m depth (:func:`keypoint_person`). The SMPL parameters are placeholders
-    (``smpl=False``), the box spans the known joints."""
+    (``smpl=False``), the box spans the known joints. ``relative``: (24, 4) root-relative 3D joints and weights
+    (``GroundTruthPerson.relative``), e.g. from a keypoint teacher's world landmarks."""
     joints = np.asarray(joints, np.float32).reshape(24, 3)
     if not np.isfinite(joints[0]).all() or joints[0, 2] <= 0:
         raise ValueError("joints_person: the pelvis (slot 0) must be known and in front of the camera")
@@ -43,13 +44,26 @@ def joints_person(joints: np.ndarray, K: np.ndarray, track_id: int | None = None
     return GroundTruthPerson(np.zeros(10, np.float32), np.zeros(3, np.float32), np.zeros(69, np.float32),
                              joints[0].copy(), joints, joints[known], j2d,
                              box=np.r_[seen.min(0), seen.max(0)].astype(np.float32), centre=j2d[0],
-                             track_id=track_id, smpl=False, metric=metric)
+                             track_id=track_id, smpl=False, metric=metric,
+                             relative=None if relative is None else np.asarray(relative, np.float32).reshape(24, 4))
 
 
-def keypoint_person(keypoints: np.ndarray, K: np.ndarray, track_id: int | None = None) -> GroundTruthPerson:
+def keypoint_person(keypoints: np.ndarray, K: np.ndarray, track_id: int | None = None,
+                    relative: np.ndarray | None = None) -> GroundTruthPerson:
     """A person known by 2D keypoints only (COCO): ``keypoints`` (24, 2) pixels in SMPL's slots, NaN where not
     labelled, pelvis required. Each becomes the ray through its pixel at 1 m depth, which projects back exactly onto
     it whatever the focal length, so the 2D term sees the keypoints and no term reads a depth (``metric=False``)."""
     uv = np.asarray(keypoints, np.float64).reshape(24, 2)
     rays = np.c_[(uv - K[:2, 2]) / np.diag(K)[:2], np.ones(24)]
-    return joints_person(np.where(np.isfinite(uv).all(1)[:, None], rays, np.nan), K, track_id, metric=False)
+    return joints_person(np.where(np.isfinite(uv).all(1)[:, None], rays, np.nan), K, track_id, metric=False,
+                         relative=relative)
+
+
+def absent_person(track_id: int | None = None) -> GroundTruthPerson:
+    """A slot kept for a person who is not in this frame (a track of a video window that starts later or ends
+    earlier): no joint known, the root behind the camera, so ``clip_sample`` masks the slot in this frame."""
+    joints = np.full((24, 3), np.nan, np.float32)
+    joints[0] = (0.0, 0.0, -1.0)
+    return GroundTruthPerson(np.zeros(10, np.float32), np.zeros(3, np.float32), np.zeros(69, np.float32),
+                             joints[0].copy(), joints, np.zeros((0, 3), np.float32), np.full((24, 2), np.nan, np.float32),
+                             track_id=track_id, smpl=False, metric=False)

@@ -53,6 +53,9 @@ class GroundTruthPerson:
         smpl: the SMPL parameters are ground truth (False for a real dataset's person known by joints only: the
             parameters are placeholders). metric: ``joints`` are metric 3D (False: 2D keypoints stored as rays at
             1 m depth). Joints a dataset does not annotate are NaN.
+        relative: (24, 4) root-relative joints (x, y, z metres, camera axes) and their weight in [0, 1], for a
+            person whose 3D pose is known without their position (a keypoint teacher's world landmarks); weight 0
+            where unknown. None: not known this way.
     """
 
     betas: np.ndarray
@@ -72,6 +75,7 @@ class GroundTruthPerson:
     track_id: int | None = None
     smpl: bool = True
     metric: bool = True
+    relative: np.ndarray | None = None
 
 
 @dataclass

@@ -173,7 +173,14 @@ def geometric_losses(w: "LossWeights", batch: "ClipBatch", rotmats: torch.Tensor
         if w.joints3d:
             used = (metric.flatten()[idx, None] & known.flatten(0, 1)[idx]).float()     # (M, 24)
             err = (pseudo_huber((pj - proot) - (gj - groot)) * used).sum(-1) / used.sum(-1).clamp(min=1.0)
-            out["joints3d"] = w.joints3d * err.sum() / (used.sum(-1) > 0).sum().clamp(min=1)
+            people = (used.sum(-1) > 0).sum()
+            if batch.relative is not None:  # root-relative 3D without a position, weighted by its confidence
+                rel = batch.relative.flatten(0, 1)[idx].float()                          # (M, 24, 4)
+                weight = rel[..., 3] * (~metric.flatten()[idx, None]).float()
+                rel_err = (pseudo_huber((pj - proot) - rel[..., :3]) * weight).sum(-1) / weight.sum(-1).clamp(min=1e-6)
+                err = err + rel_err * (weight.sum(-1) > 0)
+                people = people + (weight.sum(-1) > 0).sum()
+            out["joints3d"] = w.joints3d * err.sum() / people.clamp(min=1)
         if need_verts:
             with_mesh = smpl.flatten()[idx].float()
             err = pseudo_huber((pv - proot) - (gv - groot)).mean(-1)

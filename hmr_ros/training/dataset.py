@@ -69,7 +69,9 @@ class ClipSample:
     float64 ground-truth root joints, metres, camera optical frame (NaN where absent); letterboxes, one per frame;
     K_cam (3, 3) float64 intrinsics of the (cropped) source image; joints (T, K, 24, 3) float64 ground-truth joints,
     metres, camera optical frame (NaN where absent or not annotated; ``joints[..., 0, :] == roots``);
-    smpl, metric (K,) bool: what the dataset knows of the clip's people (``GroundTruthPerson.smpl`` / ``metric``).
+    smpl, metric (K,) bool: what the dataset knows of the clip's people (``GroundTruthPerson.smpl`` / ``metric``);
+    relative (K, 24, 4) float32: the output frame's root-relative joints and weights (``GroundTruthPerson.relative``,
+    zeros where unknown), or None when nobody in the clip has them.
     """
 
     images: torch.Tensor
@@ -86,6 +88,7 @@ class ClipSample:
     joints: torch.Tensor | None = None
     smpl: torch.Tensor | None = None
     metric: torch.Tensor | None = None
+    relative: torch.Tensor | None = None
 
 
 def gaussian_heatmap(size: int, centers: torch.Tensor, sigma: float = 1.5) -> torch.Tensor:
@@ -181,6 +184,12 @@ def clip_sample(clip: SyntheticClip, cfg: SIAMConfig, sigma: float = HEATMAP_SIG
     betas = torch.zeros(K, cfg.num_betas)
     cam = torch.zeros(K, 3)
     frame = clip.frames[out]
+    relative = None
+    if any(p.relative is not None for p in frame.people):
+        relative = torch.zeros(K, 24, 4)
+        for k, person in enumerate(frame.people):
+            if person.relative is not None and mask[out, k]:
+                relative[k] = torch.from_numpy(np.nan_to_num(np.asarray(person.relative, np.float32)))
     for k, person in enumerate(frame.people):
         if person.betas.shape != (cfg.num_betas,):
             raise ValueError(f"clip_sample: person {k} has betas of shape {person.betas.shape}, the network "
@@ -195,7 +204,7 @@ def clip_sample(clip: SyntheticClip, cfg: SIAMConfig, sigma: float = HEATMAP_SIG
     smpl = torch.tensor([p.smpl for p in people_of] + [True] * (K - len(people_of)))
     metric = torch.tensor([p.metric for p in people_of] + [True] * (K - len(people_of)))
     return ClipSample(torch.from_numpy(images), heatmaps, index, mask, rotmats, betas, cam, centers, roots, boxes,
-                      np.asarray(clip.K, dtype=np.float64), joints, smpl, metric)
+                      np.asarray(clip.K, dtype=np.float64), joints, smpl, metric, relative)
 
 
 def crop_clip(clip: SyntheticClip, x0: int, y0: int, width: int, height: int) -> SyntheticClip:
@@ -280,6 +289,9 @@ def collate(samples: Sequence[ClipSample]) -> ClipBatch:
             everyone = torch.ones(batch.mask.shape[2], dtype=torch.bool)  # a sample built without the flags
             batch.smpl = torch.stack([everyone if s.smpl is None else s.smpl for s in samples])
             batch.metric = torch.stack([everyone if s.metric is None else s.metric for s in samples])
+    if any(s.relative is not None for s in samples):
+        k = batch.mask.shape[2]
+        batch.relative = torch.stack([torch.zeros(k, 24, 4) if s.relative is None else s.relative for s in samples])
     return batch
 
 

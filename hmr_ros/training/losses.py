@@ -46,7 +46,9 @@ class ClipBatch:
     What each person's dataset knows (None = everything, as for synthetic clips):
     smpl (B, K) bool: the output frame's person has SMPL parameters (pose, betas and vertex terms);
     metric (B, K) bool: their ``joints`` are metric 3D (else 2D keypoints stored as rays at 1 m: camera, 3D and
-    acceleration terms off); joint_known (B, T, K, 24) bool: which of the 24 joint slots the dataset annotates.
+    acceleration terms off); joint_known (B, T, K, 24) bool: which of the 24 joint slots the dataset annotates;
+    relative (B, K, 24, 4) float32: the output frame's root-relative joints (x, y, z metres) and weights in [0, 1]
+    for people known in 3D without their position (pseudo-labels: the teacher's world landmarks), zeros elsewhere.
     """
 
     images: torch.Tensor
@@ -63,6 +65,7 @@ class ClipBatch:
     smpl: torch.Tensor | None = None
     metric: torch.Tensor | None = None
     joint_known: torch.Tensor | None = None
+    relative: torch.Tensor | None = None
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> "ClipBatch":
         """The same batch on ``device`` (absent fields stay None)."""

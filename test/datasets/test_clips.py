@@ -100,4 +100,4 @@ def test_train_command_on_a_dataset(threedpw, tmp_path, capsys):
     assert main(args) == 0 and out.is_file()
     assert "step      1/1" in capsys.readouterr().out
     assert main(["train", "--dataset", "h36m=/x", "--steps", "1", "--out", str(out)]) == 2
-    assert "unknown dataset 'h36m' (3dpw, bedlam, agora, panoptic or coco)" in capsys.readouterr().err
+    assert "unknown dataset 'h36m' (3dpw, bedlam, agora, panoptic, coco, pseudo or shards)" in capsys.readouterr().err
