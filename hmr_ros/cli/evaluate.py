@@ -35,10 +35,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="inference backend, as the node's 'backend' parameter (auto on a CPU may export ONNX once "
                         "per checkpoint into the engine cache)")
     p.add_argument("--json", default=None, metavar="OUT", help="also write every number to this JSON file")
-    p.add_argument("--dataset", default="synthetic", choices=["synthetic", "3dpw", "panoptic", "agora"],
-                   help="synthetic: the clips above; 3dpw / panoptic / agora: their protocols on your copy (--root)")
+    p.add_argument("--dataset", default="synthetic", choices=["synthetic", "3dpw", "panoptic", "agora", "keypoints"],
+                   help="synthetic: the clips above; 3dpw / panoptic / agora: their protocols on your copy (--root); "
+                        "keypoints: real images against 2D keypoint labels (a label directory's held-out frames or "
+                        "a COCO keypoints file): person recall/precision/F1, PCK@0.5, 2D jitter")
     p.add_argument("--root", default=None, help="3DPW root (sequenceFiles/, imageFiles/), the folder of Panoptic "
-                                                "sequence folders, or the folder of AGORA tables from convert-agora")
+                                                "sequence folders, the folder of AGORA tables from convert-agora, "
+                                                "or a label directory / COCO keypoints .json (keypoints)")
     p.add_argument("--images", default=None, help="AGORA: the folder of the rendered images")
     p.add_argument("--trust-pickles", action="store_true",
                    help="AGORA: --root holds AGORA's own pickled tables, downloaded by you: convert them on the way")
@@ -105,13 +108,18 @@ def run(args) -> int:
     config = EstimatorConfig(network=network, checkpoint=args.checkpoint, device=args.device, backend=args.backend,
                              body_model=args.body_model)
     progress = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
-    if args.dataset in ("3dpw", "panoptic", "agora"):
+    if args.dataset in ("3dpw", "panoptic", "agora", "keypoints"):
         from hmr_ros.tracking.tracker import TrackerConfig
 
         if not args.root:
             raise ValueError(f"--dataset {args.dataset} needs --root (see --help)")
         tracking = TrackerConfig() if args.tracking else None
-        if args.dataset == "agora":
+        if args.dataset == "keypoints":
+            from hmr_ros.eval.keypoint_protocol import evaluate_keypoints, format_keypoints
+
+            result = evaluate_keypoints(config, args.root, tracking, progress)
+            text = format_keypoints(result)
+        elif args.dataset == "agora":
             from hmr_ros.eval.agora_protocol import evaluate_agora, format_agora
 
             if not args.images:
