@@ -46,7 +46,8 @@ DEFAULT_CHECKPOINT = "synthetic"
 #: Seconds without an answer after which the demo sends a clip frame again.
 RETRY_S = 15.0
 #: What a demo run writes into its output folder (and removes first): nothing else there is touched.
-OUTPUTS = ("smpl/frame_*.json", "overlay/frame_*.png", "summary.json", "hmr_node.log", "demo_overrides.yaml")
+OUTPUTS = ("smpl/frame_*.json", "overlay/frame_*.png", "real/overlay/frame_*.png", "summary.json", "hmr_node.log",
+           "demo_overrides.yaml")
 DEFAULT_INPUT_SIZE = 128  # the bundled weights' training size, when a checkpoint does not record its own
 #: a true person counts as visible (one the node should find) with at least this fraction of joints in the image
 VISIBLE_JOINT_FRACTION = 0.5
@@ -200,6 +201,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--param", type=_parse_param, action="append", default=[], metavar="NAME=VALUE",
                     help="extra hmr_node parameter on top of the demo's (YAML value), e.g. backend=torch")
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for each result")
+    ap.add_argument("--real-frames", type=int, default=30,
+                    help="then this many frames of the real street video vtest.avi (0 = none), from --real-first")
+    ap.add_argument("--real-first", type=int, default=None, help="first real frame (default 600: held out of training)")
+    ap.add_argument("--video", type=Path, default=None, help="the real video (default: the cached vtest.avi)")
     args = ap.parse_args(argv)
     checkpoint = "" if is_untrained(args.checkpoint) else args.checkpoint
     try:
@@ -271,17 +276,45 @@ def main(argv: list[str] | None = None) -> int:
         if not spin_until(lambda: pub_img.get_subscription_count() > 0 and pub_info.get_subscription_count() > 0,
                           120.0):
             raise RuntimeError(f"hmr_node did not subscribe within 120 s; see {out / 'hmr_node.log'}")
-        info = CameraInfo(width=args.size, height=args.size, distortion_model="plumb_bob")
-        info.header.frame_id = frame_id
-        info.k = [float(v) for v in np.asarray(clip.K).reshape(-1)]
+        def camera_info(K: np.ndarray, width: int, height: int) -> CameraInfo:
+            info = CameraInfo(width=width, height=height, distortion_model="plumb_bob")
+            info.header.frame_id = frame_id
+            info.k = [float(v) for v in np.asarray(K).reshape(-1)]
+            return info
 
         def image(rgb: np.ndarray, stamp: tuple[int, int]) -> Image:
-            img = Image(height=args.size, width=args.size, encoding="rgb8", step=3 * args.size)
+            h, w = rgb.shape[:2]
+            img = Image(height=h, width=w, encoding="rgb8", step=3 * w)
             img.header.frame_id = frame_id
             img.header.stamp.sec, img.header.stamp.nanosec = stamp
             img.data = np.ascontiguousarray(rgb).tobytes()
             return img
 
+        def exchange(rgb: np.ndarray, info: CameraInfo, stamp: tuple[int, int], what: str):
+            """Send one frame, wait for its /humans/smpl (and markers); (message, ADD markers by index, latency)."""
+            t0 = time.monotonic()
+            # markers come with every non-empty result (and with the DELETEALL after people vanish)
+            answered = lambda: stamp in got_smpl and (stamp in got_markers or not got_smpl[stamp].humans)  # noqa: E731
+            # send again when no answer comes in RETRY_S: one lost sample must not cost the whole timeout. (Had the
+            # node got the frame and only been slow, the copy would enter its window twice; at ~0.2 s per frame here
+            # a 15 s silence is a lost frame.)
+            for attempt in range(max(1, math.ceil(args.timeout / RETRY_S))):
+                if attempt:
+                    print(f"[demo] {what}: no answer in {RETRY_S:g} s, sending it again", flush=True)
+                pub_info.publish(info)
+                pub_img.publish(image(rgb, stamp))
+                if spin_until(answered, min(RETRY_S, args.timeout)):
+                    break
+            else:
+                raise RuntimeError(f"no result for {what} within {args.timeout} s; see {out / 'hmr_node.log'}")
+            latency = time.monotonic() - t0
+            by_index = {}  # the node publishes one ADD marker per person, marker id = the person's index
+            for mk in got_markers[stamp].markers if stamp in got_markers else []:
+                if mk.action == Marker.ADD and mk.type == Marker.TRIANGLE_LIST and mk.points:
+                    by_index[mk.id] = mk
+            return got_smpl[stamp], by_index, latency
+
+        info = camera_info(clip.K, args.size, args.size)
         # The node reads images best-effort: one sent while its side of the discovery is still settling is lost
         # without a trace, and a clip frame sent twice would enter the temporal window twice. So a warm-up frame,
         # stamped long before the clip, goes out until one comes back; the clip's first stamp then lies beyond
@@ -296,31 +329,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             raise RuntimeError(f"hmr_node answered none of {len(warm)} warm-up frames; see {out / 'hmr_node.log'}")
         for i, frame in enumerate(clip.frames):
-            pub_info.publish(info)
             stamp = (int(1_000_000 + frame.stamp), int(round((frame.stamp % 1) * 1e9)) % 1_000_000_000)
-            t0 = time.monotonic()
-            # markers come with every non-empty result (and with the DELETEALL after people vanish)
-            answered = lambda: stamp in got_smpl and (stamp in got_markers or not got_smpl[stamp].humans)  # noqa: E731
-            # send again when no answer comes in RETRY_S: one lost sample must not cost the whole timeout. (Had the
-            # node got the frame and only been slow, the copy would enter its window twice; at ~0.2 s per frame here
-            # a 15 s silence is a lost frame.)
-            for attempt in range(max(1, math.ceil(args.timeout / RETRY_S))):
-                if attempt:
-                    print(f"[demo] frame {i + 1}: no answer in {RETRY_S:g} s, sending it again", flush=True)
-                pub_info.publish(info)
-                pub_img.publish(image(frame.rgb, stamp))
-                if spin_until(answered, min(RETRY_S, args.timeout)):
-                    break
-            else:
-                raise RuntimeError(f"no result for frame {i} within {args.timeout} s; see {out / 'hmr_node.log'}")
-            latency = time.monotonic() - t0
-            msg = got_smpl[stamp]
+            msg, by_index, latency = exchange(frame.rgb, info, stamp, f"frame {i + 1}")
             (out / "smpl" / f"frame_{i:04d}.json").write_text(json.dumps(smpl_array_to_dict(msg), indent=1))
-            # the node publishes one ADD marker per person, marker id = the person's index in the message
-            by_index = {}
-            for mk in got_markers[stamp].markers if stamp in got_markers else []:
-                if mk.action == Marker.ADD and mk.type == Marker.TRIANGLE_LIST and mk.points:
-                    by_index[mk.id] = mk
             pred = [np.array([[p.x, p.y, p.z] for p in h.joints], np.float64) for h in msg.humans]
             score = score_frame(pred, frame.people, clip.K)
             matched = {m["person"]: m for m in score["matches"]}
@@ -355,7 +366,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[demo] frame {i + 1}/{len(clip.frames)}: {len(msg.humans)} published, {score['found']} found, "
                   f"{score['missed']} missed, {score['false']} false" + (f" (MPJPE {errs})" if errs else "")
                   + f", {latency:.2f} s", flush=True)
-    except RuntimeError as exc:
+        if args.real_frames > 0:
+            from hmr_ros.ros.demo_real import play_real
+
+            summary["real"] = play_real(exchange, camera_info, out, weights, args)
+    except (RuntimeError, ValueError) as exc:
         print(f"[demo] FAILED: {exc}", file=sys.stderr)
         code = 1
     finally:
@@ -385,6 +400,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[demo] NOTE: {NOT_TRAINED}")
     if t["frames"]:
         print(verdict(t), flush=True)
+    if "real" in summary:
+        r = summary["real"]
+        print(f"[demo] real video: {r['matched']} of the {r['teacher_people']} people the teacher labels were found "
+              f"(recall {r['recall']:.2f}), {r['published'] - r['matched']} published people nobody labels "
+              f"(precision {r['precision']:.2f}), PCK@0.5 {r['pck']:.2f}; overlays in {out}/real/overlay/", flush=True)
     return code
 
 

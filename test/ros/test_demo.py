@@ -36,7 +36,8 @@ def run_demo(tmp_path, monkeypatch, capsys, *args):
     monkeypatch.chdir(tmp_path)  # nothing the node or the demo writes lands in the checkout
     out = tmp_path / "demo_out"
     code = demo.main(["--out", str(out), "--frames", str(FRAMES), "--size", str(SIZE), "--people", str(PEOPLE),
-                      "--param", f"engine_cache_dir={tmp_path / 'cache'}", *args])
+                      "--param", f"engine_cache_dir={tmp_path / 'cache'}", *args,
+                      *(() if "--real-frames" in args else ("--real-frames", "0"))])
     console = capsys.readouterr().out
     assert code == 0, console + (out / "hmr_node.log").read_text(errors="replace")[-3000:]
     return out, json.loads((out / "summary.json").read_text()), console
@@ -209,3 +210,19 @@ def test_a_run_first_removes_what_an_earlier_run_wrote_and_nothing_else(tmp_path
         path.write_text("x")
     assert demo.clear_outputs(tmp_path) == len(stale)
     assert not any(p.exists() for p in stale) and all(p.exists() for p in mine)
+
+
+def test_the_demo_then_shows_real_people_scored_against_the_teacher(tmp_path, monkeypatch, capsys):
+    from real_data import VTEST, need, teacher_dir
+
+    teacher_dir()
+    need(VTEST, "bash scripts/fetch_vtest.sh")
+    out, summary, console = run_demo(tmp_path, monkeypatch, capsys, "--checkpoint", "none", *TINY,
+                                     "--real-frames", "3", "--real-first", "100")
+    real = summary["real"]
+    assert real["first"] == 100 and real["frames"] == 3 and real["teacher_people"] >= 6
+    assert 0 <= real["matched"] <= min(real["published"], real["teacher_people"])
+    images = sorted((out / "real" / "overlay").glob("frame_*.png"))
+    assert [p.name for p in images] == ["frame_0100.png", "frame_0101.png", "frame_0102.png"]
+    assert cv2.imread(str(images[0])).shape == (576, 768, 3)
+    assert re.search(r"^\[demo\] real video: \d+ of the \d+ people the teacher labels were found", console, re.M)
