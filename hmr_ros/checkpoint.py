@@ -3,8 +3,9 @@
 A checkpoint holds the full ``SIAM`` state dict plus the ``SIAMConfig`` as JSON metadata, so a mismatch between
 the file and the network you build is reported by name (keys, shapes, config fields) instead of failing later.
 
-Bundled weights: ``resolve_checkpoint("synthetic")`` is the checkpoint this project trained on its own synthetic
-people and ships in ``hmr_ros/weights/`` (docs/training.md says how it was made and what it does and does not see).
+Bundled weights (``hmr_ros/weights/``, trained by this project; docs/training.md says how each was made and what it
+does and does not see): ``resolve_checkpoint("synthetic")``, its own synthetic people; ``"real"``, those weights
+fine-tuned on real street video labelled by the BlazePose teacher.
 """
 from __future__ import annotations
 
@@ -21,12 +22,13 @@ from hmr_ros.model.siam import RETIRED_STATE_KEYS, SIAM
 CONFIG_KEY = "hmr_ros.siam_config"
 _SHOWN = 12  # keys listed per category in an error message
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-#: name -> file in WEIGHTS_DIR of the weights this project trained and ships
-BUNDLED = {"synthetic": "siam_w32_s128_synthetic.safetensors"}
+#: name -> file in WEIGHTS_DIR of the weights this project trained and ships: "synthetic" (procedural people only,
+#: 128 px) and "real" (fine-tuned from it on real street video labelled by the keypoint teacher, 256 px)
+BUNDLED = {"synthetic": "siam_w32_s128_synthetic.safetensors", "real": "siam_w32_s256_real.safetensors"}
 
 
 def resolve_checkpoint(name_or_path: str | os.PathLike | None) -> Path | None:
-    """A bundled name ("synthetic") -> its file; a path -> that path; None or "" -> None (untrained)."""
+    """A bundled name ("synthetic", "real") -> its file; a path -> that path; None or "" -> None (untrained)."""
     if not name_or_path:
         return None
     if str(name_or_path) in BUNDLED:

@@ -119,8 +119,10 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("max_gap_s", "estimator.max_gap_s", "a stamp jump larger than this (or any backwards jump, e.g. a "
               "bag loop) resets the temporal window and the tracks, seconds", _MODEL, range=(0.001, 3600.0, 0)),
     ParamSpec("checkpoint", "estimator.checkpoint", "trained weights: 'synthetic' = the bundled weights trained on "
-              "the project's synthetic people (not real humans, see README), or a .safetensors path; empty = "
-              "UNTRAINED random weights", _MODEL, node_default="synthetic", to_config=_empty_is_none),
+              "the project's synthetic people (not real humans, see README); 'real' = those fine-tuned on a real "
+              "street video labelled by a pose teacher (run them with input_size 256); or a .safetensors path "
+              "(yours from 'python -m hmr_ros adapt'); empty = UNTRAINED random weights", _MODEL,
+              node_default="synthetic", to_config=_empty_is_none),
     ParamSpec("body_model", "estimator.body_model", "'procedural' (built-in SMPL-layout body, no licence needed) "
               "or the path to a licensed SMPL model file (.npz)", _MODEL),
     ParamSpec("allow_pickle", "estimator.allow_pickle", "allow a .pkl body model (unpickling can run code: only "

@@ -83,6 +83,15 @@ def report(before, after, start: str, out: str) -> str:
 
 
 def run(args) -> int:
+    try:
+        return _adapt(args)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: run the same command again to resume (labels are kept frame by frame, the training "
+              f"from its last save every {args.save_every} steps)", file=sys.stderr)
+        return 130
+
+
+def _adapt(args) -> int:
     import dataclasses
 
     import torch
@@ -145,16 +154,11 @@ def run(args) -> int:
                                  network.window)
     state = work / "adapt.safetensors"
     resume = train_state_path(state).is_file()
-    try:
-        train(network, args.steps, args.batch_clips, args.lr, device, 0, state, log_every=25,
-              init_checkpoint=None if resume else args.checkpoint, resume=resume, save_every=args.save_every,
-              progress=not args.quiet and sys.stderr.isatty(), body_model=body,
-              clip_stream=lambda clips, seed: mixture_batches(sources, network, clips, seed, body, 0),
-              log=lambda line: print(line, file=sys.stderr))
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: run the same command again to continue from the last save (every "
-              f"{args.save_every} steps)", file=sys.stderr)
-        return 130
+    train(network, args.steps, args.batch_clips, args.lr, device, 0, state, log_every=25,
+          init_checkpoint=None if resume else args.checkpoint, resume=resume, save_every=args.save_every,
+          progress=not args.quiet and sys.stderr.isatty(), body_model=body,
+          clip_stream=lambda clips, seed: mixture_batches(sources, network, clips, seed, body, 0),
+          log=lambda line: print(line, file=sys.stderr))
     model = SIAM(network)
     load_checkpoint(model, state)
     save_checkpoint(model, out, dtype=torch.float16)

@@ -23,6 +23,7 @@ import numpy as np
 
 from hmr_ros.datasets.pseudo_labels import (COCO_FILE, CONFIDENT, FORMAT, IMAGES, LABELS, MANIFEST, PseudoLabels,
                                             coco_document, person_record, read_lines)
+from hmr_ros.recordings.runner import frame_done
 from hmr_ros.recordings.sources import Source, SourceFrame
 from hmr_ros.teacher.landmarks import COCO_BODY12
 
@@ -198,11 +199,7 @@ def label_recording(source: Source, teacher, out: Path, holdout_from: int, *, mi
             lines.write(json.dumps(record) + "\n")
             lines.flush()
             summary.frames += 1
-            summary.seconds = time.monotonic() - t0
-            if progress is not None:
-                progress(summary, source.frame_count)
-            if stop():
-                summary.interrupted = True
+            if frame_done(summary, t0, source.frame_count, progress, stop):
                 break
     if video is not None:
         video.release()
@@ -210,18 +207,20 @@ def label_recording(source: Source, teacher, out: Path, holdout_from: int, *, mi
     if manifest is None:
         raise ValueError(f"{source.description}: no usable frame to label")
     if not summary.interrupted:
-        finish(out, manifest, resumed=bool(done))
+        finish(out, manifest, resumed=bool(done), overlay=overlay)
     return summary
 
 
-def finish(out: Path, manifest: dict, resumed: bool = False) -> None:
-    """Mark the directory complete, write coco.json and the whole overlay video (from the labels, so a resumed run's
-    video covers every frame too)."""
+def finish(out: Path, manifest: dict, resumed: bool = False, overlay: bool = True) -> None:
+    """Mark the directory complete, write coco.json and, with ``overlay``, the whole overlay video (from the labels,
+    so a resumed run's video covers every frame too)."""
     manifest["complete"] = True
     _write_json(out / MANIFEST, manifest)
     labels = PseudoLabels(out)
     _write_json(out / COCO_FILE, coco_document(labels))
     partial = out / ".overlay_w.mp4"
+    if not overlay:
+        return
     if resumed or not partial.is_file():
         write_overlay(labels, out / "overlay.mp4")
         for name in (".overlay_a.mp4", ".overlay_w.mp4"):

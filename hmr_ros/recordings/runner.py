@@ -85,11 +85,19 @@ def run_recording(source: Source, pipeline: Pipeline, sinks: list[Sink], camera:
                     sink.write(out_frame, result.bodies, out_K)
                 summary.written += 1
                 summary.people += len(result.bodies)
-        summary.seconds = time.monotonic() - t0
-        if progress is not None:
-            progress(summary, source.frame_count)
-        if stop():
-            summary.interrupted = True
+        if frame_done(summary, t0, source.frame_count, progress, stop):
             break
     summary.seconds = time.monotonic() - t0
     return summary
+
+
+def frame_done(summary, t0: float, total: int | None, progress, stop: Callable[[], bool]) -> bool:
+    """After each frame of a recording loop: update ``summary.seconds``, report ``progress(summary, total)``, and
+    say whether to stop (``stop()`` asked between frames, so Ctrl-C finishes the current one; then
+    ``summary.interrupted``)."""
+    summary.seconds = time.monotonic() - t0
+    if progress is not None:
+        progress(summary, total)
+    if stop():
+        summary.interrupted = True
+    return summary.interrupted

@@ -1,18 +1,18 @@
-"""The fresh-machine demo: play a clip rendered from the procedural body to the installed hmr_node, record what
-it publishes and score it against the clip's ground truth.
+"""The fresh-machine demo: a clip rendered from the procedural body, then frames of a real street video, played to
+the installed hmr_node; what it publishes is recorded, drawn and scored.
 
-    python -m hmr_ros.ros.demo --out demo_out [--checkpoint synthetic|none|weights.safetensors] [--frames 24]
+    python -m hmr_ros.ros.demo --out demo_out [--checkpoint synthetic|none|W.safetensors] [--real-checkpoint real]
 
 Starts ``hmr_node`` (the colcon install) with config/hmr.yaml plus the few demo overrides printed at start,
 publishes CameraInfo and one frame at a time (waiting for each result, so no frame is dropped), and writes:
 
 - ``smpl/frame_NNNN.json``: the received /humans/smpl message;
-- ``overlay/frame_NNNN.png``: each received mesh marker drawn over the frame in the marker's own colour (so the
-  overlay and RViz agree), outlined, labelled with its track id and score at its ROI; unmatched true people get a
-  white "missed" box; a header line says the frame, the weights and the found/missed/false counts
-  (:mod:`hmr_ros.ros.demo_overlay`);
+- ``overlay/frame_NNNN.png``: each received mesh marker over the frame in the marker's own colour (as in RViz),
+  outlined, labelled with its track id and score at its ROI; unmatched true people get a white "missed" box; a
+  header says the frame, the weights and the found/missed/false counts (``recordings/overlay.py``);
 - ``summary.json``: per frame the match of the published people with the ground truth (found, missed, false, per
-  matched person MPJPE and root error) and the totals.
+  matched person MPJPE and root error), the totals, and ``real``: the street video's score against the teacher;
+- ``real/overlay/frame_NNNN.png``: the real frames (``demo_real.py``; the node restarted with --real-checkpoint).
 
 The clip's people wear muted clothing colours (:data:`CLOTHES_U8`) that no palette entry uses, so a published mesh
 (palette colours, as in RViz) never looks like the person it covers.
@@ -33,24 +33,24 @@ import cv2
 import numpy as np
 
 from hmr_ros.checkpoint import BUNDLED, read_config, resolve_checkpoint
-from hmr_ros.eval.metrics import MATCH_FRACTION, match_people, match_threshold, mpjpe, root_error
-from hmr_ros.geometry.projection import project
+from hmr_ros.eval.metrics import MATCH_FRACTION
 from hmr_ros.palette import to_u8
 from hmr_ros.recordings.overlay import draw_overlay
-from hmr_ros.sim.clips import GroundTruthPerson, SyntheticClip, make_clip
+from hmr_ros.ros.demo_real import FIRST_FRAME, default_video, intrinsics, play_real, read_frames
+from hmr_ros.ros.demo_scoring import score_frame, totals, verdict
+from hmr_ros.sim.clips import SyntheticClip, make_clip
 
 #: Clothing of the clip's people: navy, brown, charcoal, olive; each far from every palette (RViz) colour, the
 #: palette's grey included, so a mesh never blends into the person it covers.
 CLOTHES_U8 = ((52, 66, 112), (122, 82, 52), (66, 66, 72), (104, 98, 64))
 DEFAULT_CHECKPOINT = "synthetic"
+DEFAULT_REAL_CHECKPOINT = "real"
 #: Seconds without an answer after which the demo sends a clip frame again.
 RETRY_S = 15.0
 #: What a demo run writes into its output folder (and removes first): nothing else there is touched.
 OUTPUTS = ("smpl/frame_*.json", "overlay/frame_*.png", "real/overlay/frame_*.png", "summary.json", "hmr_node.log",
-           "demo_overrides.yaml")
+           "hmr_node_real.log", "demo_overrides.yaml", "demo_real_overrides.yaml")
 DEFAULT_INPUT_SIZE = 128  # the bundled weights' training size, when a checkpoint does not record its own
-#: a true person counts as visible (one the node should find) with at least this fraction of joints in the image
-VISIBLE_JOINT_FRACTION = 0.5
 
 NOT_TRAINED = ("the network is UNTRAINED (--checkpoint none): its weights are random, so the people and meshes "
                "it published show the data path only, not real detections. The default, --checkpoint synthetic, "
@@ -90,10 +90,12 @@ def node_overrides(checkpoint: str | None) -> dict:
     Raises FileNotFoundError for a checkpoint that is not there (the node would stop with the same error after
     its slow start).
     """
-    values = {"input_size": DEFAULT_INPUT_SIZE, "max_people": 4, "window": 9, "torch_threads": 0}
+    # 16 slots: the street video of the demo's second part has up to 10 people in view
+    values = {"input_size": DEFAULT_INPUT_SIZE, "max_people": 16, "window": 9, "torch_threads": 0}
     if is_untrained(checkpoint):
-        # explicit: the node's own default is the bundled weights
-        values.update(checkpoint="", score_threshold=0.05)
+        # explicit: the node's own default is the bundled weights; 4 slots, as every one of them passes the low
+        # threshold and is drawn
+        values.update(checkpoint="", score_threshold=0.05, max_people=4)
         return values
     path = resolve_checkpoint(checkpoint)
     if not path.is_file():
@@ -116,68 +118,14 @@ def make_demo_clip(frames: int, size: int, people: int, seed: int = 0) -> Synthe
                      colors=colors)
 
 
-def _visible(person: GroundTruthPerson) -> bool:
-    inside = person.joints_in_image
-    return inside is not None and float(np.mean(inside)) >= VISIBLE_JOINT_FRACTION
-
-
-def score_frame(pred_joints: list[np.ndarray], truth: list[GroundTruthPerson], K: np.ndarray) -> dict:
-    """Match the people published for one frame with its ground truth.
-
-    Matching is ``match_people`` on 2D joints (the published 3D joints projected with the clip's K), admissible
-    within ``MATCH_FRACTION`` of the true person's box diagonal. A published person matched to nobody is false; a
-    visible true person matched to nobody is missed (an off-image one matched is still found, never missed).
-
-    Args:
-        pred_joints: per published person (24, 3) joints, metres, camera optical frame.
-        truth: the frame's ground truth.
-        K: (3, 3) intrinsics of the clip.
-    Returns:
-        {"found", "missed", "false", "visible", "matches": [{"person", "track_id", "mpjpe_mm", "root_error_m",
-        "depth_error_m"}], "missed_track_ids": [...]} with "person" the index in publishing order.
-    """
-    pred = np.asarray(pred_joints, np.float64).reshape(-1, 24, 3)
-    gt_2d = np.asarray([p.joints_2d for p in truth], np.float64).reshape(-1, 24, 2)
-    boxes = np.asarray([p.box for p in truth], np.float64).reshape(-1, 4)
-    pairs = match_people(project(pred, K), gt_2d, match_threshold(boxes))
-    matches = []
-    for g, p in pairs.tolist():
-        gt = np.asarray(truth[g].joints, np.float64)
-        err = root_error(pred[p, 0], gt[0])
-        matches.append({"person": int(p), "track_id": int(truth[g].track_id),
-                        "mpjpe_mm": round(float(mpjpe(pred[p], gt)), 1),
-                        "root_error_m": round(float(np.linalg.norm(pred[p, 0] - gt[0])), 3),
-                        "depth_error_m": round(float(err.depth_m), 3)})
-    matched_gt = {int(g) for g in pairs[:, 0]}
-    missed = [int(p.track_id) for g, p in enumerate(truth) if g not in matched_gt and _visible(p)]
-    return {"found": len(matches), "missed": len(missed), "false": len(pred) - len(matches),
-            "visible": sum(_visible(p) for p in truth), "matches": matches, "missed_track_ids": missed}
-
-
-def totals(frames: list[dict]) -> dict:
-    """Totals over the per-frame records of summary.json. A fitted frame: every visible true person was found."""
-    errors = [m["mpjpe_mm"] for f in frames for m in f["matches"]]
-    roots = [m["root_error_m"] for f in frames for m in f["matches"]]
-    latency = [f["latency_s"] for f in frames]
-    return {
-        "frames": len(frames),
-        "fitted_frames": sum(f["missed"] == 0 for f in frames),
-        "found": sum(f["found"] for f in frames),
-        "missed": sum(f["missed"] for f in frames),
-        "false": sum(f["false"] for f in frames),
-        "published": sum(f["published"] for f in frames),
-        "mpjpe_mm_mean": round(float(np.mean(errors)), 1) if errors else None,
-        "root_error_m_mean": round(float(np.mean(roots)), 3) if roots else None,
-        "latency_s_mean": round(float(np.mean(latency)), 3) if latency else None,
-        "latency_s_max": round(float(np.max(latency)), 3) if latency else None,
-    }
-
-
-def verdict(t: dict) -> str:
-    """The closing console line."""
-    err = f"MPJPE {t['mpjpe_mm_mean']:.0f} mm" if t["mpjpe_mm_mean"] is not None else "MPJPE n/a (nobody matched)"
-    return (f"[demo] {t['fitted_frames']}/{t['frames']} frames: every visible person has a fitted mesh; "
-            f"{t['missed']} misses, {t['false']} false; {err}")
+def stop_node(proc) -> None:
+    """SIGINT (the node's clean shutdown), then kill after 20 s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def _parse_param(text: str) -> tuple[str, object]:
@@ -203,12 +151,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for each result")
     ap.add_argument("--real-frames", type=int, default=30,
                     help="then this many frames of the real street video vtest.avi (0 = none), from --real-first")
-    ap.add_argument("--real-first", type=int, default=None, help="first real frame (default 600: held out of training)")
-    ap.add_argument("--video", type=Path, default=None, help="the real video (default: the cached vtest.avi)")
+    ap.add_argument("--real-first", type=int, default=FIRST_FRAME, help="first real frame (default 600: held out "
+                                                                         "of training)")
+    ap.add_argument("--video", type=Path, default=default_video(), help="the real video (default: the cached "
+                                                                        "vtest.avi)")
+    ap.add_argument("--real-checkpoint", default=DEFAULT_REAL_CHECKPOINT,
+                    help="weights for the real video (default 'real': the bundled weights that learnt real people "
+                         "from the teacher; 'none' = untrained)")
     args = ap.parse_args(argv)
     checkpoint = "" if is_untrained(args.checkpoint) else args.checkpoint
+    real_checkpoint = "" if is_untrained(args.real_checkpoint) else args.real_checkpoint
     try:
         overrides = {**node_overrides(checkpoint), **dict(args.param)}
+        real_overrides = {**node_overrides(real_checkpoint), **dict(args.param)} if args.real_frames > 0 else {}
     except (FileNotFoundError, ValueError, OSError) as exc:
         print(f"[demo] FAILED: {exc}", file=sys.stderr)
         return 2
@@ -239,9 +194,14 @@ def main(argv: list[str] | None = None) -> int:
           f"(clothes in muted colours; published meshes are drawn in their RViz colours)", flush=True)
     clip = make_demo_clip(args.frames, args.size, args.people, args.seed)
     print(f"[demo] {weights}; starting {exe} with {config} + overrides {overrides}", flush=True)
-    log = open(out / "hmr_node.log", "w")
-    proc = subprocess.Popen([str(exe), "--ros-args", "--params-file", str(config),
-                             "--params-file", str(out / "demo_overrides.yaml")], stdout=log, stderr=subprocess.STDOUT)
+    logs = []
+
+    def start_node(overrides_file: Path, log_file: Path) -> subprocess.Popen:
+        logs.append(open(log_file, "w"))
+        return subprocess.Popen([str(exe), "--ros-args", "--params-file", str(config), "--params-file",
+                                 str(overrides_file)], stdout=logs[-1], stderr=subprocess.STDOUT)
+
+    running = {"proc": start_node(out / "demo_overrides.yaml", out / "hmr_node.log"), "log": out / "hmr_node.log"}
     rclpy.init()
     node = rclpy.create_node("hmr_demo_player")
     got_smpl, got_markers = {}, {}
@@ -260,8 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     def spin_until(pred, timeout):
         end = time.monotonic() + timeout
         while time.monotonic() < end and not pred():
-            if proc.poll() is not None:
-                raise RuntimeError(f"hmr_node exited with {proc.returncode}; see {out / 'hmr_node.log'}")
+            if running["proc"].poll() is not None:
+                raise RuntimeError(f"hmr_node exited with {running['proc'].returncode}; see {running['log']}")
             rclpy.spin_once(node, timeout_sec=0.05)
         return pred()
 
@@ -273,9 +233,6 @@ def main(argv: list[str] | None = None) -> int:
                "match_fraction": MATCH_FRACTION, "frames": []}
     code = 0
     try:
-        if not spin_until(lambda: pub_img.get_subscription_count() > 0 and pub_info.get_subscription_count() > 0,
-                          120.0):
-            raise RuntimeError(f"hmr_node did not subscribe within 120 s; see {out / 'hmr_node.log'}")
         def camera_info(K: np.ndarray, width: int, height: int) -> CameraInfo:
             info = CameraInfo(width=width, height=height, distortion_model="plumb_bob")
             info.header.frame_id = frame_id
@@ -314,20 +271,25 @@ def main(argv: list[str] | None = None) -> int:
                     by_index[mk.id] = mk
             return got_smpl[stamp], by_index, latency
 
+        def warm_up(rgb: np.ndarray, info: CameraInfo, first: int) -> None:
+            """The node reads images best-effort: one sent while its side of the discovery is still settling is
+            lost without a trace, and a clip frame sent twice would enter the temporal window twice. So a warm-up
+            frame, stamped long before the clip, goes out until one comes back; the clip's first stamp then lies
+            beyond max_gap_s, which resets the node's window and tracks, and the clip starts from a clean state (with
+            the first, slow inference already done)."""
+            if not spin_until(lambda: pub_img.get_subscription_count() > 0
+                              and pub_info.get_subscription_count() > 0, 120.0):
+                raise RuntimeError(f"hmr_node did not subscribe within 120 s; see {running['log']}")
+            warm = [(first + k, 0) for k in range(int(args.timeout))]
+            for k, stamp in enumerate(warm):
+                pub_info.publish(info)
+                pub_img.publish(image(rgb, stamp))
+                if spin_until(lambda: any(s in got_smpl for s in warm[:k + 1]), 1.0):
+                    return
+            raise RuntimeError(f"hmr_node answered none of {len(warm)} warm-up frames; see {running['log']}")
+
         info = camera_info(clip.K, args.size, args.size)
-        # The node reads images best-effort: one sent while its side of the discovery is still settling is lost
-        # without a trace, and a clip frame sent twice would enter the temporal window twice. So a warm-up frame,
-        # stamped long before the clip, goes out until one comes back; the clip's first stamp then lies beyond
-        # max_gap_s, which resets the node's window and tracks, and the clip starts from a clean state (with the
-        # first, slow inference already done).
-        warm = [(900_000 + k, 0) for k in range(int(args.timeout))]
-        for k, stamp in enumerate(warm):
-            pub_info.publish(info)
-            pub_img.publish(image(clip.frames[0].rgb, stamp))
-            if spin_until(lambda: any(s in got_smpl for s in warm[:k + 1]), 1.0):
-                break
-        else:
-            raise RuntimeError(f"hmr_node answered none of {len(warm)} warm-up frames; see {out / 'hmr_node.log'}")
+        warm_up(clip.frames[0].rgb, info, 900_000)
         for i, frame in enumerate(clip.frames):
             stamp = (int(1_000_000 + frame.stamp), int(round((frame.stamp % 1) * 1e9)) % 1_000_000_000)
             msg, by_index, latency = exchange(frame.rgb, info, stamp, f"frame {i + 1}")
@@ -367,22 +329,25 @@ def main(argv: list[str] | None = None) -> int:
                   f"{score['missed']} missed, {score['false']} false" + (f" (MPJPE {errs})" if errs else "")
                   + f", {latency:.2f} s", flush=True)
         if args.real_frames > 0:
-            from hmr_ros.ros.demo_real import play_real
-
-            summary["real"] = play_real(exchange, camera_info, out, weights, args)
+            frames = read_frames(args.video, args.real_first, args.real_frames)
+            (out / "demo_real_overrides.yaml").write_text(yaml.safe_dump({"/**": {"ros__parameters": real_overrides}}))
+            stop_node(running["proc"])
+            print(f"[demo] real people: {weights_label(real_checkpoint)}; restarting hmr_node with overrides "
+                  f"{real_overrides}", flush=True)
+            running.update(proc=start_node(out / "demo_real_overrides.yaml", out / "hmr_node_real.log"),
+                           log=out / "hmr_node_real.log")
+            warm_up(frames[0], camera_info(intrinsics(frames[0]), frames[0].shape[1], frames[0].shape[0]), 1_900_000)
+            summary["real"] = play_real(exchange, camera_info, out, weights_label(real_checkpoint), frames,
+                                        args.real_first, args.video)
     except (RuntimeError, ValueError) as exc:
         print(f"[demo] FAILED: {exc}", file=sys.stderr)
         code = 1
     finally:
         node.destroy_node()
         rclpy.shutdown()
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        log.close()
+        stop_node(running["proc"])
+        for log in logs:
+            log.close()
 
     summary["totals"] = t = totals(summary["frames"])
     (out / "summary.json").write_text(json.dumps(summary, indent=1))

@@ -88,13 +88,11 @@ def summarise(labelled: list[LabelledFrame], predictions: list[list[np.ndarray]]
             "f1": round(r.f1, 3), "pck": round(r.pck, 3)}
 
 
-def play_real(exchange, camera_info, out: Path, weights: str, args) -> dict:
-    """``exchange(rgb, CameraInfo, stamp, what) -> (message, markers by index, latency)`` and ``camera_info(K, w, h)``
-    come from ``demo.main``. Send frames of the real street video to the node, label them with the teacher, score and draw them."""
-
-    first = FIRST_FRAME if args.real_first is None else args.real_first
-    video = args.video or default_video()
-    frames = read_frames(video, first, args.real_frames)
+def play_real(exchange, camera_info, out: Path, weights: str, frames: list[np.ndarray], first: int,
+              video: Path) -> dict:
+    """Send ``frames`` (frame ``first`` on of ``video``) to the node, label them with the teacher, score and draw.
+    ``exchange(rgb, CameraInfo, stamp, what) -> (message, markers by index, latency)`` and ``camera_info(K, w, h)``
+    come from ``demo.main``."""
     try:
         teacher = BlazePose(landmark="full")
     except TeacherUnavailable as e:
@@ -128,5 +126,5 @@ def play_real(exchange, camera_info, out: Path, weights: str, args) -> dict:
         cv2.imwrite(str(out / "real" / "overlay" / f"frame_{first + n:04d}.png"), img)
         print(f"[demo] real frame {first + n}: {len(msg.humans)} published, {len(label.people)} labelled, "
               f"{latency:.2f} s", flush=True)
-    return {"video": str(video), "first": first, **summarise([lab for lab, _ in labelled], predictions)}
-
+    return {"video": str(video), "first": first, "weights": weights,
+            **summarise([lab for lab, _ in labelled], predictions)}

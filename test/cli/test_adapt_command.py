@@ -54,3 +54,22 @@ def test_adapt_on_a_recording_with_nobody_stops_with_one_line(inputs, tmp_path, 
     assert adapt(empty, tmp_path / "x.safetensors", inputs[1], "--steps", "1") == 2
     assert "nobody" in capsys.readouterr().err
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_an_interrupted_adapt_resumes_where_the_training_stopped(inputs, tmp_path, monkeypatch, capsys):
+    import hmr_ros.training.loop as loop
+
+    walk, shards = inputs
+    real_train = loop.train
+
+    def interrupted(*args, **kwargs):   # one step is saved, then Ctrl-C arrives
+        real_train(*args[:1], 1, *args[2:], **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "train", interrupted)
+    out = tmp_path / "mine.safetensors"
+    assert adapt(walk, out, shards, "--steps", "2") == 130
+    assert "run the same command again" in capsys.readouterr().err and not out.exists()
+    monkeypatch.setattr(loop, "train", real_train)
+    assert adapt(walk, out, shards, "--steps", "2") == 0
+    assert "resuming after step 1" in capsys.readouterr().err and out.is_file()

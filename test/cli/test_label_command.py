@@ -75,3 +75,10 @@ def test_a_recording_with_nobody_says_so(tmp_path, capsys):
     assert label(empty, "--out", tmp_path / "l") == 1
     assert "found nobody" in capsys.readouterr().err
     shutil.rmtree(tmp_path / "l")
+
+
+def test_siam_detections_are_proposals_too(walk, tmp_path):
+    assert label(walk, "--out", tmp_path / "l", "--max-frames", "2", "--siam", "synthetic", "--no-overlay") == 0
+    labels = PseudoLabels(tmp_path / "l")
+    assert len(labels.frames) == 2 and all(f.people for f in labels.frames)
+    assert not (tmp_path / "l" / "overlay.mp4").exists()

@@ -184,7 +184,8 @@ def test_a_checkpoint_without_metadata_runs_at_the_bundled_size(tmp_path):
     save_file({"w": torch.zeros(1)}, str(path))
     o = demo.node_overrides(str(path))
     assert o["input_size"] == demo.DEFAULT_INPUT_SIZE == 128 and "variant" not in o
-    assert (o["max_people"], o["window"]) == (4, 9)
+    assert (o["max_people"], o["window"]) == (16, 9)   # the street video has up to 10 people in view
+    assert demo.node_overrides("none")["max_people"] == 4
 
 
 def test_the_bundled_weights_go_to_the_node_by_name_or_stop_the_demo_with_a_hint():
@@ -218,9 +219,10 @@ def test_the_demo_then_shows_real_people_scored_against_the_teacher(tmp_path, mo
     teacher_dir()
     need(VTEST, "bash scripts/fetch_vtest.sh")
     out, summary, console = run_demo(tmp_path, monkeypatch, capsys, "--checkpoint", "none", *TINY,
-                                     "--real-frames", "3", "--real-first", "100")
+                                     "--real-frames", "3", "--real-first", "100", "--real-checkpoint", "none")
     real = summary["real"]
     assert real["first"] == 100 and real["frames"] == 3 and real["teacher_people"] >= 6
+    assert real["weights"] == "UNTRAINED" and (out / "hmr_node_real.log").is_file()
     assert 0 <= real["matched"] <= min(real["published"], real["teacher_people"])
     images = sorted((out / "real" / "overlay").glob("frame_*.png"))
     assert [p.name for p in images] == ["frame_0100.png", "frame_0101.png", "frame_0102.png"]
