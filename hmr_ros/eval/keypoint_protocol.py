@@ -49,6 +49,7 @@ class KeypointResult:
     f1: float = 0.0
     pck: float = 0.0
     pck_joints: int = 0
+    pck_by_joint: dict = field(default_factory=dict)   # COCO name -> PCK@0.5 of that joint
     jitter_px: float = float("nan")
     label_jitter_px: float = float("nan")
     jitter_triples: int = 0
@@ -98,7 +99,7 @@ def score(frames: list[LabelledFrame], predictions: list[list[np.ndarray]], min_
           match_torso: float = MATCH_TORSO) -> KeypointResult:
     """The metrics of the module docstring from labelled frames and each frame's predicted (12, 2) joints."""
     r = KeypointResult(frames=len(frames))
-    hits, joints = 0, 0
+    hits, joints = np.zeros(12), np.zeros(12)
     tracks: dict[int, dict[int, tuple[np.ndarray, LabelledPerson]]] = {}
     for frame, preds in zip(frames, predictions):
         pairs, ignored = match_frame(preds, frame.people, min_joints, match_torso)
@@ -112,13 +113,14 @@ def score(frames: list[LabelledFrame], predictions: list[list[np.ndarray]], min_
             kp = g.coco17[list(BODY12)]
             ok = kp[:, 2] >= CONFIDENT
             d = np.linalg.norm(preds[i] - kp[:, :2], axis=1)
-            hits += int((d[ok] <= PCK_TORSO * max(torso_size(g.coco17), 1.0)).sum())
-            joints += int(ok.sum())
+            hits += ok & (d <= PCK_TORSO * max(torso_size(g.coco17), 1.0))
+            joints += ok
             tracks.setdefault(g.id, {})[frame.frame] = (preds[i], g)
     r.recall = r.matched / r.labelled if r.labelled else 0.0
     r.precision = r.matched / r.predicted if r.predicted else 0.0
     r.f1 = 2 * r.recall * r.precision / (r.recall + r.precision) if r.recall + r.precision else 0.0
-    r.pck, r.pck_joints = (hits / joints if joints else 0.0), joints
+    r.pck, r.pck_joints = (float(hits.sum() / joints.sum()) if joints.sum() else 0.0), int(joints.sum())
+    r.pck_by_joint = {COCO17[j]: round(float(h / n), 3) for j, h, n in zip(BODY12, hits, joints) if n}
     acc_p, acc_g = [], []
     for by_frame in tracks.values():
         for t in by_frame:
@@ -207,7 +209,8 @@ def format_keypoints(r: KeypointResult) -> str:
         "| recall | precision | F1 | PCK@0.5 | jitter (px/frame²) | labels' jitter | predictions | matched |",
         "|---|---|---|---|---|---|---|---|",
         f"| {r.recall:.3f} | {r.precision:.3f} | {r.f1:.3f} | {r.pck:.3f} | {r.jitter_px:.2f} | "
-        f"{r.label_jitter_px:.2f} | {r.predicted} | {r.matched} |"])
+        f"{r.label_jitter_px:.2f} | {r.predicted} | {r.matched} |",
+        "PCK@0.5 by joint: " + ", ".join(f"{name} {v:.2f}" for name, v in r.pck_by_joint.items())])
 
 
 def result_json(r: KeypointResult) -> str:

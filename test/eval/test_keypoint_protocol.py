@@ -65,3 +65,11 @@ def test_jitter_is_the_mean_second_difference_over_matched_triples():
     assert r.jitter_triples == 2 and r.jitter_px == pytest.approx(0.0) and r.label_jitter_px == pytest.approx(0.0)
     shaky = [[BODY + (3.0 * t + (2.0 if t % 2 else 0.0), 0)] for t in range(4)]   # 0, 5, 6, 11: |+-4| px
     assert score(frames, shaky).jitter_px == pytest.approx(4.0)
+
+
+def test_pck_by_joint_names_the_joints_that_miss():
+    off = BODY.copy()
+    off[[6, 7]] += (0, 25)                      # both hips 25 px low: beyond half a torso (20 px)
+    r = score([frame(0, person(1))], [[off]])
+    assert r.pck_by_joint["l_hip"] == 0.0 and r.pck_by_joint["r_hip"] == 0.0 and r.pck_by_joint["l_knee"] == 1.0
+    assert r.pck == pytest.approx(10 / 12)
