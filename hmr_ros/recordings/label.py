@@ -158,6 +158,15 @@ def label_recording(source: Source, teacher, out: Path, holdout_from: int, *, mi
         linker.next_id = 1 + max([int(p["id"]) for r in done.values() for p in r["people"]], default=0)
     rois: list[tuple] = []
     manifest = json.loads((out / MANIFEST).read_text()) if done else None
+    if manifest is not None:  # one directory, one labelling: a resumed run must not mix teachers or splits
+        asked = {"teacher": teacher.name, "tiles": list(teacher.tile_sizes), "holdout_from": int(holdout_from),
+                 "min_joints": min_joints}
+        had = {"teacher": manifest["teacher"]["name"], "tiles": manifest["teacher"].get("tiles"),
+               "holdout_from": manifest.get("holdout_from"), "min_joints": manifest["teacher"].get("min_joints")}
+        changed = [f"{k} {had[k]} -> {asked[k]}" for k in asked if had[k] != asked[k]]
+        if changed:
+            raise ValueError(f"{out} holds a labelling with other settings ({', '.join(changed)}): run with the "
+                             "same settings to resume it, or --restart to label again")
     video = None
     t0 = time.monotonic()
     with open(labels_path, "a") as lines:

@@ -82,3 +82,11 @@ def test_siam_detections_are_proposals_too(walk, tmp_path):
     labels = PseudoLabels(tmp_path / "l")
     assert len(labels.frames) == 2 and all(f.people for f in labels.frames)
     assert not (tmp_path / "l" / "overlay.mp4").exists()
+
+
+def test_resuming_with_other_settings_is_refused(walk, tmp_path, capsys):
+    assert label(walk, "--out", tmp_path / "l", "--max-frames", "1", "--no-overlay") == 0
+    assert label(walk, "--out", tmp_path / "l", "--tiles", "192,288", "--no-overlay") == 2
+    err = capsys.readouterr().err
+    assert "other settings (tiles [128, 192, 288, 432] -> [192, 288])" in err and "--restart" in err
+    assert label(walk, "--out", tmp_path / "l", "--tiles", "192,288", "--no-overlay", "--restart") == 0
