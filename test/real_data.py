@@ -10,15 +10,11 @@ from pathlib import Path
 import cv2
 import pytest
 
+from hmr_ros.ros.demo_real import default_video
 from hmr_ros.teacher.blazepose import default_model_dir
 
 
-def _cache() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "hmr_ros"
-
-
-VTEST = _cache() / "media" / "vtest.avi"
+VTEST = default_video()
 
 
 def need(path: Path, command: str) -> Path:

@@ -28,9 +28,10 @@ import numpy as np
 from hmr_ros.datasets.clips import COCO_SLOTS
 from hmr_ros.datasets.coco import COCO17
 from hmr_ros.datasets.pseudo_labels import CONFIDENT, LabelledFrame, LabelledPerson, PseudoLabels
+from hmr_ros.teacher.landmarks import COCO_BODY12
 
 #: The 12 COCO body joints (indices into COCO-17) and the SMPL slot each is read from.
-BODY12 = tuple(range(5, 17))
+BODY12 = COCO_BODY12
 SMPL_OF_BODY12 = tuple(COCO_SLOTS[COCO17[i]] for i in BODY12)
 MIN_JOINTS = 8
 MATCH_TORSO = 1.0
@@ -63,11 +64,11 @@ def torso_size(coco17: np.ndarray) -> float:
     return float(np.linalg.norm(kp[[5, 6], :2].mean(0) - kp[[11, 12], :2].mean(0)))
 
 
-def body12_2d(body, K: np.ndarray) -> np.ndarray:
-    """(12, 2) image pixels of a ``Body``'s SMPL joints in the COCO body-joint slots."""
+def body12_2d(joints: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """(12, 2) image pixels of a person's (24, 3) SMPL joints (metres, camera frame) in the COCO body-joint slots."""
     from hmr_ros.geometry.projection import project
 
-    return project(np.asarray(body.joints, np.float64)[list(SMPL_OF_BODY12)], K)
+    return project(np.asarray(joints, np.float64)[list(SMPL_OF_BODY12)], K)
 
 
 def match_frame(predicted: list[np.ndarray], labels: list[LabelledPerson], min_joints: int = MIN_JOINTS,
@@ -194,7 +195,7 @@ def evaluate_keypoints(config, root, tracking=None, progress=None, min_joints: i
         if n and f.frame.frame != frames[n - 1].frame.frame + 1:
             pipeline.reset()  # a gap: a new stream, as the node does on a jump
         result = pipeline.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), f.frame.frame / fps, f.K)
-        predictions.append([body12_2d(b, f.K) for b in result.bodies] if result.ready else [])
+        predictions.append([body12_2d(b.joints, f.K) for b in result.bodies] if result.ready else [])
         if progress is not None and (n + 1) % 25 == 0:
             progress(f"{n + 1}/{len(frames)} frames")
     result = score([f.frame for f in frames], predictions, min_joints)

@@ -47,6 +47,11 @@ def plausible(person, max_lean_deg: float = 60.0) -> bool:
     return bool(0.3 <= torso <= 0.8 and legs >= 0.45 and lean <= max_lean_deg)
 
 
+def keep(person, min_joints: int) -> bool:
+    """What ``label`` keeps of the teacher's people: :func:`plausible`, with ``min_joints`` confident body joints."""
+    return plausible(person) and int((person.coco17[list(COCO_BODY12), 2] >= CONFIDENT).sum()) >= min_joints
+
+
 @dataclass
 class Linker:
     """Track ids from frame to frame: greedy, closest pair first, on the distance between box centres in units of
@@ -182,8 +187,7 @@ def label_recording(source: Source, teacher, out: Path, holdout_from: int, *, mi
             if frame.error is None:
                 boxes = propose(frame.rgb) if propose is not None else None
                 found = teacher(frame.rgb, boxes=boxes, rois=rois)
-                kept = [p for p in found if plausible(p) and
-                        int((p.coco17[list(COCO_BODY12), 2] >= CONFIDENT).sum()) >= min_joints]
+                kept = [p for p in found if keep(p, min_joints)]
                 summary.dropped += len(found) - len(kept)
                 ids = linker.link(np.stack([p.box for p in kept]) if kept else np.zeros((0, 4)))
                 record["people"] = [person_record(p, i) for p, i in zip(kept, ids)]

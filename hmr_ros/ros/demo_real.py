@@ -5,28 +5,26 @@ frames to the node.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from hmr_ros.backends.engine_cache import default_cache_dir
 from hmr_ros.camera import default_intrinsics
-from hmr_ros.datasets.pseudo_labels import CONFIDENT, LabelledFrame, person_from_record, person_record
-from hmr_ros.eval.keypoint_protocol import SMPL_OF_BODY12, score
-from hmr_ros.geometry.projection import project
-from hmr_ros.recordings.label import Linker, draw_labels, plausible
+from hmr_ros.datasets.pseudo_labels import LabelledFrame, person_from_record, person_record
+from hmr_ros.eval.keypoint_protocol import body12_2d, score
+from hmr_ros.recordings.label import Linker, draw_labels, keep
 from hmr_ros.palette import to_u8
 from hmr_ros.teacher import BlazePose, TeacherUnavailable
-from hmr_ros.teacher.landmarks import COCO_BODY12
 
 #: The held-out part of vtest.avi (training reads frames 0-599 only, docs/training.md): the demo shows these.
 FIRST_FRAME = 600
 
 
 def default_video() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "hmr_ros" / "media" / "vtest.avi"
+    """Where scripts/fetch_vtest.sh puts vtest.avi: the hmr_ros cache's media/."""
+    return default_cache_dir() / "media" / "vtest.avi"
 
 
 def read_frames(path: Path, first: int, count: int) -> list[np.ndarray]:
@@ -53,8 +51,7 @@ def teacher_labels(frames: list[np.ndarray], first: int, teacher, min_joints: in
     linked over time): the LabelledFrame the protocol scores and the records the overlay draws."""
     linker, rois, out = Linker(), [], []
     for n, rgb in enumerate(frames):
-        found = [p for p in teacher(rgb, rois=rois) if plausible(p)
-                 and int((p.coco17[list(COCO_BODY12), 2] >= CONFIDENT).sum()) >= min_joints]
+        found = [p for p in teacher(rgb, rois=rois) if keep(p, min_joints)]
         ids = linker.link(np.stack([p.box for p in found]) if found else np.zeros((0, 4)))
         records = [person_record(p, i) for p, i in zip(found, ids)]
         rois = [p.roi for p in found]
@@ -65,11 +62,6 @@ def teacher_labels(frames: list[np.ndarray], first: int, teacher, min_joints: in
 def intrinsics(rgb: np.ndarray) -> np.ndarray:
     h, w = rgb.shape[:2]
     return default_intrinsics(w, h)
-
-
-def predicted_body12(joints: list[np.ndarray], K: np.ndarray) -> list[np.ndarray]:
-    """Per published person (24, 3) joints -> (12, 2) pixels of the COCO body joints."""
-    return [project(np.asarray(j, np.float64)[list(SMPL_OF_BODY12)], K) for j in joints]
 
 
 def overlay(rgb: np.ndarray, K: np.ndarray, meshes, colors, labels, rois, records: list[dict],
@@ -110,7 +102,7 @@ def play_real(exchange, camera_info, out: Path, weights: str, frames: list[np.nd
         stamp = (2_000_000 + n // 10, (n % 10) * 100_000_000)   # 10 fps, after a gap: the node starts a new stream
         msg, by_index, latency = exchange(rgb, info, stamp, f"real frame {first + n}")
         joints = [np.array([[p.x, p.y, p.z] for p in h.joints], np.float64) for h in msg.humans]
-        predictions.append(predicted_body12(joints, K))
+        predictions.append([body12_2d(j, K) for j in joints])
         meshes, colors, labels, rois = [], [], [], []
         for k, h in enumerate(msg.humans):
             mk = by_index.get(k)

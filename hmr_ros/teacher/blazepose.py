@@ -36,8 +36,9 @@ def default_model_dir() -> Path:
     """``$HMR_ROS_TEACHER_DIR``, else ``$XDG_CACHE_HOME/hmr_ros/teacher`` (``~/.cache/hmr_ros/teacher``)."""
     if os.environ.get("HMR_ROS_TEACHER_DIR"):
         return Path(os.environ["HMR_ROS_TEACHER_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "hmr_ros" / "teacher"
+    from hmr_ros.backends.engine_cache import default_cache_dir
+
+    return default_cache_dir() / "teacher"
 
 
 class TeacherUnavailable(FileNotFoundError):
