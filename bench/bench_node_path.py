@@ -33,7 +33,9 @@ from hmr_ros.bodies import Body
 from hmr_ros.smpl.body_model import load_body_model
 from hmr_ros.msg import SMPLHumanArray
 from hmr_ros.image_codec import compressed_msg_to_rgb, image_msg_to_rgb
-from hmr_ros.ros.markers import MARKER_NS, MeshMarkerWriter, person_color
+from hmr_ros.markers import MARKER_NS
+from hmr_ros.palette import person_color
+from hmr_ros.ros.markers import MeshMarkerWriter
 from hmr_ros.ros.messages import bodies_to_msg
 from machine_info import cpu_line  # bench/, this script's folder
 

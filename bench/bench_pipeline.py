@@ -183,10 +183,10 @@ def buffer_ms(window: int, device: torch.device, repeats: int = 50) -> float:
     return 1e3 * statistics.median(times)
 
 
-def run_case(args, variant: str, size: int, window: int, people: int, payload: bytes, ros) -> dict:
-    cfg = EstimatorConfig(SIAMConfig(variant=variant, input_size=size, window=window, max_people=MAX_PEOPLE,
+def run_case(args, width: str, size: int, window: int, people: int, payload: bytes, ros) -> dict:
+    cfg = EstimatorConfig(SIAMConfig(width=width, input_size=size, window=window, max_people=MAX_PEOPLE,
                                      score_threshold=0.0),
-                          checkpoint=(args.checkpoint or None) if variant == "w32" else None, backend=args.backend,
+                          checkpoint=(args.checkpoint or None) if width == "w32" else None, backend=args.backend,
                           device=args.device, precision=args.precision, engine_cache_dir=args.cache)
     t = time.perf_counter()
     est = Estimator(cfg)
@@ -220,7 +220,7 @@ def run_case(args, variant: str, size: int, window: int, people: int, payload: b
             rows[k].append(v)
     e2e = rows["end to end"]
     result = {
-        "variant": variant, "input_size": size, "window": window, "people": people,
+        "width": width, "input_size": size, "window": window, "people": people,
         "backend": est.backend.describe(), "startup_s": round(startup_s, 2),
         "stages_ms": {k: round(statistics.median(v), 3) for k, v in rows.items() if v},
         "end_to_end_ms": {"median": round(statistics.median(e2e), 2), "p99": round(float(np.percentile(e2e, 99)), 2)},
@@ -230,7 +230,7 @@ def run_case(args, variant: str, size: int, window: int, people: int, payload: b
     if cuda:
         result["gpu_torch_peak_mb"] = round(torch.cuda.max_memory_allocated(est.device) / 2**20, 1)
         result["gpu_device_mb"] = round(gpu_device_mb(est.device), 1)
-    print(f"# {variant}@{size} T={window} people={people}: {result['end_to_end_ms']['median']:.1f} ms/frame, "
+    print(f"# {width}@{size} T={window} people={people}: {result['end_to_end_ms']['median']:.1f} ms/frame, "
           f"{result['fps']:.2f} FPS ({result['backend']})", flush=True)
     del est
     gc.collect()
@@ -281,14 +281,14 @@ def tables(report: dict) -> str:
     stages = [s for s in cases[0]["stages_ms"] if s != "end to end"] if cases else []
     out = [f"Machine: {report['machine']}; {report['date']}; {report['frames']} frames after {report['warmup']} "
            "warm-up; median ms", "",
-           "| variant | S | T | people | backend | " + " | ".join(stages) + " | end to end | p99 | FPS |",
+           "| width | S | T | people | backend | " + " | ".join(stages) + " | end to end | p99 | FPS |",
            "|---|---|---|---|---|" + "---|" * (len(stages) + 3)]
     for c in cases:
-        out.append(f"| {c['variant']} | {c['input_size']} | {c['window']} | {c['people']} | {c['backend']} | "
+        out.append(f"| {c['width']} | {c['input_size']} | {c['window']} | {c['people']} | {c['backend']} | "
                    + " | ".join(f"{c['stages_ms'][s]:.2f}" for s in stages)
                    + f" | {c['end_to_end_ms']['median']:.1f} | {c['end_to_end_ms']['p99']:.1f} | {c['fps']:.2f} |")
     for r in report.get("window_ratio", []):
-        out.append(f"\nwindow {r['long']} vs {r['short']} ({r['variant']}@{r['input_size']}, {r['people']} people): "
+        out.append(f"\nwindow {r['long']} vs {r['short']} ({r['width']}@{r['input_size']}, {r['people']} people): "
                    f"{r['ratio']:.3f} x per frame (goal <= 1.15)")
     peak = max((c["host_rss_peak_mb"] for c in cases), default=float("nan"))
     gpu = [c for c in cases if "gpu_device_mb" in c]
@@ -309,7 +309,7 @@ def tables(report: dict) -> str:
 #: Issue 4's targets (benchmarks, not timed tests).
 TARGETS = {"fps": 100.0, "p99_ms": 20.0, "gpu_mb": 2048.0, "window_ratio": 1.15, "rss_drift_percent": 5.0,
            "rss_frames": 10_000}
-TARGET_CASE = ("w32", 512, 10)  # variant, input size, people; FP16 on a GPU
+TARGET_CASE = ("w32", 512, 10)  # width, input size, people; FP16 on a GPU
 
 
 def verdicts(report: dict) -> list[tuple[str, str, str]]:
@@ -321,7 +321,7 @@ def verdicts(report: dict) -> list[tuple[str, str, str]]:
     def judge(ok: bool) -> str:
         return "PASS" if ok else "FAIL"
 
-    cases = [c for c in report["cases"] if (c["variant"], c["input_size"], c["people"]) == TARGET_CASE]
+    cases = [c for c in report["cases"] if (c["width"], c["input_size"], c["people"]) == TARGET_CASE]
     fp16 = [c for c in cases if ", fp16" in c["backend"]]
     windows = ",".join(str(c["window"]) for c in fp16)
     rows = []
@@ -345,7 +345,7 @@ def verdicts(report: dict) -> list[tuple[str, str, str]]:
     if ratios:
         worst = max(ratios, key=lambda r: r["ratio"])
         rows.append((f"window 16 within {100 * (TARGETS['window_ratio'] - 1):.0f} % of window 1",
-                     f"{worst['ratio']:.3f} x ({worst['variant']}@{worst['input_size']}, {worst['people']} people)",
+                     f"{worst['ratio']:.3f} x ({worst['width']}@{worst['input_size']}, {worst['people']} people)",
                      judge(worst["ratio"] <= TARGETS["window_ratio"])))
     else:
         rows.append(("window 16 within 15 % of window 1", "-", "not measured: needs cases with T=1 and T=16"))
@@ -409,9 +409,9 @@ def main() -> None:
     finally:
         if ros:
             ros.close()
-    by = {(c["variant"], c["input_size"], c["window"], c["people"]): c for c in report["cases"]}
+    by = {(c["width"], c["input_size"], c["window"], c["people"]): c for c in report["cases"]}
     report["window_ratio"] = [
-        {"variant": v, "input_size": s, "people": n, "short": 1, "long": 16,
+        {"width": v, "input_size": s, "people": n, "short": 1, "long": 16,
          "ratio": round(by[(v, s, 16, n)]["end_to_end_ms"]["median"] / by[(v, s, 1, n)]["end_to_end_ms"]["median"], 3)}
         for (v, s, t, n) in by if t == 1 and (v, s, 16, n) in by]
     judged = verdicts(report)

@@ -3,7 +3,7 @@
     python bench/bench_train_step.py --device cuda                                 # the "Reproducing SIAM" grid
     python bench/bench_train_step.py --device cpu --cases w32:64:4:4:1 --steps 3   # a smoke run anywhere
 
-A case is ``variant:S:T:K:B`` (input size S, window T, K person slots, B clips per process and micro-batch). The
+A case is ``width:S:T:K:B`` (input size S, window T, K person slots, B clips per process and micro-batch). The
 model step is timed alone, as ``train`` runs it (forward + backward + AdamW, bf16 autocast unless ``--no-amp``):
 one fixed batch of B synthetic clips is rendered once on the CPU and repeated (``train(..., data=repeat(batch))``),
 so data loading is not in the figure; a real run must keep the loader ahead of it. The first ``--warmup`` steps
@@ -29,7 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's hmr_ros, not an older install
 
 from hmr_ros.model.siam import SIAM, SIAMConfig  # noqa: E402
-from hmr_ros.training.loop import synthetic_batches, train  # noqa: E402
+from hmr_ros.training.loop import TrainConfig, synthetic_batches, train  # noqa: E402
 from machine_info import cpu_line  # noqa: E402  (bench/, this script's folder)
 
 #: W32 at the reproduction config (S 512, T 9, K 16) for growing batches, then the smaller inputs for comparison.
@@ -39,25 +39,25 @@ DEFAULT_CASES = ("w32:512:9:16:1,w32:512:9:16:2,w32:512:9:16:4,w32:512:9:16:8,"
 
 def parse_case(text: str) -> tuple[SIAMConfig, int]:
     try:
-        variant, size, window, people, clips = text.split(":")
-        config = SIAMConfig(variant=variant, input_size=int(size), window=int(window), max_people=int(people))
+        width, size, window, people, clips = text.split(":")
+        config = SIAMConfig(width=width, input_size=int(size), window=int(window), max_people=int(people))
         config.validate()
         return config, int(clips)
     except (ValueError, TypeError) as err:
-        raise SystemExit(f"bad case {text!r}: expected variant:S:T:K:B, e.g. w32:512:9:16:2 ({err})") from None
+        raise SystemExit(f"bad case {text!r}: expected width:S:T:K:B, e.g. w32:512:9:16:2 ({err})") from None
 
 
 def run_case(config: SIAMConfig, clips: int, device: torch.device, steps: int, warmup: int, amp: bool) -> dict:
     """Time ``steps`` counted steps after ``warmup`` on one fixed batch; returns the case's row."""
     batch = next(synthetic_batches(config, clips, seed=0, max_people=min(4, config.max_people)))
-    row = {"variant": config.variant, "S": config.input_size, "T": config.window, "K": config.max_people,
+    row = {"width": config.width, "S": config.input_size, "T": config.window, "K": config.max_people,
            "clips": clips, "frames": clips * config.window}
     if device.type == "cuda":
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
     try:
-        result = train(config, steps=warmup + steps, batch_clips=clips, lr=1e-4, device=device, seed=0,
-                       out_path=None, log_every=0, data=itertools.repeat(batch), amp=amp, log=lambda m: None)
+        result = train(config, TrainConfig(steps=warmup + steps, batch_clips=clips, lr=1e-4, device=device, seed=0,
+                       out_path=None, log_every=0, amp=amp), data=itertools.repeat(batch), log=lambda m: None)
     except torch.cuda.OutOfMemoryError:
         row["status"] = "OOM"
         return row
@@ -79,7 +79,7 @@ def run_case(config: SIAMConfig, clips: int, device: torch.device, steps: int, w
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--cases", default=DEFAULT_CASES, help="comma-separated variant:S:T:K:B")
+    ap.add_argument("--cases", default=DEFAULT_CASES, help="comma-separated width:S:T:K:B")
     ap.add_argument("--steps", type=int, default=5, help="counted steps per case")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--no-amp", action="store_true", help="float32 instead of bf16 autocast")
@@ -99,10 +99,10 @@ def main() -> None:
         print(json.dumps(row), file=sys.stderr, flush=True)
     print(f"\nTraining step, {'bf16 autocast' if not args.no_amp else 'fp32'}, median of {args.steps} steps after "
           f"{args.warmup} warm-up: {hardware}\n")
-    print("| variant | S | T | K | clips (frames) | ms/step | clips/s | frames/s | peak GiB | TFLOP/s (3x fwd) |")
+    print("| width | S | T | K | clips (frames) | ms/step | clips/s | frames/s | peak GiB | TFLOP/s (3x fwd) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        head = f"| {r['variant'].upper()} | {r['S']} | {r['T']} | {r['K']} | {r['clips']} ({r['frames']}) |"
+        head = f"| {r['width'].upper()} | {r['S']} | {r['T']} | {r['K']} | {r['clips']} ({r['frames']}) |"
         if r["status"] != "ok":
             print(head + f" {r['status']} | | | | |")
             continue

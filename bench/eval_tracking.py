@@ -1,4 +1,4 @@
-"""Evaluate the tracker and smoother on the synthetic scenarios of ``hmr_ros.sim.tracking_scenarios``.
+"""Evaluate the tracker and smoother on the synthetic scenarios of ``hmr_ros.eval.tracking_scenarios``.
 
     python bench/eval_tracking.py                 # the table in docs/tracking.md (seed 0)
     python bench/eval_tracking.py --seeds 0 1 2   # the same on other random draws
@@ -21,7 +21,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hmr_ros.eval import tracking as tracking_eval  # noqa: E402
-from hmr_ros.sim import tracking_scenarios as sim_scenarios  # noqa: E402
+from hmr_ros.eval import tracking_scenarios as sim_scenarios  # noqa: E402
 from hmr_ros.tracking.tracker import TrackerConfig  # noqa: E402
 
 

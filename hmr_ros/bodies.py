@@ -8,22 +8,38 @@ import numpy as np
 
 
 @dataclass
-class Body:
-    """One person seen in one image.
+class PosedSMPL:
+    """A posed SMPL body: the fields every person carries, reconstructed (:class:`Body`) or ground truth
+    (:class:`hmr_ros.clips.PersonTruth`).
 
-    All 3D quantities are in metres in the camera optical frame (x right, y down, z forward) of the
-    image given to ``Estimator.step``. Rotations are axis-angle (radians), SMPL joint order.
+    Metres in the camera optical frame (x right, y down, z forward); rotations axis-angle (radians), SMPL joint order.
+
+    Attributes:
+        betas: (10,) shape coefficients.
+        global_orient: (3,) root rotation, camera optical frame.
+        body_pose: (69,) 23 joints x axis-angle (joints 1..23).
+        translation: (3,) SMPL ``transl``: vertices = body_model(betas, pose) + translation.
+        joints: (24, 3) SMPL joints.
+        vertices: (V, 3) mesh vertices.
+    """
+
+    betas: np.ndarray
+    global_orient: np.ndarray
+    body_pose: np.ndarray
+    translation: np.ndarray
+    joints: np.ndarray
+    vertices: np.ndarray
+
+
+@dataclass
+class Body(PosedSMPL):
+    """One person seen in one image: :class:`PosedSMPL` (float32 arrays; faces are ``Estimator.faces``) in the
+    camera optical frame of the image given to ``Estimator.step``, and what the detector and tracker add.
 
     Attributes:
         score: detection confidence in [0, 1].
         box: (4,) float32, x0, y0, x1, y1 in pixels of the input image (projected mesh extent).
         center: (2,) float32, the detected body centre in pixels of the input image.
-        betas: (10,) float32 shape coefficients.
-        global_orient: (3,) float32 root rotation, axis-angle, camera optical frame.
-        body_pose: (69,) float32, 23 joints x axis-angle, SMPL order (joints 1..23).
-        translation: (3,) float32, SMPL ``transl``: vertices = body_model(betas, pose) + translation.
-        joints: (24, 3) float32, SMPL joints.
-        vertices: (V, 3) float32, mesh vertices; faces are ``Estimator.faces``.
         token: (D,) float32 instance feature after temporal attention (for re-identification), or None.
         id: track id; empty until a tracker assigns one.
     """
@@ -31,12 +47,6 @@ class Body:
     score: float
     box: np.ndarray
     center: np.ndarray
-    betas: np.ndarray
-    global_orient: np.ndarray
-    body_pose: np.ndarray
-    translation: np.ndarray
-    joints: np.ndarray
-    vertices: np.ndarray
     token: np.ndarray | None = None
     id: str = field(default="")
 

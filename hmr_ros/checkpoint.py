@@ -45,11 +45,24 @@ def save_checkpoint(model: SIAM, path: str | os.PathLike, dtype: torch.dtype | N
     save_file(state, str(path), metadata={CONFIG_KEY: json.dumps(model.config.to_dict(), sort_keys=True)})
 
 
+def _stored_config(meta: dict) -> dict:
+    """SIAMConfig fields from a checkpoint's metadata, in today's names ({} when it has none).
+
+    Files written before the backbone contract name the HRNet width ``variant`` and have no ``backbone`` field:
+    they were all HRNet, so ``variant`` reads as ``width`` with ``backbone="hrnet"``."""
+    if CONFIG_KEY not in meta:
+        return {}
+    stored = json.loads(meta[CONFIG_KEY])
+    if "variant" in stored:
+        stored["width"] = stored.pop("variant")
+        stored.setdefault("backbone", "hrnet")
+    return stored
+
+
 def read_config(path: str | os.PathLike) -> dict:
     """The SIAMConfig fields stored in a checkpoint's metadata ({} when it has none)."""
     with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata() or {}
-    return json.loads(meta[CONFIG_KEY]) if CONFIG_KEY in meta else {}
+        return _stored_config(f.metadata() or {})
 
 
 def _listing(title: str, items: list[str]) -> str:
@@ -78,7 +91,7 @@ def load_checkpoint(model: SIAM, path: str | os.PathLike, part: str = "") -> dic
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
         raise ValueError(f"checkpoint {path} is not a readable safetensors file: {e}") from e
-    stored = json.loads(meta[CONFIG_KEY]) if CONFIG_KEY in meta else {}
+    stored = _stored_config(meta)
     # buffers older versions saved that are now run-time settings (score_threshold): not a mismatch
     state = {k: v for k, v in state.items() if k not in RETIRED_STATE_KEYS}
 

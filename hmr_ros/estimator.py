@@ -1,7 +1,7 @@
 """The streaming Estimator: the public, ROS-free entry point of hmr_ros.
 
     est = Estimator(EstimatorConfig.from_checkpoint("synthetic", window=9))   # the bundled weights, their S
-    # or: EstimatorConfig(SIAMConfig(variant="w32", input_size=512, window=9, max_people=16),
+    # or: EstimatorConfig(SIAMConfig(width="w32", input_size=512, window=9, max_people=16),
     #                     checkpoint="siam.safetensors", body_model="procedural", device="cpu")
     bodies = est.step(rgb, stamp, K=None)   # rgb (H, W, 3) uint8 RGB; stamp seconds; K (3, 3) or None
     est.reset()
@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 
 from hmr_ros.backends import create_backend
 from hmr_ros.bodies import Body
@@ -25,6 +26,7 @@ from hmr_ros.smpl.body_model import load_body_model
 from hmr_ros.camera import MAX_IMAGE_SIDE, Letterbox, letterbox, perspective_root, resolve_intrinsics
 from hmr_ros.checkpoint import load_checkpoint, read_config, resolve_checkpoint
 from hmr_ros.frame_buffer import FrameBuffer, FrameSlot
+from hmr_ros.geometry.projection import project
 from hmr_ros.geometry.rotations import rotmat_to_axis_angle
 from hmr_ros.model.siam import DEPLOYMENT_FIELDS, SIAM, SIAMConfig
 
@@ -35,7 +37,7 @@ log = logging.getLogger(__name__)
 class EstimatorConfig:
     """Everything a deployment chooses: the network (a ``SIAMConfig``) and how to run it."""
 
-    network: SIAMConfig = field(default_factory=SIAMConfig)  # variant, input_size S, window T, max_people K, ...
+    network: SIAMConfig = field(default_factory=SIAMConfig)  # width, input_size S, window T, max_people K, ...
     checkpoint: str | None = None     # .safetensors path; None = untrained (random) weights
     body_model: str = "procedural"    # "procedural" or a path to an SMPL .npz (.pkl with allow_pickle)
     device: str = "cpu"               # torch device: "cpu", "cuda", "cuda:1", ... or "auto" (CUDA if available)
@@ -49,7 +51,7 @@ class EstimatorConfig:
 
     @classmethod
     def from_checkpoint(cls, checkpoint: str = "synthetic", **overrides) -> "EstimatorConfig":
-        """The network a checkpoint was trained as (variant, input size, ... from its metadata), with ``overrides``
+        """The network a checkpoint was trained as (width, input size, ... from its metadata), with ``overrides``
         for any SIAMConfig or EstimatorConfig field, e.g. ``from_checkpoint("synthetic", window=9, device="cuda")``.
         Window, people, mode and threshold are deployment choices, not the training run's: they keep SIAMConfig's
         defaults unless overridden."""
@@ -57,7 +59,10 @@ class EstimatorConfig:
         path = resolve_checkpoint(checkpoint)
         if path is None or not path.is_file():
             raise FileNotFoundError(f"checkpoint not found: {path or checkpoint!r}")
-        stored = {k: v for k, v in read_config(path).items() if k in net_fields}
+        try:
+            stored = {k: v for k, v in read_config(path).items() if k in net_fields}
+        except (SafetensorError, OSError, ValueError) as e:
+            raise ValueError(f"checkpoint {path} is not a readable safetensors file: {e}") from e
         all_net = {f.name for f in fields(SIAMConfig)}
         network = SIAMConfig(**{**stored, **{k: v for k, v in overrides.items() if k in all_net}})
         return cls(network, checkpoint=str(checkpoint), **{k: v for k, v in overrides.items() if k not in all_net})
@@ -318,10 +323,7 @@ class Estimator:
         vertices = out.vertices + translation[:, None]
         joints = out.joints + translation[:, None]
         # the box is the extent of the projected mesh: project only the per-axis extreme rays, in float32
-        Kt = torch.as_tensor(meta.K, dtype=vertices.dtype, device=vertices.device)
-        z = vertices[..., 2].clamp_min(1e-6)
-        u = vertices[..., 0] / z * Kt[0, 0] + Kt[0, 2]
-        v = vertices[..., 1] / z * Kt[1, 1] + Kt[1, 2]
+        u, v = project(vertices, meta.K).unbind(-1)
         box = torch.stack([u.amin(1), v.amin(1), u.amax(1), v.amax(1)], dim=1)
         box = torch.minimum(box.clamp_min(0.0), box.new_tensor([lb.width, lb.height, lb.width, lb.height]))
         center = (centers[keep] - centers.new_tensor([lb.pad_x, lb.pad_y])) / lb.scale

@@ -23,7 +23,8 @@ from typing import Any
 from hmr_ros.backends import BACKEND_NAMES, PRECISION_CHOICES
 from hmr_ros.backends.tensorrt_flavour import FLAVOUR_CHOICES
 from hmr_ros.estimator import EstimatorConfig
-from hmr_ros.model.siam import MODES, VARIANTS, SIAMConfig
+from hmr_ros.model.backbones import BACKBONES, WIDTHS
+from hmr_ros.model.siam import MODES, SIAMConfig
 from hmr_ros.pipeline import PipelineConfig
 from hmr_ros.tracking.tracker import TrackerConfig
 
@@ -102,8 +103,10 @@ PARAMS: tuple[ParamSpec, ...] = (
               "when every publisher on 'image' is reliable, else best effort); 'best_effort' (sensor data) or "
               "'reliable' fix it. Images over ~0.5 MB from a best-effort publisher need the Fast DDS profile of "
               "docs/ros.md (large images)", _IN, choices=("auto", "best_effort", "reliable"), node_default="auto"),
-    ParamSpec("variant", "network.variant", "HRNet backbone width (must match the checkpoint)", _MODEL,
-              choices=VARIANTS),
+    ParamSpec("backbone", "network.backbone", "the frame network's backbone (must match the checkpoint)", _MODEL,
+              choices=tuple(BACKBONES)),
+    ParamSpec("width", "network.width", "the backbone's width, HRNet: w18 / w32 / w48 (must match the checkpoint)",
+              _MODEL, choices=WIDTHS),
     ParamSpec("input_size", "network.input_size", "network input side in pixels (images are letterboxed to it; "
               "detection works best at the size the checkpoint was trained at: 128 for the bundled 'synthetic' "
               "weights)", _MODEL, range=(64, 1024, 32), node_default=128),
@@ -225,11 +228,22 @@ def defaults() -> dict:
     return {p.name: p.default for p in PARAMS}
 
 
+#: parameters that were renamed: old name -> new name (a params file written for an older release names the old)
+RENAMED = {"variant": "width"}
+
+
+def unknown_parameters(names, where: str = "") -> ParameterError:
+    """The error for parameter names that are not declared, with the new name of a renamed one."""
+    names = sorted(names)
+    hints = "".join(f"; '{n}' is now '{RENAMED[n]}'" for n in names if n in RENAMED)
+    return ParameterError(f"unknown parameter(s) {', '.join(names)}{where}{hints}; known: {', '.join(SPECS)}")
+
+
 def make_config(values: dict) -> NodeConfig:
     """Validate a complete {name: value} mapping -> NodeConfig; raises ParameterError naming the first bad one."""
-    unknown = sorted(set(values) - set(SPECS))
+    unknown = set(values) - set(SPECS)
     if unknown:
-        raise ParameterError(f"unknown parameter(s) {', '.join(unknown)}; known: {', '.join(SPECS)}")
+        raise unknown_parameters(unknown)
     for spec in PARAMS:
         if spec.name not in values:
             raise ParameterError(f"parameter '{spec.name}' is missing")
@@ -305,9 +319,20 @@ def render_markdown_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-def read_params_file(path: str | os.PathLike) -> dict:
-    """{name: value} of a ROS 2 parameters YAML (``hmr_node: ros__parameters: {...}``, also ``/**:``), the file
-    ``--params-file`` gives the node; ParameterError naming the problem when it cannot be used."""
+#: the node's name: params-file sections for it are ``hmr_node``, ``/ns/hmr_node``, ``/*/hmr_node``, ``/**``
+NODE_NAME = "hmr_node"
+
+
+def for_this_node(key: str) -> bool:
+    """A params-file section key that applies to hmr_node (the node's own name, ``*`` or ``**`` last)."""
+    return key.rstrip("/").split("/")[-1] in (NODE_NAME, "*", "**")
+
+
+def read_params_file(path: str | os.PathLike, required: bool = True) -> dict:
+    """{name: value} of a ROS 2 parameters YAML (``hmr_node: ros__parameters: {...}``, also ``/**:`` and
+    namespaced keys; sections for other nodes are skipped), the file ``--params-file`` gives the node: the one
+    reader of such files (``run --params-file``, the node's argument check, the demo). ParameterError naming the
+    problem when it cannot be used; ``required``: also when it has no section for this node."""
     import yaml
 
     try:
@@ -317,11 +342,12 @@ def read_params_file(path: str | os.PathLike) -> dict:
     except yaml.YAMLError as e:
         raise ParameterError(f"parameters file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
     values: dict = {}
-    for section in (doc or {}).values() if isinstance(doc, dict) else ():
-        if isinstance(section, dict) and isinstance(section.get("ros__parameters"), dict):
+    for key, section in doc.items() if isinstance(doc, dict) else ():
+        if for_this_node(str(key)) and isinstance(section, dict) and isinstance(section.get("ros__parameters"),
+                                                                                 dict):
             values.update(section["ros__parameters"])
-    if not values:
-        raise ParameterError(f"parameters file {path} has no '<node>: ros__parameters:' section")
+    if not values and required:
+        raise ParameterError(f"parameters file {path} has no '{NODE_NAME}: ros__parameters:' section")
     return values
 
 
@@ -330,13 +356,14 @@ def add_cli_flags(parser: argparse.ArgumentParser, names: tuple[str, ...], **def
     ``defaults`` override a declared default for this command. Bools become ``--flag`` / ``--no-flag``."""
     for name in names:
         spec = SPECS[name]
-        flag = "--" + name.replace("_", "-")
+        # a renamed parameter keeps its old flag as an alias, so scripts written for an older release still run
+        flags = ["--" + n.replace("_", "-") for n in (name, *(old for old, new in RENAMED.items() if new == name))]
         default = defaults.get(name, spec.default)
         help_text = spec.description + (f" [{_limits(spec).replace('`', '')}]" if _limits(spec) else "")
         if spec.type is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
+            parser.add_argument(*flags, action=argparse.BooleanOptionalAction, default=default, help=help_text)
         else:
-            parser.add_argument(flag, type=spec.type, default=default, choices=spec.choices, help=help_text)
+            parser.add_argument(*flags, type=spec.type, default=default, choices=spec.choices, help=help_text)
 
 
 def config_from_args(args: argparse.Namespace, **fixed) -> NodeConfig:

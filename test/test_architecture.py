@@ -1,6 +1,7 @@
 """The house as docs/architecture.md draws it: every module of hmr_ros belongs to a layer, imports only from its own
 layer or lower ones, the imports have no cycle, and only hmr_ros.ros touches ROS."""
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -9,10 +10,11 @@ PACKAGE = Path(__file__).resolve().parents[1] / "hmr_ros"
 
 #: lowest first; a module may import from its own layer and the layers before it (docs/architecture.md)
 LAYERS = (
-    ("geometry", "text"),
+    ("geometry", "text", "topics"),
     ("smpl",),
-    ("model", "palette", "markers"),
-    ("backends", "bodies", "camera", "checkpoint", "frame_buffer", "image_codec", "teacher"),
+    ("model", "palette", "markers", "render"),
+    ("backends", "bodies", "camera", "checkpoint", "frame_buffer", "image_codec", "teacher",
+     "camera_messages", "smpl_human", "clips", "clip_files"),
     ("estimator",),
     ("tracking",),
     ("pipeline",),
@@ -74,6 +76,46 @@ def test_only_the_ros_folder_imports_ros():
             continue
         ros = {n.split(".")[0] for n in imports(path)} & ROS_PACKAGES
         assert not ros, f"{module} imports {sorted(ros)}: ROS belongs in hmr_ros/ros/"
+
+
+#: Outside sim/, the modules whose job is to produce synthetic data call the simulator: the on-the-fly training
+#: stream, the token cache's clips, the bench splits, render-shards, adapt's synthetic half
+#: and the demo's clip. Everyone else, and every type, goes through the neutral hmr_ros.clips.
+SIM_USERS = {"hmr_ros.training.dataset", "hmr_ros.training.token_cache", "hmr_ros.eval.splits",
+             "hmr_ros.cli.render_shards", "hmr_ros.cli.adapt", "hmr_ros.ros.demo"}
+
+
+def sim_classes() -> set[str]:
+    return {f"{m}.{node.name}" for m, p in MODULES.items() if room(m) == "sim"
+            for node in ast.walk(ast.parse(p.read_text())) if isinstance(node, ast.ClassDef)}
+
+
+def test_only_the_simulator_and_its_listed_users_import_sim_and_never_for_a_type():
+    classes = sim_classes()
+    for module, path in MODULES.items():
+        if room(module) == "sim":
+            continue
+        used = {n for n in imports(path) if n.startswith("hmr_ros.sim")}
+        assert not used or module in SIM_USERS, f"{module} imports {sorted(used)}: types are in hmr_ros.clips"
+        assert not used & classes, f"{module} imports the types {sorted(used & classes)} from sim: use hmr_ros.clips"
+
+
+def test_datasets_are_clip_sources_that_know_nothing_of_training():
+    for module, path in MODULES.items():
+        if room(module) == "datasets":
+            bad = {n for n in imports(path) if n.startswith(("hmr_ros.training", "hmr_ros.sim"))}
+            assert not bad, f"{module} imports {sorted(bad)}"
+
+
+def test_one_projection_function():
+    """Pinhole projection is written once (geometry/projection.py); elsewhere it is called, not re-derived."""
+    pattern = re.compile(r"def \w*project\w*\(|/ *z\b.*\* *K|K\[0, *0\] *\+ *\w*\.?K\[0, *2\]"
+                         r"|\[(\.\.\.|:), *:2\] */ *\w+\[(\.\.\.|:), *2|\[:, *[01]\] */ *\w+\[:, *2\] *\*")
+    found = {m: [line.strip() for line in p.read_text().splitlines() if pattern.search(line)]
+             for m, p in MODULES.items()}
+    found = {m: lines for m, lines in found.items() if lines}
+    allowed = {"hmr_ros.geometry.projection", "hmr_ros.training.body_losses"}  # project_to_letterbox calls project
+    assert set(found) <= allowed, found
 
 
 def test_module_imports_have_no_cycle():

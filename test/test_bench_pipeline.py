@@ -44,13 +44,13 @@ def test_bench_runs_a_tiny_grid_and_reports_stages_ratio_rss_and_verdicts(tmp_pa
 
 
 def gpu_case(window, fps, p99, device_mb, backend="tensorrt (cuda:0, fp16, TensorRT 10.3.0)"):
-    return {"variant": "w32", "input_size": 512, "window": window, "people": 10, "backend": backend, "fps": fps,
+    return {"width": "w32", "input_size": 512, "window": window, "people": 10, "backend": backend, "fps": fps,
             "end_to_end_ms": {"median": 1e3 / fps, "p99": p99}, "gpu_device_mb": device_mb}
 
 
 def test_verdicts_take_the_worst_window_of_the_fp16_target_cases():
     report = {"cases": [gpu_case(1, 180.0, 7.0, 1500.0), gpu_case(16, 95.0, 21.0, 2100.0)],
-              "window_ratio": [{"variant": "w32", "input_size": 512, "people": 10, "ratio": 1.9}],
+              "window_ratio": [{"width": "w32", "input_size": 512, "people": 10, "ratio": 1.9}],
               "rss": {"frames": 10_000, "drift_percent": -0.4, "backend": "tensorrt (cuda:0, fp16)"}}
     rows = {t: (m, v) for t, m, v in bench_pipeline.verdicts(report)}
     assert rows[">= 100 FPS end to end"] == ("95.0 FPS (slowest of T=1,16; tensorrt (cuda:0, fp16, TensorRT 10.3.0))",
@@ -60,7 +60,7 @@ def test_verdicts_take_the_worst_window_of_the_fp16_target_cases():
     assert rows["window 16 within 15 % of window 1"][1] == "FAIL"
     assert rows["host RSS flat (+-5 %) over 10,000 frames"][1] == "PASS"
     report["cases"] = [gpu_case(9, 140.0, 12.0, 1200.0)]
-    report["window_ratio"] = [{"variant": "w32", "input_size": 512, "people": 10, "ratio": 1.04}]
+    report["window_ratio"] = [{"width": "w32", "input_size": 512, "people": 10, "ratio": 1.04}]
     assert all(v == "PASS" for _, _, v in bench_pipeline.verdicts(report))
 
 

@@ -26,7 +26,7 @@ def test_round_trip_restores_identical_outputs(saved):
     model, path = saved
     fresh = build(2)
     stored = load_checkpoint(fresh, path)
-    assert stored["variant"] == "w32" and stored["window"] == 2
+    assert stored["width"] == "w32" and stored["window"] == 2
     image = torch.randint(0, 256, (1, 64, 64, 3), dtype=torch.uint8)
     with torch.inference_mode():
         for a, b in zip(model.frame_net(image), fresh.frame_net(image)):
@@ -124,10 +124,35 @@ def test_the_bundled_weights_ship_in_the_package_and_fit_the_node_defaults():
     assert path.is_file() and path.stat().st_size < 80e6
     stored = read_config(path)
     net = make_config(defaults()).network_config()
-    assert (stored["variant"], stored["input_size"]) == (net.variant, net.input_size) == ("w32", 128)
+    assert (stored["width"], stored["input_size"]) == (net.width, net.input_size) == ("w32", 128)
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as f:
         floats = {f.get_tensor(k).dtype for k in f.keys()} - {torch.int64, torch.int32, torch.bool}
     assert floats == {torch.float16}
     load_checkpoint(SIAM(net), path)
+
+
+def test_files_from_before_the_backbone_contract_name_the_width_variant_and_still_load(saved, tmp_path):
+    """Before backbones were pluggable the config said ``variant: w32`` (always an HRNet); such a file reads as
+    ``backbone: hrnet, width: w32`` and loads strictly, and a wrong width is still reported under its new name."""
+    import json
+
+    from safetensors import safe_open
+
+    from hmr_ros.checkpoint import CONFIG_KEY
+
+    model, path = saved
+    with safe_open(str(path), framework="pt") as f:
+        fields = json.loads(f.metadata()[CONFIG_KEY])
+    fields["variant"] = fields.pop("width")
+    del fields["backbone"]
+    old = tmp_path / "variant.safetensors"
+    save_file(load_file(str(path)), str(old), metadata={CONFIG_KEY: json.dumps(fields)})
+
+    stored = read_config(old)
+    assert "variant" not in stored and (stored["backbone"], stored["width"]) == ("hrnet", CFG.width)
+    assert SIAMConfig(**stored) == CFG
+    load_checkpoint(build(5), old)
+    with pytest.raises(ValueError, match="width='w32'/'w18'"):
+        load_checkpoint(build(6, SIAMConfig(**{**CFG.to_dict(), "width": "w18"})), old)

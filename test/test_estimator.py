@@ -214,9 +214,9 @@ def test_config_from_a_checkpoint_takes_its_architecture_and_leaves_deployment_c
     from hmr_ros.model.siam import SIAM
 
     path = tmp_path / "w18_96.safetensors"
-    save_checkpoint(SIAM(SIAMConfig(variant="w18", input_size=96, window=2, max_people=2)), path)
+    save_checkpoint(SIAM(SIAMConfig(width="w18", input_size=96, window=2, max_people=2)), path)
     cfg = EstimatorConfig.from_checkpoint(str(path), window=5, device="cpu")
-    assert (cfg.network.variant, cfg.network.input_size) == ("w18", 96)  # what the weights need
+    assert (cfg.network.width, cfg.network.input_size) == ("w18", 96)  # what the weights need
     assert (cfg.network.window, cfg.network.max_people) == (5, SIAMConfig().max_people)  # what the user chose
     assert cfg.checkpoint == str(path) and cfg.device == "cpu"
     with pytest.raises(FileNotFoundError):

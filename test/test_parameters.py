@@ -120,7 +120,7 @@ def test_every_range_of_a_tracker_parameter_makes_a_valid_tracker_config():
 @pytest.mark.parametrize("name,value,expected", [
     ("input_size", 32, "in [64, 1024]"),
     ("input_size", 200, "multiple of 32"),
-    ("variant", "w64", "one of 'w18', 'w32', 'w48'"),
+    ("width", "w64", "one of 'w18', 'w32', 'w48'"),
     ("window", 0, "in [1, 16]"),
     ("window", 17, "in [1, 16]"),
     ("mode", "sideways", "one of 'causal', 'centered'"),
@@ -148,10 +148,19 @@ def test_invalid_values_give_one_line_naming_the_parameter(name, value, expected
 def test_unknown_and_missing_parameters_are_rejected():
     with pytest.raises(ParameterError, match="unknown parameter.*input_sise"):
         make_config({**defaults(), "input_sise": 256})
+    # a params file from before the backbone contract says the new name
+    with pytest.raises(ParameterError, match="unknown parameter.*variant; 'variant' is now 'width'"):
+        make_config({**defaults(), "variant": "w32"})
     values = defaults()
     del values["window"]
     with pytest.raises(ParameterError, match="'window' is missing"):
         make_config(values)
+
+
+def test_a_renamed_parameter_keeps_its_old_flag():
+    parser = argparse.ArgumentParser()
+    add_cli_flags(parser, ("width",))
+    assert parser.parse_args(["--variant", "w18"]).width == "w18" == parser.parse_args(["--width", "w18"]).width
 
 
 def test_checkpoint_path_reaches_the_estimator_config():

@@ -5,7 +5,7 @@ reused. An artefact is reused only when everything that shaped it is unchanged:
 
 - ONNX graphs (``OnnxKey``): the network weights (hash of the state dict), the graph code (hash of every hmr_ros
   source the export imports, found by following the imports of ``GRAPH_ROOTS``), the PyTorch version (its
-  exporter writes the graph), and the architecture (``SIAMConfig.graph_dict()``: variant, input size S, window T,
+  exporter writes the graph), and the architecture (``SIAMConfig.graph_dict()``: width, input size S, window T,
   people K, mode, ...). Run-time choices (``RUNTIME_FIELDS``: the score threshold) are not part of any graph
   and not of the key, so changing them reuses the cached files.
 - TensorRT engines (``EngineKey``): the ONNX key of the graph dtype the precision needs (an FP16 engine is built
@@ -140,7 +140,7 @@ class OnnxKey:
 
     weights: str          # state_dict_hash of the network
     graph: str            # graph_code_hash of graph_sources
-    variant: str
+    width: str
     input_size: int       # S
     window: int           # T
     max_people: int       # K
@@ -157,7 +157,7 @@ class OnnxKey:
         cfg = network.config
         sources = graph_sources(package_dir)
         return cls(weights=weights or state_dict_hash(network), graph=graph_code_hash(package_dir, sources),
-                   variant=cfg.variant, input_size=cfg.input_size, window=cfg.window, max_people=cfg.max_people,
+                   width=cfg.width, input_size=cfg.input_size, window=cfg.window, max_people=cfg.max_people,
                    config=json.dumps(cfg.graph_dict(), sort_keys=True), graph_sources=sources,
                    torch_version=torch.__version__, dtype=dtype)
 
@@ -166,7 +166,7 @@ class OnnxKey:
             raise ValueError(f"OnnxKey.dtype={self.dtype!r}: expected one of {PRECISIONS}")
 
     def prefix(self) -> str:
-        return f"{self.variant}-s{self.input_size}-t{self.window}-k{self.max_people}-{self.dtype}"
+        return f"{self.width}-s{self.input_size}-t{self.window}-k{self.max_people}-{self.dtype}"
 
 
 #: ``EngineKey.flavour``: which TensorRT built the engine (backends/tensorrt_flavour.py).
@@ -379,7 +379,7 @@ def _tree_bytes(path: Path) -> int:
 
 def _describe(kind: str, key: dict, files: dict) -> str:
     onnx = key.get("onnx", key) if kind == "tensorrt" else key
-    what = (f"{onnx.get('variant')} S={onnx.get('input_size')} T={onnx.get('window')} K={onnx.get('max_people')} "
+    what = (f"{onnx.get('width')} S={onnx.get('input_size')} T={onnx.get('window')} K={onnx.get('max_people')} "
             f"{onnx.get('dtype', 'fp32')}")
     if kind == "tensorrt":
         on = f"{key.get('gpu_name')}, " if key.get("gpu_name") else ""

@@ -98,12 +98,13 @@ def _adapt(args) -> int:
 
     from hmr_ros.checkpoint import load_checkpoint, save_checkpoint
     from hmr_ros.cli.label import label_input
-    from hmr_ros.datasets.clips import mixture_batches, sources_from_specs
+    from hmr_ros.datasets.clips import sources_from_specs
+    from hmr_ros.training.mixture import mixture_batches
     from hmr_ros.datasets.pseudo_labels import PseudoLabels
     from hmr_ros.estimator import EstimatorConfig
     from hmr_ros.model.siam import SIAM
     from hmr_ros.smpl.body_model import load_body_model
-    from hmr_ros.training.loop import train, train_state_path
+    from hmr_ros.training.loop import TrainConfig, train, train_state_path
 
     if not args.out or not args.out.endswith(".safetensors"):
         print("error: --out must name the adapted weights, ending in .safetensors", file=sys.stderr)
@@ -154,9 +155,9 @@ def _adapt(args) -> int:
                                  network.window)
     state = work / "adapt.safetensors"
     resume = train_state_path(state).is_file()
-    train(network, args.steps, args.batch_clips, args.lr, device, 0, state, log_every=25,
-          init_checkpoint=None if resume else args.checkpoint, resume=resume, save_every=args.save_every,
-          progress=not args.quiet and sys.stderr.isatty(), body_model=body,
+    train(network, TrainConfig(steps=args.steps, batch_clips=args.batch_clips, lr=args.lr, device=device, seed=0,
+          out_path=state, log_every=25, init_checkpoint=None if resume else args.checkpoint, resume=resume,
+          save_every=args.save_every, progress=not args.quiet and sys.stderr.isatty()), body_model=body,
           clip_stream=lambda clips, seed: mixture_batches(sources, network, clips, seed, body, 0),
           log=lambda line: print(line, file=sys.stderr))
     model = SIAM(network)

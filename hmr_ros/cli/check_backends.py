@@ -40,7 +40,7 @@ def run(args) -> int:
 
     report = check_backends(config, frames=args.frames, device=args.device,
                             say=lambda message: print(message, file=sys.stderr, flush=True))
-    print(format_table(report, f"SIAM-{args.variant} input {args.input_size}, window {args.window}, "
+    print(format_table(report, f"SIAM-{args.width} input {args.input_size}, window {args.window}, "
                                f"K {args.max_people}, {args.frames} frames; reference torch cpu fp32"))
     print(tensorrt_summary(args.cache))
     print("all backends within tolerance" if report.ok else "FAILED: a backend is outside its tolerance or failed")

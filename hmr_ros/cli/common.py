@@ -7,14 +7,14 @@ from hmr_ros.model.siam import SIAMConfig
 from hmr_ros.parameters import add_cli_flags, config_from_args
 
 
-NETWORK_FLAGS = ("variant", "input_size", "window", "max_people", "mode", "checkpoint")
+NETWORK_FLAGS = ("backbone", "width", "input_size", "window", "max_people", "mode", "checkpoint")
 
 
 def network_args(p: argparse.ArgumentParser, **defaults) -> None:
     """The network flags every network command takes, derived from the node's parameter declaration
     (``hmr_ros.parameters``); ``defaults`` override a declared default for this command. Unlike the node, a
     command starts untrained unless given ``--checkpoint`` (a bundled name or a path): these commands build any
-    variant, and the bundled weights fit only theirs."""
+    width, and the bundled weights fit only theirs."""
     add_cli_flags(p, NETWORK_FLAGS, **{"checkpoint": "", **defaults})
 
 
@@ -35,3 +35,19 @@ def build_network(args):
     if args.checkpoint:
         load_checkpoint(model, args.checkpoint)
     return model.eval()
+
+
+def image_size(text: str) -> tuple[int, int]:
+    """argparse type of a ``WxH`` flag (``640x480``) -> (width, height) in pixels, both positive."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WxH such as 640x480, got {text!r}") from None
+    if w <= 0 or h <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive width and height (WxH), got {text!r}")
+    return w, h
+
+
+def image_sizes(text: str) -> list[tuple[int, int]]:
+    """argparse type of a ``WxH[,WxH...]`` flag (``640x480,480x640``) -> [(width, height), ...]."""
+    return [image_size(item) for item in text.split(",")]

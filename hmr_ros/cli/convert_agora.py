@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from hmr_ros.cli.common import image_size
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("convert-agora", help="AGORA's pickled SMPL tables -> npz (once, on files you trust)",
@@ -14,20 +16,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="folder for the npz files (one per table)")
     p.add_argument("--trust-pickles", action="store_true",
                    help="I downloaded these files from AGORA myself: unpickling them is safe")
-    p.add_argument("--table-size", default="3840x2160", help="the image size the tables' 2D joints are in (WxH)")
+    p.add_argument("--table-size", type=image_size, default="3840x2160",
+                   help="the image size the tables' 2D joints are in (WxH)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from hmr_ros.datasets.agora_convert import convert_table
 
-    try:
-        size = tuple(int(v) for v in args.table_size.lower().split("x"))
-    except ValueError:
-        size = ()
-    if len(size) != 2 or min(size) <= 0:
-        raise ValueError(f"--table-size: expected WxH such as 3840x2160, got {args.table_size!r}")
     for n, table in enumerate(args.tables, 1):
-        out = convert_table(table, args.out, trust=args.trust_pickles, resolution=size)
+        out = convert_table(table, args.out, trust=args.trust_pickles, resolution=args.table_size)
         print(f"[{n}/{len(args.tables)}] {table} -> {out}")
     return 0

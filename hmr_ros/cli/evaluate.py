@@ -3,32 +3,32 @@ from __future__ import annotations
 
 import argparse
 
-# Used when neither a flag nor the checkpoint's stored config says otherwise. Input 128 keeps the default bench
-# run at ~2 minutes on a 2-core CPU.
-FALLBACK = dict(variant="w32", input_size=128, window=9, max_people=16, mode="causal")
+from hmr_ros.cli.common import image_size
+
+#: The network when no checkpoint says otherwise (an untrained run): input 128 keeps the default bench run at ~2
+#: minutes on a 2-core CPU.
+UNTRAINED_INPUT_SIZE = 128
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from hmr_ros.cli.common import NETWORK_FLAGS
     from hmr_ros.eval.splits import SPLITS
-    from hmr_ros.model.siam import MODES, VARIANTS
+    from hmr_ros.parameters import add_cli_flags
 
     p = sub.add_parser("evaluate", help="MPJPE/PA-MPJPE/PVE/Accel/root error/F1 on the synthetic benchmark clips",
                        description="Run the node's per-frame path (Pipeline) on fixed synthetic clips never used in "
                                    "training, match people on 2D joints and report metrics, with two mean-pose "
-                                   "baselines. variant and input size default to the checkpoint's stored config; window, people and mode to "
-                                   + ", ".join(f"{k}={v}" for k, v in FALLBACK.items()) + ".")
-    p.add_argument("--checkpoint", default=None, help=".safetensors weights (default: untrained, with a warning)")
+                                   "baselines. The network is the checkpoint's (EstimatorConfig.from_checkpoint: its "
+                                   "backbone, width, input size; window 9, 16 people, causal) with any network flag "
+                                   "given here on top; without --checkpoint, an UNTRAINED network.")
+    # every network flag defaults to "not given", so the checkpoint's stored value stands unless one is
+    add_cli_flags(p, NETWORK_FLAGS, **{name: None for name in NETWORK_FLAGS})
     p.add_argument("--split", default="bench", choices=sorted(SPLITS),
                    help="clip set: bench (make_clip, the shipped weights' benchmark), varied (make_varied_clip, 1-8 "
                         "people, mixed motions, bench seeds); tiny and varied-tiny: CI smoke tests")
     p.add_argument("--shards", default=None, metavar="DIR",
                    help="with --split varied: read the clips of this bench shard directory (render-shards --split "
                         "bench: OUT/bench) instead of rendering them")
-    p.add_argument("--window", type=int, default=None, help="frames in the temporal window (T)")
-    p.add_argument("--input-size", type=int, default=None, help="network input side in pixels (multiple of 32)")
-    p.add_argument("--variant", default=None, choices=list(VARIANTS))
-    p.add_argument("--max-people", type=int, default=None, help="instance slots per frame (K)")
-    p.add_argument("--mode", default=None, choices=list(MODES))
     p.add_argument("--tracking", action="store_true", help="run the tracker after the network (default: raw output)")
     p.add_argument("--device", default="cpu", help="torch device ('auto' = cuda if available)")
     p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime", "tensorrt"],
@@ -45,7 +45,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--images", default=None, help="AGORA: the folder of the rendered images")
     p.add_argument("--trust-pickles", action="store_true",
                    help="AGORA: --root holds AGORA's own pickled tables, downloaded by you: convert them on the way")
-    p.add_argument("--image-size", default="1280x720", help="AGORA: the images' size, WxH (1280x720 or 3840x2160)")
+    p.add_argument("--image-size", type=image_size, default="1280x720",
+                   help="AGORA: the images' size, WxH (1280x720 or 3840x2160)")
     p.add_argument("--camera", default="00_16", help="Panoptic HD camera (panel_node)")
     p.add_argument("--dataset-split", default="test", choices=["train", "validation", "test"])
     p.add_argument("--joint-regressor", default=None, metavar="FILE.npy",
@@ -57,56 +58,37 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def stored_config(path: str | None) -> dict:
-    """The SIAMConfig fields stored in a checkpoint's metadata ({} without a checkpoint or metadata)."""
-    from safetensors import SafetensorError
+def estimator_config(args):
+    """The EstimatorConfig to evaluate: the checkpoint's network (``EstimatorConfig.from_checkpoint``) with each
+    network flag given on top; without a checkpoint, an untrained network of SIAMConfig's defaults at
+    ``UNTRAINED_INPUT_SIZE`` px. Raises FileNotFoundError / ValueError for a missing or unreadable checkpoint
+    and ValueError for an invalid network."""
+    from hmr_ros.cli.common import NETWORK_FLAGS
+    from hmr_ros.estimator import EstimatorConfig
+    from hmr_ros.model.siam import SIAMConfig
 
-    from hmr_ros.checkpoint import read_config, resolve_checkpoint
-
-    if not path:
-        return {}
-    resolved = resolve_checkpoint(path)  # a file, or bundled weights by name
-    if resolved is None or not resolved.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    try:
-        return read_config(resolved)
-    except (SafetensorError, OSError, ValueError) as e:
-        raise ValueError(f"checkpoint {path} is not a readable safetensors file: {e}") from e
-
-
-def network_config(args):
-    """The SIAMConfig to evaluate: each network flag, else the checkpoint's stored value, else ``FALLBACK``.
-    Architecture fields without a flag (dim, layers, ...) come from the file, so the weights always fit."""
-    import dataclasses
-
-    from hmr_ros.model.siam import DEPLOYMENT_FIELDS, SIAMConfig
-
-    stored = stored_config(args.checkpoint)
-    # window, people, mode and threshold are deployment choices (as in EstimatorConfig.from_checkpoint): the
-    # training run's values (a short window, few slots) would score a network the node never runs
-    known = {f.name for f in dataclasses.fields(SIAMConfig)} - set(DEPLOYMENT_FIELDS)
-    fields = {k: v for k, v in stored.items() if k in known}
-    for name, fallback in FALLBACK.items():
-        flag = getattr(args, name)
-        fields[name] = flag if flag is not None else fields.get(name, fallback)
-    network = SIAMConfig(**fields)
-    network.validate()
-    return network
+    given = {name: getattr(args, name) for name in NETWORK_FLAGS if name != "checkpoint"
+             and getattr(args, name) is not None}
+    run_as = dict(device=args.device, backend=args.backend, body_model=args.body_model)
+    if args.checkpoint:
+        config = EstimatorConfig.from_checkpoint(args.checkpoint, **given, **run_as)
+    else:
+        config = EstimatorConfig(SIAMConfig(**{"input_size": UNTRAINED_INPUT_SIZE, **given}), checkpoint=None,
+                                 **run_as)
+    config.network.validate()
+    return config
 
 
 def run(args) -> int:
     import json
     import sys
 
-    from hmr_ros.estimator import EstimatorConfig
     from hmr_ros.eval.benchmark import evaluate_checkpoint, format_report
 
-    network = network_config(args)
+    config = estimator_config(args)
     if not args.checkpoint:
         print("warning: no --checkpoint: evaluating an UNTRAINED network (random weights); the numbers only show "
               "that the evaluation runs", file=sys.stderr)
-    config = EstimatorConfig(network=network, checkpoint=args.checkpoint, device=args.device, backend=args.backend,
-                             body_model=args.body_model)
     progress = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
     if args.dataset in ("3dpw", "panoptic", "agora", "keypoints"):
         from hmr_ros.tracking.tracker import TrackerConfig
@@ -124,10 +106,7 @@ def run(args) -> int:
 
             if not args.images:
                 raise ValueError("--dataset agora needs --images (the folder of the rendered images)")
-            try:
-                width, height = (int(v) for v in args.image_size.lower().split("x"))
-            except ValueError:
-                raise ValueError(f"--image-size: expected WxH such as 1280x720, got {args.image_size!r}") from None
+            width, height = args.image_size
             result = evaluate_agora(config, args.root, args.images, width, height, tracking, progress,
                                     args.trust_pickles)
             text = format_agora(result)

@@ -25,7 +25,7 @@ def run(args) -> int:
 
     tolerance = args.tolerance if args.tolerance is not None else (1e-4 if args.dtype == "fp32" else 5e-2)
     model = build_network(args)
-    print(f"exporting SIAM-{args.variant} S={args.input_size} T={args.window} K={args.max_people} ({args.dtype}) "
+    print(f"exporting SIAM-{args.width} S={args.input_size} T={args.window} K={args.max_people} ({args.dtype}) "
           f"to {args.out} ...", flush=True)
     t = time.monotonic()
     paths = export_onnx(model, args.out, args.dtype)

@@ -14,7 +14,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args) -> int:
     model = build_network(args)
-    print(f"SIAM-{args.variant} (input {args.input_size}, window {args.window}, K {args.max_people}, {args.mode})")
+    print(f"SIAM-{args.width} (input {args.input_size}, window {args.window}, K {args.max_people}, {args.mode})")
     for name, n in model.parameter_counts().items():
         print(f"  {name:<11} {n:>12,d}  ({n / 1e6:6.2f} M)")
     flops = model.flop_counts()

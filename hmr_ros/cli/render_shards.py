@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from hmr_ros.cli.common import image_size
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("render-shards", help="render varied synthetic clips into OUT/<split>/clip_*.npz")
@@ -12,7 +14,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="train", choices=["train", "bench"])
     p.add_argument("--start", type=int, default=0, help="index of the first clip (to extend a split)")
     p.add_argument("--frames", type=int, default=16, help="frames per clip")
-    p.add_argument("--size", default=None, help="WxH for every clip (default: random landscape/portrait)")
+    p.add_argument("--size", type=image_size, default=None,
+                   help="WxH for every clip (default: random landscape/portrait)")
     p.add_argument("--people", type=int, default=None, help="people per clip (default: random 1-8)")
     p.add_argument("--format", default="jpeg", choices=["jpeg", "png"], help="frame encoding (png is lossless)")
     p.add_argument("--quality", type=int, default=95, help="JPEG quality")
@@ -28,11 +31,7 @@ def run(args) -> int:
 
     kwargs = {"num_frames": args.frames}
     if args.size:
-        try:
-            w, h = (int(x) for x in args.size.lower().split("x"))
-        except ValueError:
-            raise ValueError(f"--size must look like 640x480, got {args.size!r}") from None
-        kwargs["size"] = (w, h)
+        kwargs["size"] = args.size
     if args.people is not None:
         kwargs["num_people"] = args.people
     seeds = clip_seeds(args.split, args.clips, args.seed, args.start)

@@ -154,6 +154,8 @@ def _run(args, source, camera) -> int:
             sink.close()
     if sys.stderr.isatty() and not args.quiet:
         print(file=sys.stderr)  # end the progress bar's line
+    for kind, (count, message) in summary.notes.items():
+        print(f"note [{kind}] {message} ({count} {'frame' if count == 1 else 'frames'})", file=sys.stderr)
     for index, reason in summary.skipped[:20]:
         print(f"skipped frame {index}: {reason}", file=sys.stderr)
     if len(summary.skipped) > 20:

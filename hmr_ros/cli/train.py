@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hmr_ros.cli.common import network_args
+from hmr_ros.cli.common import image_sizes, network_args
+from hmr_ros.parameters import RENAMED
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -37,7 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="data processes per training process, rendering or reading clips (default: 0 on CPU; on "
                         "a GPU min(12, (cores - 2) / processes on this machine))")
     p.add_argument("--people", type=int, default=None, help="most people per clip (default: --max-people)")
-    p.add_argument("--image-sizes", default="640x480,480x640",
+    p.add_argument("--image-sizes", type=image_sizes, default="640x480,480x640",
                    help="rendered camera sizes WxH, comma separated (rendering cost grows with the pixels)")
     p.add_argument("--no-amp", action="store_true",
                    help="train in float32 (default: bfloat16 autocast, on CUDA and CPU)")
@@ -136,6 +137,8 @@ def resolve_args(args: argparse.Namespace) -> argparse.Namespace:
     parser = getattr(args, "_train_parser", None)
     actions = {a.dest: a for a in parser._actions} if parser is not None else {}
     values = read_config(args.config) if args.config else {}
+    # a run file written for an older release may name a renamed parameter (``variant``: now ``width``)
+    values = {RENAMED[k] if RENAMED.get(k) in actions and RENAMED[k] not in values else k: v for k, v in values.items()}
     unknown = sorted(k for k in values if k not in actions or k in ("help", "config"))
     if unknown:
         known = sorted(a.option_strings[0][2:] for d, a in actions.items() if d not in ("help", "config"))
@@ -176,9 +179,9 @@ def run(args) -> int:
     import os
 
     from hmr_ros.model.siam import SIAMConfig
-    from hmr_ros.training.loop import train
+    from hmr_ros.training.loop import TrainConfig, train
 
-    config = SIAMConfig(variant=args.variant, input_size=args.input_size, window=args.window,
+    config = SIAMConfig(width=args.width, input_size=args.input_size, window=args.window,
                         max_people=args.max_people, mode=args.mode)
     device = args.device
     if device == "auto":
@@ -189,17 +192,13 @@ def run(args) -> int:
     if workers is None:  # render or read in parallel when a GPU is waiting for data; torchrun's processes share the cores
         local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
         workers = 0 if device == "cpu" else max(0, min(12, ((os.cpu_count() or 1) - 2) // local))
-    try:
-        sizes = [tuple(int(v) for v in item.lower().split("x")) for item in args.image_sizes.split(",")]
-    except ValueError:
-        sizes = []
-    if not sizes or any(len(wh) != 2 for wh in sizes):
-        raise ValueError(f"--image-sizes: expected WxH[,WxH...] such as 640x480,480x640; got {args.image_sizes!r}")
+    sizes = args.image_sizes
     from hmr_ros.training import distributed
 
     clip_stream, body = None, None
     if args.dataset:
-        from hmr_ros.datasets.clips import mixture_batches, sources_from_specs
+        from hmr_ros.datasets.clips import sources_from_specs
+        from hmr_ros.training.mixture import mixture_batches
         from hmr_ros.smpl.body_model import load_body_model
 
         if args.shards:
@@ -213,14 +212,13 @@ def run(args) -> int:
             return mixture_batches(sources, config, clips, seed, augment_with, workers)
     extra = {"body_model": body} if body is not None else {}
     try:  # under torchrun every process runs this; training/distributed.py splits the batches
-        train(config, args.steps, args.batch_clips, args.lr, device, args.seed, args.out, args.log_every,
-              clip_stream=clip_stream, **extra,
-              init_checkpoint=args.checkpoint, backbone_weights=args.backbone_weights,
-              workers=workers, amp=not args.no_amp, save_every=args.save_every,
+        train(config, TrainConfig(steps=args.steps, batch_clips=args.batch_clips, lr=args.lr, device=device,
+              seed=args.seed, out_path=args.out, log_every=args.log_every, init_checkpoint=args.checkpoint,
+              backbone_weights=args.backbone_weights, amp=not args.no_amp, save_every=args.save_every,
               loss_weights=parse_loss_weights(args.loss_weights), resume=args.resume, log_csv=args.log_csv,
-              progress=sys.stderr.isatty() if args.progress is None else args.progress, shards=args.shards,
-              max_people=args.people, accumulate=args.accumulate,
-              **({} if args.shards or clip_stream is not None else {"image_sizes": sizes}))
+              progress=sys.stderr.isatty() if args.progress is None else args.progress, accumulate=args.accumulate),
+              clip_stream=clip_stream, **extra, workers=workers, shards=args.shards, max_people=args.people,
+              **{} if args.shards or clip_stream is not None else {"image_sizes": sizes})
     finally:
         distributed.stop(distributed.world_from_env())
     return 0

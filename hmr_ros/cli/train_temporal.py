@@ -6,6 +6,8 @@ Builds (or continues) the token cache of ``--clips`` clips in ``--cache DIR``, t
 from __future__ import annotations
 
 import argparse
+
+from hmr_ros.cli.common import image_sizes
 import dataclasses
 
 
@@ -22,7 +24,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0,
                    help="cache clip seed (and, + 1, the training seed); a cache directory holds one seed's clips")
     p.add_argument("--workers", type=int, default=1, help="clip-rendering processes while building the cache")
-    p.add_argument("--image-sizes", default="320x240,240x320,320x180", help="rendered camera sizes WxH, comma separated")
+    p.add_argument("--image-sizes", type=image_sizes, default="320x240,240x320,320x180",
+                   help="rendered camera sizes WxH, comma separated")
     p.add_argument("--loss-weights", default="accel=0",
                    help="NAME=W,... (default accel=0: the acceleration term costs T times the temporal network)")
     p.add_argument("--reinit-temporal", action="store_true",
@@ -48,8 +51,7 @@ def run(args) -> int:
     torch.manual_seed(args.seed)
     model = SIAM(cfg)  # --reinit-temporal: this fresh temporal network is the start
     load_checkpoint(model, path, part="frame_net." if args.reinit_temporal else "")
-    sizes = [tuple(int(v) for v in item.lower().split("x")) for item in args.image_sizes.split(",")]
-    build_cache(model, cfg, args.cache, args.clips, args.seed, workers=args.workers, image_sizes=sizes)
+    build_cache(model, cfg, args.cache, args.clips, args.seed, workers=args.workers, image_sizes=args.image_sizes)
     if args.build_only:
         return 0
     windows = load_cache(args.cache, model)

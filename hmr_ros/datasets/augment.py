@@ -1,4 +1,4 @@
-"""Augmentation of any clip (rendered or real, ``SyntheticClip``): horizontal flip with the left/right joint swap,
+"""Augmentation of any clip (rendered or real, ``Clip``): horizontal flip with the left/right joint swap,
 colour jitter, and (from ``training.dataset``) the random crop that zooms in. One random draw per clip, so every
 frame of a window gets the same transform and the motion stays consistent.
 
@@ -15,9 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from hmr_ros.datasets.people import joints_person, posed_person
-from hmr_ros.sim.clips import SyntheticClip, SyntheticFrame
 from hmr_ros.smpl.kinematic_tree import SMPL_JOINT_NAMES
-from hmr_ros.training.dataset import random_crop
+from hmr_ros.clips import Clip, ClipFrame, random_crop
 
 
 def _mirror_index() -> np.ndarray:
@@ -35,7 +34,7 @@ def mirror_pose(pose: np.ndarray) -> np.ndarray:
     return aa.reshape(np.shape(pose))
 
 
-def flip_clip(clip: SyntheticClip, body_model) -> SyntheticClip:
+def flip_clip(clip: Clip, body_model) -> Clip:
     """The clip mirrored left-right, people re-posed as their mirror images (see the module doc)."""
     width = clip.frames[0].rgb.shape[1]
     K = np.array(clip.K, np.float64)
@@ -57,11 +56,11 @@ def flip_clip(clip: SyntheticClip, body_model) -> SyntheticClip:
             root = np.asarray(p.joints[0], np.float64) * [-1.0, 1.0, 1.0]
             people.append(posed_person(body_model, p.betas, pose[:3], pose[3:], root - at_origin.joints[0], K,
                                        p.track_id))
-        frames.append(SyntheticFrame(np.ascontiguousarray(frame.rgb[:, ::-1]), frame.stamp, people))
-    return SyntheticClip(frames, K, clip.fps, clip.faces, {**clip.meta, "flipped": True})
+        frames.append(ClipFrame(np.ascontiguousarray(frame.rgb[:, ::-1]), frame.stamp, people))
+    return Clip(frames, K, clip.fps, clip.faces, {**clip.meta, "flipped": True})
 
 
-def jitter_colour(clip: SyntheticClip, rng: np.random.Generator, strength: float = 0.2) -> SyntheticClip:
+def jitter_colour(clip: Clip, rng: np.random.Generator, strength: float = 0.2) -> Clip:
     """Brightness, contrast and per-channel gain, each drawn once in [1 - strength, 1 + strength]."""
     gain = rng.uniform(1 - strength, 1 + strength, 3)
     contrast, brightness = rng.uniform(1 - strength, 1 + strength, 2)
@@ -70,12 +69,12 @@ def jitter_colour(clip: SyntheticClip, rng: np.random.Generator, strength: float
         x = frame.rgb.astype(np.float32)
         mean = x.mean()
         x = ((x - mean) * contrast + mean) * brightness * gain
-        frames.append(SyntheticFrame(np.clip(x, 0, 255).astype(np.uint8), frame.stamp, frame.people))
-    return SyntheticClip(frames, clip.K, clip.fps, clip.faces, clip.meta)
+        frames.append(ClipFrame(np.clip(x, 0, 255).astype(np.uint8), frame.stamp, frame.people))
+    return Clip(frames, clip.K, clip.fps, clip.faces, clip.meta)
 
 
-def augment(clip: SyntheticClip, rng: np.random.Generator, body_model, zoom: tuple[float, float] = (0.7, 1.0),
-            flip: float = 0.5, colour: float = 0.2) -> SyntheticClip:
+def augment(clip: Clip, rng: np.random.Generator, body_model, zoom: tuple[float, float] = (0.7, 1.0),
+            flip: float = 0.5, colour: float = 0.2) -> Clip:
     """Random crop (zoom), a flip with probability ``flip``, colour jitter of ``colour`` (0 = off)."""
     clip = random_crop(clip, rng, zoom)
     if rng.random() < flip:

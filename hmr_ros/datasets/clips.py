@@ -1,10 +1,10 @@
-"""Real datasets as training clips: the same ``SyntheticClip`` the synthetic data is, so ``clip_sample`` builds their
-targets (letterbox, centre heatmaps, SMPL targets, camera) exactly as for the rendered people, and a weighted
-mixture of sources feeds the training loop.
+"""Real datasets as clip sources: the same ``hmr_ros.clips.Clip`` the synthetic data is, so training's
+``clip_sample`` builds their targets (letterbox, centre heatmaps, SMPL targets, camera) exactly as for the rendered
+people, and ``training.mixture`` draws from a weighted list of them.
 
     sources = [("3dpw", lambda rng: threedpw_clips(ThreeDPW(root, "train", body), 9, rng=rng), 1.0),
                ("bedlam", lambda rng: bedlam_clips(BedlamScene(npz, images), body, 9, rng=rng), 2.0)]
-    data = mixture_batches(sources, cfg, batch_clips=8, seed=0, workers=4)   # ClipBatches
+    data = training.mixture.mixture_batches(sources, cfg, batch_clips=8, seed=0, workers=4)   # ClipBatches
 
 Video datasets give windows of T consecutive frames in which every actor's camera pose is valid; image datasets give
 pseudo-clips: the one image repeated T times (a person standing still; the temporal network sees no motion, and the
@@ -20,9 +20,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
-from hmr_ros.datasets.augment import augment
 from hmr_ros.datasets.bedlam import BedlamScene
 from hmr_ros.camera import default_intrinsics
 from hmr_ros.datasets.agora import AgoraTable
@@ -31,8 +29,7 @@ from hmr_ros.datasets.panoptic import COCO19, SMPL_SLOTS, PanopticSequence
 from hmr_ros.datasets.people import absent_person, joints_person, keypoint_person, posed_person
 from hmr_ros.datasets.pseudo_labels import CONFIDENT, PseudoLabels
 from hmr_ros.datasets.threedpw import ThreeDPW
-from hmr_ros.sim.clips import SyntheticClip, SyntheticFrame
-from hmr_ros.training.dataset import clip_sample, collate
+from hmr_ros.clips import Clip, ClipFrame
 
 
 def _read_rgb(path) -> np.ndarray:
@@ -48,7 +45,7 @@ def _in_order(items: list, rng: np.random.Generator | None) -> list:
 
 
 def threedpw_clips(data: ThreeDPW, window: int, stride: int | None = None, fps: float = 30.0,
-                   rng: np.random.Generator | None = None) -> Iterator[SyntheticClip]:
+                   rng: np.random.Generator | None = None) -> Iterator[Clip]:
     """Windows of ``window`` consecutive images of every sequence (every ``stride`` frames, default ``window``) in
     which every actor's camera pose is valid: sequence by sequence, or in a random order over all sequences when
     ``rng`` is given (so a batch mixes sequences; each sequence file is read once)."""
@@ -60,15 +57,15 @@ def threedpw_clips(data: ThreeDPW, window: int, stride: int | None = None, fps: 
         part = frames[name][start:start + window]
         if not all(p.valid for f in part for p in f.people):
             continue
-        out = [SyntheticFrame(_read_rgb(f.image_path), f.index / fps,
+        out = [ClipFrame(_read_rgb(f.image_path), f.index / fps,
                               [posed_person(data.body_model, p.betas, p.global_orient, p.body_pose, p.translation,
                                             f.K, p.actor) for p in f.people]) for f in part]
-        yield SyntheticClip(out, part[0].K, fps, data.body_model.faces, {"dataset": "3dpw", "sequence": name,
+        yield Clip(out, part[0].K, fps, data.body_model.faces, {"dataset": "3dpw", "sequence": name,
                                                                         "start": start})
 
 
 def bedlam_clips(scenes: BedlamScene | list[BedlamScene], body_model, window: int, allow_smplx_betas: bool = False,
-                 fps: float = 30.0, rng: np.random.Generator | None = None) -> Iterator[SyntheticClip]:
+                 fps: float = 30.0, rng: np.random.Generator | None = None) -> Iterator[Clip]:
     """Every labelled image of ``scenes`` as a pseudo-clip of ``window`` copies, in file order or, with ``rng``, in
     a random order over all scenes. SMPL-X labels need ``allow_smplx_betas`` (their betas are not SMPL's; see
     ``datasets.bedlam``)."""
@@ -83,8 +80,8 @@ def bedlam_clips(scenes: BedlamScene | list[BedlamScene], body_model, window: in
         rgb = _read_rgb(image.path)
         people = [posed_person(body_model, p.betas, p.global_orient, p.body_pose, p.translation, image.K, k)
                   for k, p in enumerate(image.people)]
-        frames = [SyntheticFrame(rgb, t / fps, people) for t in range(window)]
-        yield SyntheticClip(frames, image.K, fps, body_model.faces, {"dataset": "bedlam", "image": str(image.path)})
+        frames = [ClipFrame(rgb, t / fps, people) for t in range(window)]
+        yield Clip(frames, image.K, fps, body_model.faces, {"dataset": "bedlam", "image": str(image.path)})
 
 
 #: Panoptic joints below this confidence are not annotated (the protocol's threshold too).
@@ -104,7 +101,7 @@ def _panoptic_joints(person) -> np.ndarray:
 
 
 def panoptic_clips(sequences: list[PanopticSequence], window: int, rng: np.random.Generator | None = None,
-                   fps: float = 29.97) -> Iterator[SyntheticClip]:
+                   fps: float = 29.97) -> Iterator[Clip]:
     """Windows of ``window`` consecutive HD frames of each sequence's camera, every ``window`` frames, in a random
     order with ``rng``. A window holds the people whose pelvis is reconstructed in all of its frames (slot = their
     rank by Panoptic id); windows with nobody are skipped. Images keep their lens distortion, the joints are
@@ -122,9 +119,9 @@ def panoptic_clips(sequences: list[PanopticSequence], window: int, rng: np.rando
         out = []
         for f in part:
             by_id = {p.id: p for p in f.people}
-            out.append(SyntheticFrame(_read_rgb(f.image_path), f.index / fps,
+            out.append(ClipFrame(_read_rgb(f.image_path), f.index / fps,
                                       [joints_person(_panoptic_joints(by_id[pid]), f.K, pid) for pid in ids]))
-        yield SyntheticClip(out, part[0].K, fps, np.zeros((0, 3), np.int64),
+        yield Clip(out, part[0].K, fps, np.zeros((0, 3), np.int64),
                             {"dataset": "panoptic", "sequence": sequences[i].folder.name, "start": start})
 
 
@@ -143,7 +140,7 @@ def _coco_keypoints(person) -> np.ndarray | None:
 
 
 def coco_clips(data: CocoKeypoints, window: int, rng: np.random.Generator | None = None,
-               fps: float = 30.0) -> Iterator[SyntheticClip]:
+               fps: float = 30.0) -> Iterator[Clip]:
     """Every usable COCO image as a pseudo-clip of ``window`` copies, in a random order with ``rng``; the default
     intrinsics (``camera.default_intrinsics``). Images with a crowd region or a person without both hips labelled
     are skipped: the centre heatmap has no ignore mask, so such a person would be taught as background."""
@@ -158,12 +155,12 @@ def coco_clips(data: CocoKeypoints, window: int, rng: np.random.Generator | None
         K = default_intrinsics(image.width, image.height)
         rgb = _read_rgb(image.path)
         people = [keypoint_person(uv, K, k) for k, uv in enumerate(points)]
-        yield SyntheticClip([SyntheticFrame(rgb, t / fps, people) for t in range(window)], K, fps,
+        yield Clip([ClipFrame(rgb, t / fps, people) for t in range(window)], K, fps,
                             np.zeros((0, 3), np.int64), {"dataset": "coco", "image": str(image.path)})
 
 
 def agora_clips(tables: list[AgoraTable], window: int, rng: np.random.Generator | None = None,
-                fps: float = 30.0) -> Iterator[SyntheticClip]:
+                fps: float = 30.0) -> Iterator[Clip]:
     """Every AGORA image as a pseudo-clip of ``window`` copies (random order with ``rng``): its people with their 24
     SMPL joints in metres (the tables hold joints and vertices, not the fits' parameters), occluded people included,
     since they are in the picture; people behind the camera are left out."""
@@ -174,7 +171,7 @@ def agora_clips(tables: list[AgoraTable], window: int, rng: np.random.Generator 
         if not people:
             continue
         rgb = _read_rgb(image.image_path)
-        yield SyntheticClip([SyntheticFrame(rgb, t / fps, people) for t in range(window)], image.K, fps,
+        yield Clip([ClipFrame(rgb, t / fps, people) for t in range(window)], image.K, fps,
                             np.zeros((0, 3), np.int64), {"dataset": "agora", "image": str(image.image_path)})
 
 
@@ -207,7 +204,7 @@ def _pseudo_person(person, K: np.ndarray):
 
 
 def pseudo_clips(labels: PseudoLabels, window: int, rng: np.random.Generator | None = None,
-                 stride: int | None = None) -> Iterator[SyntheticClip]:
+                 stride: int | None = None) -> Iterator[Clip]:
     """Windows of ``window`` consecutive training frames (before ``holdout_from``, every ``stride`` frames, default
     ``window // 2``) of a label directory (``label``), in a random order with ``rng``: slot k is the window's k-th
     track, absent from the frames it is not in (``people.absent_person``); each person known by their confident
@@ -227,15 +224,15 @@ def pseudo_clips(labels: PseudoLabels, window: int, rng: np.random.Generator | N
         for f in part:
             by_id = {p.id: p for p in f.people}
             people = [_pseudo_person(by_id[t], K) if t in by_id else absent_person(t) for t in ids]
-            out.append(SyntheticFrame(_read_rgb(f.image), f.stamp, people))
-        yield SyntheticClip(out, K, labels.fps, np.zeros((0, 3), np.int64),
+            out.append(ClipFrame(_read_rgb(f.image), f.stamp, people))
+        yield Clip(out, K, labels.fps, np.zeros((0, 3), np.int64),
                             {"dataset": "pseudo", "root": str(labels.root), "start": part[0].frame})
 
 
-def shard_clips(folder, window: int, rng: np.random.Generator | None = None) -> Iterator[SyntheticClip]:
+def shard_clips(folder, window: int, rng: np.random.Generator | None = None) -> Iterator[Clip]:
     """The pre-rendered synthetic clips of a shard directory (``render-shards``' OUT/train), in a random order with
     ``rng``, each cut to ``window`` frames at a random start: the synthetic half of a real-data mixture."""
-    from hmr_ros.sim.shards import read_clip
+    from hmr_ros.clip_files import read_clip
 
     paths = sorted(Path(folder).glob("clip_*.npz"))
     for path in _in_order(paths, rng):
@@ -243,57 +240,11 @@ def shard_clips(folder, window: int, rng: np.random.Generator | None = None) -> 
         if len(clip.frames) < window:
             continue
         start = 0 if rng is None else int(rng.integers(len(clip.frames) - window + 1))
-        yield SyntheticClip(clip.frames[start:start + window], clip.K, clip.fps, clip.faces, clip.meta)
+        yield Clip(clip.frames[start:start + window], clip.K, clip.fps, clip.faces, clip.meta)
 
 
 #: A mixture source: (name, a function of an RNG returning one epoch of clips in an order drawn from it, weight).
-Source = tuple[str, Callable[[np.random.Generator], Iterable[SyntheticClip]], float]
-
-
-class MixtureClips(torch.utils.data.IterableDataset):
-    """An endless stream of clip samples (``clip_sample``), each from a source drawn with probability proportional
-    to its weight. Every DataLoader worker draws its own stream from ``SeedSequence([seed, worker])``: its own
-    source picks, epoch orders and augmentations."""
-
-    def __init__(self, sources: list[Source], cfg, seed: int = 0, augment_with=None):
-        super().__init__()
-        if not sources or any(w <= 0 for _, _, w in sources):
-            raise ValueError("mixture_batches: give at least one source, every weight > 0")
-        self.sources, self.cfg, self.seed, self.augment_with = sources, cfg, seed, augment_with
-
-    def __iter__(self):
-        info = torch.utils.data.get_worker_info()
-        rng = np.random.default_rng(np.random.SeedSequence([self.seed, 0 if info is None else info.id]))
-        weights = np.array([w for _, _, w in self.sources], np.float64)
-        streams = [iter(make(rng)) for _, make, _ in self.sources]
-
-        def next_sample(i: int):
-            for _ in range(2):
-                for clip in streams[i]:
-                    if self.augment_with is not None:
-                        clip = augment(clip, rng, self.augment_with)
-                    try:
-                        return clip_sample(clip, self.cfg)
-                    except ValueError:  # too many people or too short for this network: skip it
-                        continue
-                streams[i] = iter(self.sources[i][1](rng))  # the next epoch of this source, in a new order
-            raise ValueError(f"mixture_batches: source {self.sources[i][0]} gives no usable clip")
-
-        while True:
-            yield next_sample(int(rng.choice(len(self.sources), p=weights / weights.sum())))
-
-
-def mixture_batches(sources: list[Source], cfg, batch_clips: int, seed: int = 0, augment_with=None,
-                    workers: int = 0) -> Iterator:
-    """Endless ``ClipBatch``es of ``batch_clips`` clips from :class:`MixtureClips`; a source that runs out starts
-    another epoch. Clips with more people than ``cfg.max_people`` or shorter than the window are skipped.
-    ``augment_with``: a body model to augment every clip (``datasets.augment``: crop, flip, colour). ``workers``:
-    DataLoader processes that read, decode and pose clips in parallel (0 = in this process), each with its own
-    stream, so the batches (not their statistics) depend on the worker count."""
-    dataset = MixtureClips(sources, cfg, seed, augment_with)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_clips, collate_fn=collate, num_workers=workers,
-                                         persistent_workers=workers > 0, prefetch_factor=2 if workers > 0 else None)
-    return iter(loader)
+Source = tuple[str, Callable[[np.random.Generator], Iterable[Clip]], float]
 
 
 def sources_from_specs(specs: list[str], body_model, window: int, bedlam_images: str | None = None,

@@ -29,6 +29,7 @@ import numpy as np
 
 from hmr_ros.bodies import Body
 from hmr_ros.datasets.agora import AgoraImage
+from hmr_ros.geometry.projection import project
 
 IOU_THRESHOLD = 0.1
 JOINTS = 24
@@ -80,12 +81,6 @@ def match_agora(pred2d: list[np.ndarray], gt2d: list[np.ndarray], valid: list[bo
 def hip_aligned(points: np.ndarray, joints: np.ndarray) -> np.ndarray:
     """``points`` relative to the midpoint of the hips of ``joints`` (24, 3)."""
     return points - (joints[HIPS[0]] + joints[HIPS[1]]) / 2.0
-
-
-def project(points: np.ndarray, K: np.ndarray) -> np.ndarray:
-    """(N, 3) camera-frame points -> (N, 2) pixels (depth clamped at 1 mm: a point behind the camera lands far)."""
-    z = np.maximum(points[:, 2:3], 1e-3)
-    return points[:, :2] / z * [K[0, 0], K[1, 1]] + [K[0, 2], K[1, 2]]
 
 
 @dataclass

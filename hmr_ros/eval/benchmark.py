@@ -328,7 +328,7 @@ def format_report(report: dict) -> str:
     net = report["network"]
     lines = [
         f"split {report['split']}: {len(report['clips'])} clips, {report['frames']} frames, "
-        f"{report['person_frames']} person-frames; SIAM-{net['variant']} input {net['input_size']}, window "
+        f"{report['person_frames']} person-frames; SIAM-{net['width']} input {net['input_size']}, window "
         f"{net['window']}, K {net['max_people']}, {net['mode']}; "
         f"{'UNTRAINED (random weights)' if report['untrained'] else report['checkpoint']}"
         f"{', tracking on' if report['tracking'] else ''}; {report['backend']}",

@@ -33,8 +33,6 @@ from hmr_ros.backends.tensorrt_backend import tensorrt_available
 #: a broken export is off by hundreds of mm), not FP16's tail.
 TOLERANCE_MM = {"fp32": {"p95": 0.1, "max": 0.1}, "fp16": {"p95": 10.0, "max": 40.0}}
 REFERENCE = ("torch", "cpu", "fp32")
-#: Input pixels per centre-heatmap cell (the heatmap is S/4 x S/4, model/siam.py).
-STRIDE = 4
 
 
 @dataclass
@@ -236,7 +234,7 @@ def check_backends(config, frames: int = 12, device: str = "auto",
             row.note = f"failed: {type(e).__name__}: {e}"
             rows.append(row)
             continue
-        cell = STRIDE * images[0].shape[0] / base.network.input_size  # square frames: one heatmap cell in px
+        cell = base.network.stride * images[0].shape[0] / base.network.input_size  # square frames: one heatmap cell, px
         agreement = compare_bodies(reference, outputs, config.network.score_threshold, cell)
         row.max_vertex_mm, row.max_joint_mm, row.p95_vertex_mm = (agreement.max_vertex_mm, agreement.max_joint_mm,
                                                                   agreement.p95_vertex_mm)

@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from hmr_ros.sim.clips import SyntheticClip, make_clip
-from hmr_ros.sim.shards import clip_seeds, list_shards, read_clip
+from hmr_ros.clips import Clip
+from hmr_ros.sim.clips import make_clip
+from hmr_ros.sim.shards import clip_seeds
+from hmr_ros.clip_files import list_shards, read_clip
 from hmr_ros.sim.varied import make_varied_clip
 from hmr_ros.smpl.body_model import BodyModel
 
@@ -78,7 +80,7 @@ SPLITS: dict[str, tuple[ClipSpec, ...]] = {
 }
 
 
-def render_clip(spec: ClipSpec, body_model: BodyModel) -> SyntheticClip:
+def render_clip(spec: ClipSpec, body_model: BodyModel) -> Clip:
     """The clip ``spec`` describes, posed with ``body_model`` (:func:`make_clip` or :func:`make_varied_clip`)."""
     if spec.generator == "varied":
         size = None if spec.width is None else (spec.width, spec.height)
@@ -88,14 +90,14 @@ def render_clip(spec: ClipSpec, body_model: BodyModel) -> SyntheticClip:
                      fps=spec.fps, seed=spec.seed, body_model=body_model)
 
 
-def as_rendered(spec: ClipSpec, clip: SyntheticClip) -> ClipSpec:
+def as_rendered(spec: ClipSpec, clip: Clip) -> ClipSpec:
     """``spec`` with the values the clip was rendered with (drawn fields filled, the people actually placed)."""
     h, w = clip.frames[0].rgb.shape[:2]
     return dataclasses.replace(spec, num_people=len(clip.frames[0].people), num_frames=len(clip.frames), width=w,
                                height=h, fps=float(clip.fps))
 
 
-def shard_clips(directory: str | Path, body_model: BodyModel) -> Iterator[tuple[ClipSpec, SyntheticClip]]:
+def shard_clips(directory: str | Path, body_model: BodyModel) -> Iterator[tuple[ClipSpec, Clip]]:
     """The clips of a ``bench`` shard directory, each checked to carry the bench seed of its index."""
     paths = list_shards(directory)
     if not paths:

@@ -22,6 +22,7 @@ import torch
 from hmr_ros.bodies import Body
 from hmr_ros.datasets.threedpw import Frame3DPW
 from hmr_ros.eval.metrics import accel_error, match_people, match_threshold, mpjpe, pa_mpjpe, pve
+from hmr_ros.geometry.projection import project
 from hmr_ros.geometry.rotations_np import rotmat_from_rotvec
 
 LSP_HIPS = (2, 3)  # right hip, left hip in the 14-joint LSP order
@@ -37,11 +38,6 @@ class ProtocolReport:
     matched: int = 0                 # actor-frames scored
     missed: int = 0                  # valid actor-frames nobody was matched to
     per_frame: dict = field(default_factory=dict)  # name -> list of per actor-frame errors
-
-
-def _project(K: np.ndarray, points: np.ndarray) -> np.ndarray:
-    z = np.maximum(points[..., 2:3], 1e-6)
-    return (points[..., :2] / z) * np.diag(K)[:2] + K[:2, 2]
 
 
 class ThreeDPWProtocol:
@@ -84,8 +80,8 @@ class ThreeDPWProtocol:
             if not people:
                 continue
             gts = [self._gt(p) for p in people]
-            boxes = np.array([np.r_[uv.min(0), uv.max(0)] for uv in (_project(frame.K, v) for v, _ in gts)])
-            gt_2d = np.array([_project(frame.K, j[0]) for _, j in gts]).reshape(-1, 1, 2)
+            boxes = np.array([np.r_[uv.min(0), uv.max(0)] for uv in (project(v, frame.K) for v, _ in gts)])
+            gt_2d = np.array([project(j[0], frame.K) for _, j in gts]).reshape(-1, 1, 2)
             pred_2d = np.array([b.center for b in preds], np.float64).reshape(-1, 1, 2)
             match = np.full(len(people), -1)
             for g, p in match_people(pred_2d, gt_2d, match_threshold(boxes)):

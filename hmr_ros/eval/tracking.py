@@ -1,4 +1,4 @@
-"""Tracking metrics on the synthetic scenarios of :mod:`hmr_ros.sim.tracking_scenarios`.
+"""Tracking metrics on the synthetic scenarios of :mod:`hmr_ros.eval.tracking_scenarios`.
 
 :func:`evaluate` scores a tracker's outputs: CLEAR-MOT style ID switches against the ground-truth identity, plus id
 transfers (one output id on two people), MOTA, MPJPE (mm, root-relative and camera frame) and the acceleration
@@ -15,7 +15,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from hmr_ros.bodies import Body
-from hmr_ros.sim.tracking_scenarios import (
+from hmr_ros.eval.tracking_scenarios import (
     Detection,
     DetectorNoise,
     KinematicSkeleton,

@@ -118,14 +118,14 @@ class InstanceHead(nn.Module):
     """Fused features -> heatmap -> top-K tokens.
 
     Args:
-        in_channels: the backbone's four branch widths.
+        in_channels: channels of each backbone map, finest first (the backbone's ``out_channels``).
         dim: D, token width.
         max_people: K.
-        stride: backbone output stride of the fused grid (4 for HRNet).
+        stride: backbone output stride of the fused grid (the backbone's STRIDE; 4 for HRNet).
         input_size: S, when known, to precompute the top-K tie-break order for the S/stride grid.
     """
 
-    def __init__(self, in_channels: list[int], dim: int, max_people: int, stride: int = 4,
+    def __init__(self, in_channels: list[int], dim: int, max_people: int, stride: int,
                  input_size: int | None = None):
         super().__init__()
         self.max_people, self.stride = max_people, stride

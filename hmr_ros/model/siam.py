@@ -13,12 +13,11 @@ import torch
 from torch import nn
 
 from hmr_ros.model.fd import FeatureDecomposition
-from hmr_ros.model.hrnet import HRNet
+from hmr_ros.model.backbones import BACKBONES, backbone_class, build_backbone
 from hmr_ros.model.instances import InstanceHead
 from hmr_ros.model.sia import SIA
 from hmr_ros.model.smpl_head import SMPLHead, SMPLParams
 
-VARIANTS = ("w18", "w32", "w48")
 MODES = ("causal", "centered")
 #: ImageNet statistics, applied inside the graph so callers (and engines) take plain uint8 RGB.
 RGB_MEAN = (0.485, 0.456, 0.406)
@@ -38,7 +37,8 @@ class SIAMConfig:
     """Architecture of one SIAM network, plus the default detection threshold. ``SIAM(cfg)`` reads every field
     and raises ValueError for invalid values (``validate``)."""
 
-    variant: str = "w32"          # HRNet width: "w18" | "w32" | "w48"
+    backbone: str = "hrnet"       # model/backbones name
+    width: str = "w32"            # the backbone's width; HRNet: "w18" | "w32" | "w48"
     input_size: int = 512         # S, letterboxed square side in pixels, multiple of 32
     max_people: int = 16          # K, instance slots per frame
     window: int = 9               # T, frames the temporal network sees
@@ -56,8 +56,10 @@ class SIAMConfig:
         def bad(name: str, expected: str) -> ValueError:
             return ValueError(f"SIAMConfig.{name}={getattr(self, name)!r}: expected {expected}")
 
-        if self.variant not in VARIANTS:
-            raise bad("variant", f"one of {VARIANTS}")
+        if self.backbone not in BACKBONES:
+            raise bad("backbone", f"one of {sorted(BACKBONES)}")
+        if self.width not in backbone_class(self.backbone).WIDTHS:
+            raise bad("width", f"one of {backbone_class(self.backbone).WIDTHS} for backbone {self.backbone!r}")
         if self.mode not in MODES:
             raise bad("mode", f"one of {MODES}")
         if self.input_size < 64 or self.input_size % 32:
@@ -79,6 +81,11 @@ class SIAMConfig:
         return {k: v for k, v in asdict(self).items() if k not in RUNTIME_FIELDS}
 
     @property
+    def stride(self) -> int:
+        """Input pixels per cell of the backbone's finest map: the centre grid is S / stride cells a side."""
+        return backbone_class(self.backbone).STRIDE
+
+    @property
     def output_index(self) -> int:
         """Window slot whose people TemporalNet outputs (0 = oldest)."""
         return self.window - 1 if self.mode == "causal" else self.window // 2
@@ -95,9 +102,9 @@ class FrameNet(nn.Module):
     def __init__(self, cfg: SIAMConfig):
         super().__init__()
         self.score_threshold = float(cfg.score_threshold)
-        self.backbone = HRNet(cfg.variant)
+        self.backbone = build_backbone(cfg.backbone, cfg.width)
         self.head = InstanceHead(list(self.backbone.out_channels), cfg.dim, cfg.max_people,
-                                 input_size=cfg.input_size)
+                                 stride=self.backbone.STRIDE, input_size=cfg.input_size)
         self.register_buffer("rgb_mean", torch.tensor(RGB_MEAN).view(1, 3, 1, 1) * 255.0, persistent=False)
         self.register_buffer("rgb_std", torch.tensor(RGB_STD).view(1, 3, 1, 1) * 255.0, persistent=False)
 
@@ -107,7 +114,7 @@ class FrameNet(nn.Module):
         return (image.float().permute(0, 3, 1, 2) - self.rgb_mean) / self.rgb_std
 
     def features(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Fused map (B, D, S/4, S/4) and heatmap logits (B, 1, S/4, S/4); for training."""
+        """Fused map (B, D, S/s, S/s) and heatmap logits (B, 1, S/s, S/s), s the backbone stride; for training."""
         return self.head.features(self.backbone(self.normalize(image)))
 
     def detect(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

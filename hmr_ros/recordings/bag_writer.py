@@ -13,15 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
-from hmr_ros.bodies import Body, box_roi
+from hmr_ros import topics
+from hmr_ros.bodies import Body
 from hmr_ros.markers import MARKER_ALPHA, MARKER_NS, STAMP_SENTINEL, SplicedMarkers, sentinel_point
 from hmr_ros.palette import people_colors
 from hmr_ros.recordings.sources import SourceFrame
+from hmr_ros.smpl_human import fill_smpl_human
 
-SMPL_TOPIC = "/humans/smpl"
-MARKER_TOPIC = "/humans/smpl/markers"
-SMPL_TYPE = "hmr_ros/msg/SMPLHumanArray"
-MARKER_TYPE = "visualization_msgs/msg/MarkerArray"
+SMPL_TOPIC = topics.absolute(topics.SMPL)
+MARKER_TOPIC = topics.absolute(topics.MARKERS)
+SMPL_TYPE, MARKER_TYPE = topics.SMPL_TYPE, topics.MARKER_TYPE
 MESSAGES = ("SMPLHuman", "SMPLHumanArray")
 
 
@@ -147,17 +148,8 @@ class ResultBag:
         self.messages += 2
 
     def _human(self, body: Body, width: int, height: int):
-        s = self.store
-        human = default_message(s, "hmr_ros/msg/SMPLHuman")
-        human.id, human.score = body.id, float(body.score)
-        human.betas = np.asarray(body.betas, np.float32).reshape(10)
-        human.global_orient = np.asarray(body.global_orient, np.float32).reshape(3)
-        human.body_pose = np.asarray(body.body_pose, np.float32).reshape(69)
-        human.translation.x, human.translation.y, human.translation.z = (float(v) for v in np.reshape(body.translation, 3))
-        Point = s.types["geometry_msgs/msg/Point"]
-        human.joints = [Point(x=float(x), y=float(y), z=float(z)) for x, y, z in np.reshape(body.joints, (24, 3))]
-        human.roi.x_offset, human.roi.y_offset, human.roi.width, human.roi.height = box_roi(body.box, width, height)
-        return human
+        return fill_smpl_human(default_message(self.store, "hmr_ros/msg/SMPLHuman"), body, width, height,
+                               self.store.types["geometry_msgs/msg/Point"])
 
     def close(self) -> None:
         self.writer.close()

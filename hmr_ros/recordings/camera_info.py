@@ -1,38 +1,21 @@
 """Camera intrinsics from a ROS ``camera_calibration`` YAML file (what ``cameracalibrator`` and
 ``camera_info_manager`` write), without ROS.
 
-    calib = read_camera_yaml("head_camera.yaml")    # CameraYaml(K (3, 3), width, height, name)
-    K = calib.K_for(640, 480)                       # scaled when the images are not the calibrated size
+    calib = read_camera_yaml("head_camera.yaml")    # camera_messages.Calibration(K (3, 3), width, height)
+    K, note = calib.K_for(640, 480)                 # the node's size policy (camera_messages.Calibration.K_for)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import yaml
 
-
-@dataclass(frozen=True)
-class CameraYaml:
-    """K: (3, 3) pixels; width, height: the calibrated image size (0 when the file does not say)."""
-
-    K: np.ndarray
-    width: int
-    height: int
-    name: str = ""
-
-    def K_for(self, width: int, height: int) -> np.ndarray:
-        """K for images of ``width`` x ``height``: scaled per axis when they differ from the calibrated size
-        (images resized after calibration), else K itself."""
-        if not self.width or not self.height or (width, height) == (self.width, self.height):
-            return self.K
-        sx, sy = width / self.width, height / self.height
-        return np.diag([sx, sy, 1.0]) @ self.K
+from hmr_ros.camera_messages import Calibration
 
 
-def read_camera_yaml(path: str | Path) -> CameraYaml:
-    """Parse ``camera_matrix`` (and ``image_width``/``image_height``/``camera_name``); ValueError saying what is
+def read_camera_yaml(path: str | Path) -> Calibration:
+    """Parse ``camera_matrix`` (and ``image_width``/``image_height``); ValueError saying what is
     wrong for anything else (missing file, not YAML, no 3x3 matrix, non-finite or non-positive focal lengths)."""
     path = Path(path)
     try:
@@ -55,4 +38,4 @@ def read_camera_yaml(path: str | Path) -> CameraYaml:
         width, height = int(doc.get("image_width") or 0), int(doc.get("image_height") or 0)
     except (TypeError, ValueError):
         raise ValueError(f"camera info {path}: image_width/image_height must be integers") from None
-    return CameraYaml(K, width, height, str(doc.get("camera_name") or ""))
+    return Calibration(K, width, height, source=f"calibration file {path.name}")

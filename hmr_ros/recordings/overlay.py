@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from hmr_ros.sim.render import render_meshes
+from hmr_ros.render.meshes import render_meshes
 
 __all__ = ["MESH_ALPHA", "draw_overlay", "ink"]
 

@@ -2,8 +2,10 @@
 
     summary = run_recording(source, pipeline, sinks, camera=None, progress=print_bar, stop=lambda: interrupted)
 
-Per frame: the intrinsics are the recording's own (a bag's CameraInfo), else ``camera`` (a calibration YAML,
-scaled to the image size), else the documented default (``hmr_ros.camera.default_intrinsics``). A frame the source
+Per frame: the intrinsics are the recording's own (a bag's CameraInfo), else ``camera`` (a calibration YAML, by the
+node's size policy: ``camera_messages.Calibration.K_for``), else the documented default
+(``hmr_ros.camera.default_intrinsics``). What the source and the calibration note (a CameraInfo ignored, scaled,
+for another size) is counted by kind in ``RunSummary.notes``. A frame the source
 could not decode, or that the pipeline rejects (NaN intrinsics, an empty image, ...), is recorded in
 ``RunSummary.skipped`` with its reason and handed to the sinks' ``skip`` (the overlay shows it), never fatal.
 ``stop()`` is asked between frames, so Ctrl-C finishes the current frame; the caller closes the sinks.
@@ -19,7 +21,7 @@ import numpy as np
 from hmr_ros.bodies import Body
 from hmr_ros.camera import resolve_intrinsics
 from hmr_ros.pipeline import Pipeline
-from hmr_ros.recordings.camera_info import CameraYaml
+from hmr_ros.camera_messages import Calibration, Note
 from hmr_ros.recordings.sources import Source, SourceFrame
 
 
@@ -34,7 +36,8 @@ class RunSummary:
     """frames: read from the recording; processed: through the network; written: output frames (fewer than
     processed in ``centered`` mode, whose last window // 2 frames never become an output frame); skipped:
     (index, reason) of each unusable frame; people: bodies written; resets: temporal resets (stamps jumping
-    back or gaps); interrupted: stopped by ``stop()``; seconds: wall time."""
+    back or gaps); notes: kind -> [frames, first message] of the notes; interrupted: stopped by ``stop()``;
+    seconds: wall time."""
 
     frames: int = 0
     processed: int = 0
@@ -42,21 +45,26 @@ class RunSummary:
     skipped: list[tuple[int, str]] = field(default_factory=list)
     people: int = 0
     resets: int = 0
+    notes: dict[str, list] = field(default_factory=dict)
     interrupted: bool = False
     seconds: float = 0.0
 
 
-def frame_intrinsics(frame: SourceFrame, camera: CameraYaml | None) -> np.ndarray | None:
-    """The recording's K for this frame, else the calibration file's (scaled to the image), else None."""
-    if frame.K is not None:
-        return frame.K
-    if camera is not None:
-        h, w = frame.rgb.shape[:2]
-        return camera.K_for(w, h)
-    return None
+def frame_intrinsics(frame: SourceFrame, camera: Calibration | None) -> tuple[np.ndarray | None, tuple[Note, ...]]:
+    """(the recording's K for this frame, else the calibration file's for this image size, else None; notes)."""
+    if frame.K is not None or camera is None:
+        return frame.K, ()
+    h, w = frame.rgb.shape[:2]
+    K, note = camera.K_for(w, h)
+    return K, (note,) if note else ()
 
 
-def run_recording(source: Source, pipeline: Pipeline, sinks: list[Sink], camera: CameraYaml | None = None,
+def count_notes(summary: "RunSummary", notes) -> None:
+    for note in notes:
+        summary.notes.setdefault(note.kind, [0, note.message])[0] += 1
+
+
+def run_recording(source: Source, pipeline: Pipeline, sinks: list[Sink], camera: Calibration | None = None,
                   progress: Callable[[RunSummary, int | None], None] | None = None,
                   stop: Callable[[], bool] = lambda: False) -> RunSummary:
     """Process every frame of ``source``; see the module docstring."""
@@ -65,9 +73,11 @@ def run_recording(source: Source, pipeline: Pipeline, sinks: list[Sink], camera:
     for frame in source:
         summary.frames += 1
         reason = frame.error
+        count_notes(summary, frame.notes)
         if reason is None:
             try:
-                K = frame_intrinsics(frame, camera)
+                K, notes = frame_intrinsics(frame, camera)
+                count_notes(summary, notes)
                 used_K, _ = resolve_intrinsics(K, frame.rgb.shape[1], frame.rgb.shape[0])
                 result = pipeline.process(frame.rgb, frame.stamp, K=K, meta=(frame, used_K))
             except ValueError as e:  # the core's one-line reasons: bad intrinsics, image size, stamp

@@ -19,7 +19,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from hmr_ros.image_codec import ImageDecodeError, compressed_msg_to_rgb, image_msg_to_rgb
+from hmr_ros.camera_messages import CameraInfoCache, InputProblem, Note, message_frame, stamp_seconds
 from hmr_ros.text import printable
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -41,7 +41,8 @@ class SourceFrame:
     index: position in the recording (0-based; unusable frames count too). stamp: seconds (the bag's header stamp,
     the video's position, or index / fps). frame_id: the camera frame. rgb: (H, W, 3) uint8 RGB, or None when
     ``error`` says why the frame is unusable. K: (3, 3) intrinsics the recording gives for this frame (a bag's
-    latest CameraInfo), or None.
+    CameraInfo, by the node's rules: ``hmr_ros.camera_messages``), or None. notes: what to tell about it (a
+    CameraInfo ignored, scaled or for another size, ...).
     """
 
     index: int
@@ -50,6 +51,7 @@ class SourceFrame:
     rgb: np.ndarray | None
     K: np.ndarray | None = None
     error: str | None = None
+    notes: tuple[Note, ...] = ()
 
 
 class Source(ABC):
@@ -151,16 +153,10 @@ def _listing(topics: dict[str, str]) -> str:
     return ", ".join(f"{t} ({ty})" for t, ty in sorted(topics.items())) or "none"
 
 
-def camera_info_K(msg) -> np.ndarray | None:
-    """K (3, 3) of a CameraInfo message, or None when it is all zeros (uncalibrated)."""
-    K = np.array(msg.k, dtype=np.float64).reshape(3, 3)  # a copy: the message's array is read-only
-    return None if not np.any(K) else K
-
-
 class BagSource(Source):
-    """Image (or CompressedImage) messages of one topic of a rosbag2, with the latest CameraInfo's K per frame.
-
-    Stamps and frame_ids are the messages' headers (the bag's receive time when a header stamp is zero).
+    """Image (or CompressedImage) messages of one topic of a rosbag2, turned into frames by the node's rules
+    (``hmr_ros.camera_messages``: stamps, decoding, the latest good CameraInfo of the frame_id, the size policy),
+    so ``run`` on a bag answers as the node fed the same messages. An unstamped header takes the bag's log time.
     """
 
     def __init__(self, path: Path, image_topic: str | None, camera_info_topic: str | None):
@@ -186,7 +182,7 @@ class BagSource(Source):
                             + (f", K from {self.info_topic}" if self.info_topic else ", no CameraInfo topic"))
 
     def __iter__(self) -> Iterator[SourceFrame]:
-        K: np.ndarray | None = None
+        cameras, notes = CameraInfoCache(), []
         i = 0
         for connection, timestamp, raw in self.reader.messages(connections=self.connections):
             try:
@@ -199,16 +195,19 @@ class BagSource(Source):
                     i += 1
                 continue
             if connection.topic == self.info_topic:
-                K = camera_info_K(msg)
+                note = cameras.update(msg)
+                notes += [note] if note else []  # told with the next frame
                 continue
-            stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9 or timestamp * 1e-9
-            frame_id = msg.header.frame_id or DEFAULT_FRAME_ID
             try:
-                rgb = compressed_msg_to_rgb(msg) if self.compressed else image_msg_to_rgb(msg)
+                f = message_frame(msg, cameras, timestamp * 1e-9)
                 # a writable copy: raw images are views into the bag's read-only message buffer
-                yield SourceFrame(i, stamp, frame_id, np.array(rgb, order="C"), K)
-            except ImageDecodeError as e:
-                yield SourceFrame(i, stamp, frame_id, None, K, error=f"message {i}: {e.kind}: {printable(e, 200)}")
+                yield SourceFrame(i, f.stamp, f.frame_id or DEFAULT_FRAME_ID, np.array(f.rgb, order="C"), f.K,
+                                  notes=tuple(notes) + f.notes)
+            except InputProblem as e:
+                stamp = stamp_seconds(msg.header.stamp) or timestamp * 1e-9
+                yield SourceFrame(i, stamp, msg.header.frame_id or DEFAULT_FRAME_ID, None, notes=tuple(notes),
+                                  error=f"message {i}: {e.kind}: {printable(e, 200)}")
+            notes = []
             i += 1
 
     def close(self) -> None:

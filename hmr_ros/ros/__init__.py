@@ -1,7 +1,9 @@
 """The ROS 2 interface of hmr_ros: the only package that imports rclpy.
 
-``node`` translates ROS <-> core; ``image_codec``, ``messages``, ``markers`` and ``diagnostics`` are the
-conversions it uses, ``params`` the single declaration of its parameters.
+``node`` translates ROS <-> core: ``camera_input`` holds one camera's subscriptions and publishers, ``messages``,
+``markers`` and ``diagnostics`` are the conversions it uses (image decoding, stamps and CameraInfo are the ROS-free
+``hmr_ros.camera_messages``), ``params`` declares the parameters of ``hmr_ros.parameters`` to rclpy; ``demo*`` are
+``make demo``.
 """
 import pkgutil
 

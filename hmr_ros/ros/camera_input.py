@@ -12,33 +12,25 @@ publishes the results (``publish``).
 """
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 
-import numpy as np
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
-from hmr_ros.camera import MAX_IMAGE_SIDE, resolve_intrinsics
+from hmr_ros import topics
+from hmr_ros.camera_messages import CameraInfoCache, Note
 from hmr_ros.msg import SMPLHumanArray
 from hmr_ros.pipeline import FrameResult, Pipeline
 from hmr_ros.ros import diagnostics
 from hmr_ros.ros.image_qos import choose_reliability, image_profile, reliability_name
-from hmr_ros.ros.markers import MeshMarkerWriter, people_colors
+from hmr_ros.palette import people_colors
+from hmr_ros.ros.markers import MeshMarkerWriter
 from hmr_ros.ros.messages import bodies_to_msg
 from hmr_ros.text import printable
 
-SMPL_TOPIC = "humans/smpl"
-MARKER_TOPIC = "humans/smpl/markers"
-IMAGE_TOPIC = "image"
-CAMERA_INFO_TOPIC = "camera_info"
-#: CameraInfo is kept for this many frame_ids, least recently used evicted: anyone can publish a new frame_id per
-#: message, and a real robot has a handful of cameras.
-MAX_CAMERAS = 64
 # CameraInfo: newest only, from any publisher (best effort subscribers match reliable publishers too; CameraInfo is
 # small, so no sample is too large for best effort)
 SENSOR_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT)
@@ -57,22 +49,11 @@ def camera_names(text: str) -> list[str]:
     return names
 
 
-def camera_info_intrinsics(info: CameraInfo) -> tuple[np.ndarray | None, str | None]:
-    """(K, None) for a calibrated camera, (None, None) for an uncalibrated one (all-zero K: default intrinsics, the
-    policy of ``hmr_ros.camera.resolve_intrinsics``), (None, why) for a broken CameraInfo."""
-    # A CameraInfo without a size (0 x 0) still bounds the principal point by the largest accepted image.
-    width, height = int(info.width) or MAX_IMAGE_SIDE, int(info.height) or MAX_IMAGE_SIDE
-    try:
-        K, default = resolve_intrinsics(np.asarray(info.k, dtype=np.float64), width, height)
-    except ValueError as exc:
-        return None, str(exc)
-    return (None if default else K), None
-
-
 @dataclass
 class Pending:
     msg: Image | CompressedImage
     received: float  # time.monotonic()
+    arrival: float   # ROS time, seconds: the stamp of an image whose header stamp is zero
 
 
 class CameraInput:
@@ -88,28 +69,31 @@ class CameraInput:
     def __init__(self, node, name: str, pipeline: Pipeline, info: diagnostics.StaticInfo):
         self.node, self.name, self.pipeline = node, name, pipeline
         cfg = node.cfg
-        prefix = f"{name}/" if name else ""
         self.label = name or "camera"
         self.info = diagnostics.StaticInfo(**{**info.__dict__, "input_topic": node.resolve_topic_name(
-            prefix + IMAGE_TOPIC)})
+            topics.camera_topic(name, topics.IMAGE))})
         self.stats = diagnostics.PipelineStats()
         est = pipeline.estimator
         self.markers = (MeshMarkerWriter(est.faces, cfg.marker_face_stride, cfg.marker_alpha)
                         if cfg.publish_markers else None)
-        self.pub_smpl = node.create_publisher(SMPLHumanArray, prefix + SMPL_TOPIC, OUTPUT_QOS)
-        self.pub_markers = (node.create_publisher(MarkerArray, prefix + MARKER_TOPIC, OUTPUT_QOS)
+        self.pub_smpl = node.create_publisher(SMPLHumanArray, topics.camera_topic(name, topics.SMPL), OUTPUT_QOS)
+        self.pub_markers = (node.create_publisher(MarkerArray, topics.camera_topic(name, topics.MARKERS), OUTPUT_QOS)
                             if self.markers else None)
-        # frame_id -> (K or None for an uncalibrated camera, width, height), at most MAX_CAMERAS, least recently
-        # used first; written by the executor, read by the worker
-        self.camera_k: OrderedDict[str, tuple[np.ndarray | None, int, int]] = OrderedDict()
-        self.camera_lock = threading.Lock()
+        self.calibrations = CameraInfoCache()  # written by the executor, read by the worker
         self.pending: Pending | None = None   # guarded by node.cv
         self.resets = 0
-        self.image_topic = prefix + IMAGE_TOPIC
+        self.image_topic = topics.camera_topic(name, topics.IMAGE)
         self.image_type = CompressedImage if cfg.image_transport == "compressed" else Image
         self.image_sub, self.image_reliability = None, None
         self.subscribe_images()
-        node.create_subscription(CameraInfo, prefix + CAMERA_INFO_TOPIC, self.on_camera_info, SENSOR_QOS)
+        node.create_subscription(CameraInfo, topics.camera_topic(name, topics.CAMERA_INFO), self.on_camera_info,
+                                 SENSOR_QOS)
+
+    def note(self, note: Note) -> None:
+        """Log a Note of the message adapter; count it when it is bad input."""
+        if note.bad_input:
+            self.stats.on_bad_input(note.kind)
+        self.log(note.kind, note.message, note.level)
 
     def log(self, kind: str, message: str, level: str = "warning") -> None:
         where = f"camera '{self.name}': " if self.name else ""
@@ -148,27 +132,15 @@ class CameraInput:
         now = time.monotonic()
         with self.node.cv:
             replaced = self.pending is not None
-            self.pending = Pending(msg, now)
+            self.pending = Pending(msg, now, self.node.get_clock().now().nanoseconds * 1e-9)
             self.node.cv.notify()
         self.stats.on_received(now, replaced)
 
     def on_camera_info(self, info: CameraInfo) -> None:
-        frame_id = info.header.frame_id
-        k, problem = camera_info_intrinsics(info)
-        if problem:
-            self.stats.on_bad_input("bad_camera_info")
-            self.log("bad_camera_info", f"ignoring CameraInfo of '{printable(frame_id)}': {printable(problem)}")
-            return
-        if k is None:
-            self.log("uncalibrated_camera", f"CameraInfo of '{printable(frame_id)}' has an all-zero K "
-                     "(uncalibrated camera): using default intrinsics", level="info")
-        with self.camera_lock:
-            self.camera_k[frame_id] = (k, int(info.width), int(info.height))
-            self.camera_k.move_to_end(frame_id)
-            while len(self.camera_k) > MAX_CAMERAS:
-                self.camera_k.popitem(last=False)
-            known = len(self.camera_k)
-        self.stats.set_cameras_known(known)
+        note = self.calibrations.update(info)
+        if note is not None:
+            self.note(note)
+        self.stats.set_cameras_known(len(self.calibrations))
 
     def report(self, now: float):
         cfg = self.node.cfg
@@ -181,23 +153,6 @@ class CameraInput:
         """The waiting image, if any (call with ``node.cv`` held)."""
         job, self.pending = self.pending, None
         return job
-
-    def intrinsics(self, frame_id: str, width: int, height: int) -> np.ndarray | None:
-        with self.camera_lock:
-            cached = self.camera_k.get(frame_id)
-            if cached is not None:
-                self.camera_k.move_to_end(frame_id)  # a camera in use is the last to be evicted
-        if cached is None:
-            self.log("no_camera_info", f"no CameraInfo for frame '{printable(frame_id)}' yet: using default "
-                     "intrinsics")
-            return None
-        k, w, h = cached
-        if k is not None and (w, h) != (0, 0) and (w, h) != (width, height):
-            self.stats.on_bad_input("camera_info_size_mismatch")
-            self.log("camera_info_size_mismatch", f"CameraInfo of '{printable(frame_id)}' is for {w}x{h} "
-                     f"images but the image is {width}x{height}: using default intrinsics")
-            return None
-        return k
 
     def publish(self, job: Pending, result: FrameResult) -> None:
         """Count a reset, publish the output frame's people (nothing before centered mode's window is full)."""

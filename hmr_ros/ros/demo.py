@@ -32,13 +32,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from hmr_ros import topics
 from hmr_ros.checkpoint import BUNDLED, read_config, resolve_checkpoint
 from hmr_ros.eval.metrics import MATCH_FRACTION
 from hmr_ros.palette import to_u8
 from hmr_ros.recordings.overlay import draw_overlay
 from hmr_ros.ros.demo_real import FIRST_FRAME, default_video, intrinsics, play_real, read_frames
 from hmr_ros.ros.demo_scoring import score_frame, totals, verdict
-from hmr_ros.sim.clips import SyntheticClip, make_clip
+from hmr_ros.parameters import read_params_file
+from hmr_ros.clips import Clip
+from hmr_ros.sim.clips import make_clip
 
 #: Clothing of the clip's people: navy, brown, charcoal, olive; each far from every palette (RViz) colour, the
 #: palette's grey included, so a mesh never blends into the person it covers.
@@ -82,7 +85,7 @@ def weights_label(checkpoint: str | None) -> str:
 def node_overrides(checkpoint: str | None) -> dict:
     """Demo settings on top of config/hmr.yaml.
 
-    A trained checkpoint fixes the backbone and works best at its training size, so ``variant`` and
+    A trained checkpoint fixes the backbone and works best at its training size, so ``width`` and
     ``input_size`` come from its metadata (128 px, the bundled weights' size, when it records none); a small input
     keeps the 2-core CPU at well under a second per frame. An untrained network's flat detection heatmap (score
     ~0.1 everywhere) passes nobody at the default threshold, so the threshold is lowered to show the mesh path.
@@ -104,14 +107,14 @@ def node_overrides(checkpoint: str | None) -> dict:
         raise FileNotFoundError(f"checkpoint {path}: {hint}; --checkpoint none runs the untrained network")
     stored = read_config(path)
     values["input_size"] = int(stored.get("input_size", DEFAULT_INPUT_SIZE))
-    if "variant" in stored:
-        values["variant"] = stored["variant"]
+    if "width" in stored:
+        values["width"] = stored["width"]
     # bundled names go through as names (the node resolves them); paths absolute, the node may run elsewhere
     values["checkpoint"] = checkpoint if checkpoint in BUNDLED else str(path.resolve())
     return values
 
 
-def make_demo_clip(frames: int, size: int, people: int, seed: int = 0) -> SyntheticClip:
+def make_demo_clip(frames: int, size: int, people: int, seed: int = 0) -> Clip:
     """The demo's clip: ``make_clip`` people (what the bundled weights were trained on) in :data:`CLOTHES_U8`."""
     colors = [CLOTHES_U8[i % len(CLOTHES_U8)] for i in range(people)]
     return make_clip(num_frames=frames, width=size, height=size, num_people=people, fps=15.0, seed=seed,
@@ -205,17 +208,17 @@ def main(argv: list[str] | None = None) -> int:
     rclpy.init()
     node = rclpy.create_node("hmr_demo_player")
     got_smpl, got_markers = {}, {}
-    node.create_subscription(SMPLHumanArray, "humans/smpl",
+    node.create_subscription(SMPLHumanArray, topics.SMPL,
                              lambda m: got_smpl.__setitem__((m.header.stamp.sec, m.header.stamp.nanosec), m), 10)
 
     def on_markers(m):
         if m.markers:
             h = m.markers[-1].header
             got_markers[(h.stamp.sec, h.stamp.nanosec)] = m
-    node.create_subscription(MarkerArray, "humans/smpl/markers", on_markers, 10)
+    node.create_subscription(MarkerArray, topics.MARKERS, on_markers, 10)
     qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
-    pub_img = node.create_publisher(Image, "image", qos)
-    pub_info = node.create_publisher(CameraInfo, "camera_info", qos)
+    pub_img = node.create_publisher(Image, topics.IMAGE, qos)
+    pub_info = node.create_publisher(CameraInfo, topics.CAMERA_INFO, qos)
 
     def spin_until(pred, timeout):
         end = time.monotonic() + timeout
@@ -356,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     if t["frames"]:
         print(f"[demo] {t['published']} people published over {t['frames']} frames, latency per frame "
               f"{t['latency_s_mean']:.2f} s mean / {t['latency_s_max']:.2f} s max")
-        params = {**(yaml.safe_load(config.read_text()) or {}).get("/**", {}).get("ros__parameters", {}), **overrides}
+        params = {**read_params_file(config), **overrides}
         hits = int(params.get("tracking_min_hits", 1))
         if params.get("tracking", False) and not params.get("tracking_output_tentative", False) and hits > 1:
             print(f"[demo] a new track is published from its detection number {hits} (tracking_min_hits), so the "

@@ -6,18 +6,18 @@ import numpy as np
 
 from hmr_ros.eval.metrics import match_people, match_threshold, mpjpe, root_error
 from hmr_ros.geometry.projection import project
-from hmr_ros.sim.clips import GroundTruthPerson
+from hmr_ros.clips import PersonTruth
 
 #: a true person counts as visible (one the node should find) with at least this fraction of joints in the image
 VISIBLE_JOINT_FRACTION = 0.5
 
 
-def _visible(person: GroundTruthPerson) -> bool:
+def _visible(person: PersonTruth) -> bool:
     inside = person.joints_in_image
     return inside is not None and float(np.mean(inside)) >= VISIBLE_JOINT_FRACTION
 
 
-def score_frame(pred_joints: list[np.ndarray], truth: list[GroundTruthPerson], K: np.ndarray) -> dict:
+def score_frame(pred_joints: list[np.ndarray], truth: list[PersonTruth], K: np.ndarray) -> dict:
     """Match the people published for one frame with its ground truth.
 
     Matching is ``match_people`` on 2D joints (the published 3D joints projected with the clip's K), admissible

@@ -9,10 +9,7 @@ from rclpy.serialization import serialize_message
 from geometry_msgs.msg import Point
 from visualization_msgs.msg import Marker, MarkerArray
 
-# The colours live in hmr_ros.palette so RViz and the image overlays agree; the node imports them from here.
-from hmr_ros.palette import people_colors, person_color, track_color  # noqa: F401
-from hmr_ros.markers import (MARKER_NS, STAMP_SENTINEL, SplicedMarkers, sentinel_point,  # noqa: F401
-                             triangle_indices)
+from hmr_ros.markers import STAMP_SENTINEL, SplicedMarkers, sentinel_point
 
 
 class MeshMarkerWriter(SplicedMarkers):

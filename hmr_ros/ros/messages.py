@@ -1,6 +1,6 @@
-"""Core ``Body`` results <-> ``hmr_ros/SMPLHumanArray`` messages (and plain dicts for JSON logs)."""
+"""Core ``Body`` results <-> ``hmr_ros/SMPLHumanArray`` messages (and plain dicts for JSON logs); the fields are
+``hmr_ros.smpl_human``'s table, which ``run --bag-out`` fills too."""
 from __future__ import annotations
-
 
 import numpy as np
 from geometry_msgs.msg import Point
@@ -9,6 +9,7 @@ from sensor_msgs.msg import RegionOfInterest
 import hmr_ros.ros  # noqa: F401  (makes the generated hmr_ros.msg importable from a source checkout)
 from hmr_ros.bodies import Body, box_roi
 from hmr_ros.msg import SMPLHuman, SMPLHumanArray
+from hmr_ros.smpl_human import fill_smpl_human, smpl_human_record
 
 
 def box_to_roi(box: np.ndarray, width: int, height: int) -> RegionOfInterest:
@@ -18,27 +19,9 @@ def box_to_roi(box: np.ndarray, width: int, height: int) -> RegionOfInterest:
     return roi
 
 
-def _vector(shape_name: str, value, n: int) -> np.ndarray:
-    v = np.asarray(value, dtype=np.float32).reshape(-1)
-    if v.size != n:
-        raise ValueError(f"Body.{shape_name} must have {n} values, got shape {np.shape(value)}")
-    return v
-
-
 def body_to_msg(body: Body, width: int, height: int) -> SMPLHuman:
     """One ``Body`` -> ``SMPLHuman`` (units and frames are those of ``Body``: metres, camera optical frame)."""
-    h = SMPLHuman()
-    h.id = str(body.id)
-    h.score = float(body.score)
-    h.betas = _vector("betas", body.betas, 10)
-    h.global_orient = _vector("global_orient", body.global_orient, 3)
-    h.body_pose = _vector("body_pose", body.body_pose, 69)
-    tx, ty, tz = _vector("translation", body.translation, 3).tolist()
-    h.translation.x, h.translation.y, h.translation.z = tx, ty, tz
-    joints = _vector("joints", body.joints, 72).reshape(24, 3).tolist()
-    h.joints = [Point(x=x, y=y, z=z) for x, y, z in joints]
-    h.roi = box_to_roi(body.box, width, height)
-    return h
+    return fill_smpl_human(SMPLHuman(), body, width, height, Point)
 
 
 def bodies_to_msg(bodies: list[Body], header, body_model: str, width: int, height: int) -> SMPLHumanArray:
@@ -63,18 +46,5 @@ def smpl_array_to_dict(msg: SMPLHumanArray) -> dict:
         "header": {"stamp": {"sec": int(msg.header.stamp.sec), "nanosec": int(msg.header.stamp.nanosec)},
                    "frame_id": msg.header.frame_id},
         "body_model": msg.body_model,
-        "humans": [
-            {
-                "id": h.id,
-                "score": float(h.score),
-                "betas": np.asarray(h.betas, dtype=np.float64).tolist(),
-                "global_orient": np.asarray(h.global_orient, dtype=np.float64).tolist(),
-                "body_pose": np.asarray(h.body_pose, dtype=np.float64).tolist(),
-                "translation": [h.translation.x, h.translation.y, h.translation.z],
-                "joints": [[p.x, p.y, p.z] for p in h.joints],
-                "roi": {"x_offset": h.roi.x_offset, "y_offset": h.roi.y_offset,
-                        "width": h.roi.width, "height": h.roi.height},
-            }
-            for h in msg.humans
-        ],
+        "humans": [smpl_human_record(h) for h in msg.humans],
     }

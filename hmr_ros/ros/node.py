@@ -29,34 +29,20 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
-from sensor_msgs.msg import CompressedImage
 
 import hmr_ros.ros  # noqa: F401  (generated messages from the install tree)
 from hmr_ros.estimator import Estimator
-from hmr_ros.image_codec import ImageDecodeError, compressed_msg_to_rgb, image_msg_to_rgb
+from hmr_ros.camera_messages import InputProblem, message_frame
 from hmr_ros.parameters import NodeConfig, ParameterError
 from hmr_ros.pipeline import Pipeline, process_many
 from hmr_ros.ros import diagnostics
-from hmr_ros.ros.camera_input import (CameraInput, Pending, camera_info_intrinsics,  # noqa: F401
-                                      camera_names)
+from hmr_ros.ros.camera_input import CameraInput, Pending, camera_names
 from hmr_ros.ros.params import check_arguments, declare_and_read
 from hmr_ros.text import printable
 
 LOG_REPEAT_S = 10.0
 #: How often ``image_qos: auto`` looks at the image publishers' reliability, seconds.
 QOS_CHECK_S = 1.0
-
-
-def stamp_seconds(stamp) -> float:
-    return stamp.sec + 1e-9 * stamp.nanosec
-
-
-def stamp_problem(stamp) -> str | None:
-    """Why a builtin_interfaces/Time is invalid, or None. nanosec must be < 1e9: the stamp is published unchanged
-    in the output headers, so the frame is rejected rather than silently renormalised."""
-    if not 0 <= stamp.nanosec < 1_000_000_000:
-        return f"header stamp nanosec={stamp.nanosec} is not in [0, 1e9) (sec={stamp.sec})"
-    return None
 
 
 class _OnceLogger:
@@ -116,7 +102,7 @@ class HmrNode(Node):
         info = diagnostics.StaticInfo(
             backend=est.backend.describe(),
             backend_selection="; ".join(est.backend.selection),
-            model=f"SIAM {self.cfg.variant} {self.cfg.input_size}px T={self.cfg.window} "
+            model=f"SIAM {self.cfg.width} {self.cfg.input_size}px T={self.cfg.window} "
                   f"K={self.cfg.max_people} {self.cfg.mode}",
             weights=weights, body_model=est.body_model_name, input_topic="", untrained=est.untrained,
             tracking=self._tracking_summary(first))
@@ -177,22 +163,18 @@ class HmrNode(Node):
                     camera.log("inference_error", f"frame failed: {what}", level="error")
 
     def _decode(self, camera: CameraInput, job: Pending):
-        """(rgb, stamp, K) of a camera's image, or None when it is unusable (counted and logged)."""
-        msg = job.msg
-        frame_id = printable(msg.header.frame_id)
-        problem = stamp_problem(msg.header.stamp)
-        if problem:
-            camera.stats.on_bad_input("bad_stamp")
-            camera.log("bad_stamp", f"dropping image from '{frame_id}': {problem}")
-            return None
+        """The camera's image as a ``MessageFrame`` (``camera_messages``: the rules recordings follow too), or None
+        when it is unusable (counted and logged)."""
         try:
-            rgb = compressed_msg_to_rgb(msg) if isinstance(msg, CompressedImage) else image_msg_to_rgb(msg)
-        except ImageDecodeError as exc:
+            frame = message_frame(job.msg, camera.calibrations, job.arrival)
+        except InputProblem as exc:
             camera.stats.on_bad_input(exc.kind)
-            camera.log(exc.kind, f"dropping image from '{frame_id}': {printable(exc, limit=300)}")
+            camera.log(exc.kind, f"dropping image from '{printable(job.msg.header.frame_id)}': "
+                       f"{printable(exc, limit=300)}")
             return None
-        height, width = rgb.shape[:2]
-        return rgb, stamp_seconds(msg.header.stamp), camera.intrinsics(msg.header.frame_id, width, height)
+        for note in frame.notes:
+            camera.note(note)
+        return frame
 
     def _process(self, jobs: list[tuple[CameraInput, Pending]]) -> None:
         frames = [(camera, job, decoded) for camera, job in jobs if (decoded := self._decode(camera, job))]
@@ -200,7 +182,7 @@ class HmrNode(Node):
             return
         # one batch through the frame network for all cameras, then each camera's temporal stage and tracker
         results = process_many([camera.pipeline for camera, _, _ in frames],
-                               [(*decoded, job.msg.header) for _, job, decoded in frames])
+                               [(f.rgb, f.stamp, f.K, f.header) for _, _, f in frames])
         for (camera, job, _), result in zip(frames, results):
             if isinstance(result, ValueError):
                 camera.stats.on_bad_input("rejected_image")

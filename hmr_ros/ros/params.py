@@ -2,11 +2,8 @@
 descriptor (description, range or choices, read-only), read them back and validate them."""
 from __future__ import annotations
 
-from pathlib import Path
-
-from hmr_ros.parameters import PARAMS, SPECS, NodeConfig, ParameterError, make_config
-
-NODE_NAME = "hmr_node"
+from hmr_ros.parameters import (NODE_NAME, PARAMS, SPECS, NodeConfig, ParameterError, make_config, read_params_file,
+                                unknown_parameters)
 
 
 def declare_and_read(node) -> NodeConfig:
@@ -37,9 +34,9 @@ def declare_and_read(node) -> NodeConfig:
 
     # rclpy silently ignores overrides of undeclared names; a typo in the YAML must not pass unnoticed
     overrides = getattr(node, "_parameter_overrides", {}) or {}
-    unknown = sorted(n for n in overrides if n not in SPECS and not node.has_parameter(n))
+    unknown = [n for n in overrides if n not in SPECS and not node.has_parameter(n)]
     if unknown:
-        raise ParameterError(f"unknown parameter(s) {', '.join(unknown)} for hmr_node; known: {', '.join(SPECS)}")
+        raise unknown_parameters(unknown, " for hmr_node")
     return make_config({spec.name: node.get_parameter(spec.name).value for spec in PARAMS})
 
 
@@ -50,11 +47,6 @@ def _type_problem(name: str, value) -> str | None:
     if type(value) is expected:
         return None
     return f"expected {expected.__name__}, got {type(value).__name__} {value!r}"
-
-
-def _for_this_node(key: str) -> bool:
-    """A params-file section that applies to hmr_node: ``/**``, ``hmr_node``, ``/ns/hmr_node``, ``/*/hmr_node``."""
-    return key.rstrip("/").split("/")[-1] in (NODE_NAME, "*", "**")
 
 
 def check_arguments(argv: list[str] | None) -> None:
@@ -86,14 +78,8 @@ def check_arguments(argv: list[str] | None) -> None:
                     found.append((name, text, f"'{flag} {value}'"))
             i += 2
         elif flag == "--params-file":
-            try:
-                doc = yaml.safe_load(Path(value).read_text()) or {}
-            except (OSError, yaml.YAMLError) as exc:
-                raise ParameterError(f"cannot read --params-file {value}: {exc}") from None
-            for key, section in (doc.items() if isinstance(doc, dict) else ()):
-                params = section.get("ros__parameters") if isinstance(section, dict) else None
-                if _for_this_node(str(key)) and isinstance(params, dict):
-                    found += [(name, v, f"--params-file {value}") for name, v in params.items()]
+            params = read_params_file(value, required=False)  # a file for other nodes only: rcl ignores it
+            found += [(name, v, f"--params-file {value}") for name, v in params.items()]
             i += 2
         else:
             i += 1

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hmr_ros.sim.raster import Raster
+from hmr_ros.render.raster import Raster
 
 __all__ = ["REGIONS", "vertex_regions", "Appearance", "sample_appearance", "Lighting", "shade_people"]
 

@@ -11,19 +11,19 @@ all in metres in the camera optical frame.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 import torch
 
+from hmr_ros.clips import Clip, ClipFrame, PersonTruth
 from hmr_ros.smpl.body_model import BodyModel, load_body_model
+from hmr_ros.geometry.projection import project
 from hmr_ros.geometry.rotations import axis_angle_to_rotmat, rotmat_to_axis_angle
 from hmr_ros.palette import person_color_u8 as person_color
-from hmr_ros.sim.render import render_meshes
+from hmr_ros.render.meshes import render_meshes
 
-__all__ = ["GroundTruthPerson", "SyntheticFrame", "SyntheticClip", "make_clip", "walking_pose", "pose_bodies",
-           "CAMERA_HEIGHT_M"]
+__all__ = ["make_clip", "walking_pose", "CAMERA_HEIGHT_M"]
 
 CAMERA_HEIGHT_M = 1.0
 _NEAR_Z_M, _FAR_Z_M = 3.2, 5.8
@@ -31,112 +31,15 @@ _WALL_Z_M = 9.0
 _SIDE_MARGIN_M = 0.5  # half-width of a walking body incl. swinging arms, kept inside the image
 
 
-@dataclass
-class GroundTruthPerson:
-    """One person in one frame; metres, camera optical frame, SMPL joint order; pixels for image quantities.
-
-    Attributes:
-        betas: (10,) shape. global_orient: (3,) axis-angle. body_pose: (69,) axis-angle, joints 1..23.
-        translation: (3,). joints: (24, 3). vertices: (V, 3).
-        joints_2d: (24, 2) float32 pixel coordinates (u right, v down; pixel (x, y) spans [x, x+1)) of the
-            projected joints (NaN for a joint behind the camera).
-        joints_in_image: (24,) bool, in front of the camera and projecting inside the image.
-        joints_occluded: (24,) bool, another person's surface is nearer than the joint at its pixel (z-buffer);
-            the person's own body in front of a joint (self-occlusion) does not count. None where not computed
-            (:func:`make_clip`).
-        joints_visible: (24,) bool, ``joints_in_image & ~joints_occluded`` (None where occlusion is not computed).
-        box: (4,) float32 (x0, y0, x1, y1) pixels, the amodal box of the projected vertices (not clipped).
-        centre: (2,) float32 pixels, the projected root joint (``joints_2d[0]``).
-        visible_pixels: pixels where this person is the nearest surface (None where not computed).
-        motion: label from :data:`hmr_ros.sim.motions.MOTIONS` ("walk" in :func:`make_clip`).
-        track_id: index of the person in the clip (the same person has the same id in every frame).
-        smpl: the SMPL parameters are ground truth (False for a real dataset's person known by joints only: the
-            parameters are placeholders). metric: ``joints`` are metric 3D (False: 2D keypoints stored as rays at
-            1 m depth). Joints a dataset does not annotate are NaN.
-        relative: (24, 4) root-relative joints (x, y, z metres, camera axes) and their weight in [0, 1], for a
-            person whose 3D pose is known without their position (a keypoint teacher's world landmarks); weight 0
-            where unknown. None: not known this way.
-    """
-
-    betas: np.ndarray
-    global_orient: np.ndarray
-    body_pose: np.ndarray
-    translation: np.ndarray
-    joints: np.ndarray
-    vertices: np.ndarray
-    joints_2d: np.ndarray | None = None
-    joints_in_image: np.ndarray | None = None
-    joints_occluded: np.ndarray | None = None
-    joints_visible: np.ndarray | None = None
-    box: np.ndarray | None = None
-    centre: np.ndarray | None = None
-    visible_pixels: int | None = None
-    motion: str | None = None
-    track_id: int | None = None
-    smpl: bool = True
-    metric: bool = True
-    relative: np.ndarray | None = None
-
-
-@dataclass
-class SyntheticFrame:
-    """rgb: (H, W, 3) uint8 RGB; stamp: seconds; people: ground truth, in drawing order (far first)."""
-
-    rgb: np.ndarray
-    stamp: float
-    people: list[GroundTruthPerson]
-
-
-@dataclass
-class SyntheticClip:
-    """frames; K: (3, 3) intrinsics; fps; faces: (F, 3) of the body model used; meta: scene description
-    (plain numbers and strings: seed, camera height/pitch/FoV, background style, ...; empty for make_clip)."""
-
-    frames: list[SyntheticFrame]
-    K: np.ndarray
-    fps: float
-    faces: np.ndarray
-    meta: dict = field(default_factory=dict)
-
-
-def project(K: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """(..., 3) camera-frame points (metres) -> (..., 2) pixels; NaN for points at or behind the camera."""
-    p = np.asarray(points, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        uv = (p @ np.asarray(K, dtype=np.float64).T)[..., :2] / p[..., 2:3]
-    return np.where(p[..., 2:3] > 1e-9, uv, np.nan)
-
-
 def image_annotations(K: np.ndarray, joints: np.ndarray, vertices: np.ndarray, width: int, height: int) -> dict:
-    """joints_2d, joints_in_image, box, centre of one person (see :class:`GroundTruthPerson`), float32."""
-    uv = project(K, joints)
+    """joints_2d, joints_in_image, box, centre of one person (see :class:`PersonTruth`), float32."""
+    uv = project(joints, K, nan_behind_camera=True)
     inside = np.isfinite(uv).all(-1) & (uv[:, 0] >= 0) & (uv[:, 0] < width) & (uv[:, 1] >= 0) & (uv[:, 1] < height)
-    vuv = project(K, vertices)
+    vuv = project(vertices, K, nan_behind_camera=True)
     vuv = vuv[np.isfinite(vuv).all(-1)]
     box = np.r_[vuv.min(0), vuv.max(0)] if len(vuv) else np.full(4, np.nan)
     return {"joints_2d": uv.astype(np.float32), "joints_in_image": inside, "box": box.astype(np.float32),
             "centre": uv[0].astype(np.float32)}
-
-
-def pose_bodies(model: BodyModel, betas: np.ndarray, global_orient: np.ndarray, body_pose: np.ndarray,
-                translation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Vertices (N, V, 3) and joints (N, 24, 3), float32 metres, from float32 ground truth: betas (N, 10),
-    global_orient (N, 3), body_pose (N, 69), translation (N, 3). The one path from stored ground truth to
-    geometry, shared by the renderer and the shard reader so both get the same numbers."""
-    aa = np.concatenate([global_orient, body_pose], axis=1).reshape(-1, 24, 3)
-    threads = torch.get_num_threads()
-    # one thread: batches of a few bodies gain nothing from more, lose a lot on a busy machine, and a fixed
-    # thread count keeps the floating-point reduction order (so the shard reader's numbers) the same
-    torch.set_num_threads(1)
-    try:
-        with torch.no_grad():
-            # contiguous copies: torch may pick another (differently rounding) kernel for strided views
-            out = model(torch.as_tensor(np.ascontiguousarray(betas, np.float32)),
-                        axis_angle_to_rotmat(torch.as_tensor(np.ascontiguousarray(aa, np.float32))))
-    finally:
-        torch.set_num_threads(threads)
-    t = np.ascontiguousarray(translation, np.float32)[:, None]
-    return out.vertices.numpy() + t, out.joints.numpy() + t
 
 
 def _rot(axis: int, angle: np.ndarray) -> np.ndarray:
@@ -205,7 +108,7 @@ def make_clip(
     seed: int = 0,
     body_model: BodyModel | None = None,
     colors: Sequence[tuple[int, int, int]] | None = None,
-) -> SyntheticClip:
+) -> Clip:
     """Render a clip of ``num_people`` people walking across the scene, with ground truth.
 
     ``colors``: RGB 0-255 of person i (at least ``num_people`` of them); None = ``person_color_u8(i)``, the RViz
@@ -249,7 +152,7 @@ def make_clip(
         R[:, 0] = _rot(0, np.full(num_frames, np.pi)) @ _rot(1, np.full(num_frames, heading))
         per_person.append((betas, R, path))
 
-    people_frames: list[list[GroundTruthPerson]] = [[] for _ in range(num_frames)]
+    people_frames: list[list[PersonTruth]] = [[] for _ in range(num_frames)]
     with torch.no_grad():
         for betas, R, path in per_person:
             out = model(
@@ -265,7 +168,7 @@ def make_clip(
                 j = (joints[t] + transl).astype(np.float32)
                 v = (verts[t] + transl).astype(np.float32)
                 people_frames[t].append(
-                    GroundTruthPerson(
+                    PersonTruth(
                         betas=betas.astype(np.float32),
                         global_orient=aa[t, 0].astype(np.float32),
                         body_pose=aa[t, 1:].reshape(-1).astype(np.float32),
@@ -285,5 +188,5 @@ def make_clip(
             background, [p.vertices for p in people], model.faces, K,
             colors=[person_color(i) if colors is None else tuple(colors[i]) for i in range(len(people))], alpha=1.0,
         )
-        frames.append(SyntheticFrame(rgb=rgb, stamp=float(stamps[t]), people=people))
-    return SyntheticClip(frames=frames, K=K, fps=float(fps), faces=model.faces)
+        frames.append(ClipFrame(rgb=rgb, stamp=float(stamps[t]), people=people))
+    return Clip(frames=frames, K=K, fps=float(fps), faces=model.faces)

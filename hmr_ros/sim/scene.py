@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from hmr_ros.geometry.projection import project
 from hmr_ros.sim.appearance import Lighting
 
 __all__ = ["SIZES", "BACKGROUNDS", "Camera", "make_camera", "sample_camera", "sample_lighting", "Background",
@@ -252,7 +253,7 @@ def draw_shadow(image: np.ndarray, bg: Background, cam: Camera, light: Lighting,
     pc = corners @ cam.R.T
     if (pc[:, 2] <= 0.05).any():
         return
-    uv = pc[:, :2] / pc[:, 2:3] * cam.K[[0, 1], [0, 1]] + cam.K[:2, 2]
+    uv = project(pc, cam.K)
     x0, y0 = np.clip(np.floor(uv.min(0)).astype(int), 0, [cam.width, cam.height])
     x1, y1 = np.clip(np.ceil(uv.max(0)).astype(int) + 1, 0, [cam.width, cam.height])
     if x1 <= x0 or y1 <= y0:

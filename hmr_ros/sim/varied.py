@@ -11,19 +11,21 @@ comes within 0.8 m of another person at the same time. Feet stand on the floor: 
 touches y = camera height in the level frame.
 
 Global orientation: ``R_cam = camera.R @ Rx(pi) @ Ry(heading)`` (SMPL y-up turned upright in the y-down level
-frame, yawed, then pitched with the camera). Frames are rasterised with a z-buffer (:mod:`hmr_ros.sim.raster`),
-shaded, and every joint's occlusion is read from that z-buffer (:func:`hmr_ros.sim.clips.GroundTruthPerson`).
+frame, yawed, then pitched with the camera). Frames are rasterised with a z-buffer (:mod:`hmr_ros.render.raster`),
+shaded, and every joint's occlusion is read from that z-buffer (:func:`hmr_ros.sim.clips.PersonTruth`).
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
+from hmr_ros.geometry.projection import project
 from hmr_ros.geometry.rotations import rotmat_to_axis_angle
 from hmr_ros.sim.appearance import sample_appearance, shade_people, vertex_regions
-from hmr_ros.sim.clips import GroundTruthPerson, SyntheticClip, SyntheticFrame, image_annotations, pose_bodies
+from hmr_ros.clips import PersonTruth, Clip, ClipFrame, pose_bodies
+from hmr_ros.sim.clips import image_annotations
 from hmr_ros.sim.motions import MOTIONS, euler_to_rotmat, evaluate_timeline, sample_timeline
-from hmr_ros.sim.raster import Raster, rasterize, vertex_normals
+from hmr_ros.render.raster import Raster, rasterize, vertex_normals
 from hmr_ros.sim.scene import (Camera, draw_shadow, postprocess, render_background, sample_camera, sample_lighting,
                                sample_post)
 from hmr_ros.smpl.body_model import BodyModel, load_body_model
@@ -91,8 +93,7 @@ def _place(rng, cam: Camera, motion, dt: float, sub: int, placed: list[np.ndarra
         rc = root @ cam.R.T
         if not ((rc[:, 2] > NEAR_M + 0.3).all() and (rc[:, 2] < FAR_M - 0.3).all()):
             continue
-        u = rc[:, 0] / rc[:, 2] * cam.K[0, 0] + cam.K[0, 2]
-        v = rc[:, 1] / rc[:, 2] * cam.K[1, 1] + cam.K[1, 2]
+        u, v = project(rc, cam.K).T
         if ((u >= 0) & (u < cam.width) & (v >= 0) & (v < cam.height)).mean() < 1 / 3:
             continue
         if any(np.linalg.norm(p[::sub] - frames, axis=1).min() < _MIN_GAP_M for p, _ in placed):
@@ -104,7 +105,7 @@ def _place(rng, cam: Camera, motion, dt: float, sub: int, placed: list[np.ndarra
 def make_varied_clip(seed: int = 0, *, num_frames: int = 16, fps: float | None = None,
                      size: tuple[int, int] | None = None, num_people: int | None = None,
                      motions: tuple[str, ...] = MOTIONS, background: str | None = None, effects: bool = True,
-                     body_model: BodyModel | None = None) -> SyntheticClip:
+                     body_model: BodyModel | None = None) -> Clip:
     """Render one varied clip with exact ground truth (deterministic per seed and arguments).
 
     Args:
@@ -114,8 +115,8 @@ def make_varied_clip(seed: int = 0, *, num_frames: int = 16, fps: float | None =
             placed). motions: the motions to draw from. background: a style of
             :data:`hmr_ros.sim.scene.BACKGROUNDS`, default random. effects: blur, noise and JPEG.
     Returns:
-        SyntheticClip whose frames list the people in track order (``track_id`` = index) with every field of
-        :class:`GroundTruthPerson` set, and ``meta`` describing the scene.
+        Clip whose frames list the people in track order (``track_id`` = index) with every field of
+        :class:`PersonTruth` set, and ``meta`` describing the scene.
     """
     if num_frames < 1 or (num_people is not None and not 0 <= num_people <= MAX_PEOPLE):
         raise ValueError(f"make_varied_clip: need num_frames >= 1 and 0 <= num_people <= {MAX_PEOPLE}, got "
@@ -180,14 +181,14 @@ def make_varied_clip(seed: int = 0, *, num_frames: int = 16, fps: float | None =
         for k, g in enumerate(gt):
             ann = image_annotations(cam.K, g["joints"][t], g["verts"][t], cam.width, cam.height)
             occ = occlusion_flags(raster, k, g["joints"][t], ann["joints_2d"], ann["joints_in_image"])
-            frame_people.append(GroundTruthPerson(
+            frame_people.append(PersonTruth(
                 betas=g["betas"], global_orient=g["go"][t], body_pose=g["bp"][t], translation=g["transl"][t],
                 joints=g["joints"][t], vertices=g["verts"][t], **ann, joints_occluded=occ,
                 joints_visible=ann["joints_in_image"] & ~occ, visible_pixels=int((raster.mesh == k).sum()),
                 motion=MOTIONS[int(g["label"][t])], track_id=k))
-        frames.append(SyntheticFrame(rgb=rgb, stamp=t / fps, people=frame_people))
+        frames.append(ClipFrame(rgb=rgb, stamp=t / fps, people=frame_people))
     meta = {"seed": int(seed), "width": cam.width, "height": cam.height, "camera_height_m": cam.height_m,
             "pitch_rad": cam.pitch, "hfov_rad": cam.hfov, "background": bg.style, "light_intensity": light.intensity,
             "ambient": light.ambient, "blur_sigma": post.blur_sigma, "noise_sigma": post.noise_sigma,
             "jpeg_quality": post.jpeg_quality, "effects": bool(effects)}
-    return SyntheticClip(frames=frames, K=cam.K, fps=fps, faces=faces, meta=meta)
+    return Clip(frames=frames, K=cam.K, fps=fps, faces=faces, meta=meta)

@@ -14,6 +14,7 @@ import copy
 
 import torch
 
+from hmr_ros.geometry.projection import project
 from hmr_ros.smpl.body_model import BodyModel, load_body_model
 from hmr_ros.smpl.lbs import batch_rigid_transform, blend_shapes, pose_features
 
@@ -133,13 +134,10 @@ def project_to_letterbox(points: torch.Tensor, letterbox: torch.Tensor, K_cam: t
 
     letterbox: (B, 5) (scale, pad_x, pad_y, W, H); K_cam: (B, 3, 3).
     """
-    shape = (points.shape[0],) + (1,) * (points.dim() - 2)
-    fx, fy, cx, cy = (K_cam[:, i, j].view(shape) for i, j in ((0, 0), (1, 1), (0, 2), (1, 2)))
-    scale, pad_x, pad_y = (letterbox[:, i].view(shape) for i in range(3))
-    z = points[..., 2].clamp(min=MIN_DEPTH_M)
-    u = fx * points[..., 0] / z + cx
-    v = fy * points[..., 1] / z + cy
-    return torch.stack([u * scale + pad_x, v * scale + pad_y], dim=-1)
+    shape = (points.shape[0],) + (1,) * (points.dim() - 1)
+    # a wild prediction near the camera plane would explode the 2D loss's gradient: the loss sees it 0.1 m away
+    near = torch.cat([points[..., :2], points[..., 2:].clamp(min=MIN_DEPTH_M)], dim=-1)
+    return project(near, K_cam) * letterbox[:, :1].view(shape) + letterbox[:, 1:3].view(shape[:-1] + (2,))
 
 
 def geometric_losses(w: "LossWeights", batch: "ClipBatch", rotmats: torch.Tensor, betas: torch.Tensor, cam: torch.Tensor,

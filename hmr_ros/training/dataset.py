@@ -1,11 +1,12 @@
 """Training samples from the procedural synthetic videos of ``hmr_ros.sim.clips``.
 
-One sample is one clip of T frames rendered by :func:`hmr_ros.synthetic.make_clip`, letterboxed to the network
+One sample is one clip of T frames rendered by :func:`hmr_ros.sim.clips.make_clip`, letterboxed to the network
 input and turned into the supervision that :func:`hmr_ros.training.siam_losses` expects:
 
-- ``index`` / ``mask``: per frame and slot, the flat index of the person's body centre on the S/4 grid and whether
-  that person is annotated there. Slot k is person k of the clip's list in every frame (``make_clip``: far first;
-  ``make_varied_clip`` and shards: track order); nothing depends on that order. The centre is the projected root
+- ``index`` / ``mask``: per frame and slot, the flat index of the person's body centre on the S/stride grid
+  (``SIAMConfig.stride``, the backbone's) and whether that person is annotated there. Slot k is person k of the
+  clip's list in every frame (``make_clip``: far first; ``make_varied_clip`` and shards: track order); nothing
+  depends on that order. The centre is the projected root
   joint (``joints[0]``, the pelvis) in letterbox pixels, quantised to the grid cell that contains it. A person is
   dropped (mask False) in a frame where the root is behind the camera or projects outside the image, or where a
   nearer person's root (smaller camera z, whatever the list order; list order only breaks exact ties) falls in the
@@ -30,7 +31,6 @@ loop: :class:`hmr_ros.training.shard_dataset.ShardClipDataset` reads them into t
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Iterator, Sequence
@@ -41,36 +41,36 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from hmr_ros.smpl.body_model import BodyModel, load_body_model
 from hmr_ros.camera import Letterbox, letterbox
+from hmr_ros.clips import Clip, random_crop
+from hmr_ros.geometry.projection import project
 from hmr_ros.geometry.rotations import axis_angle_to_rotmat
 from hmr_ros.model.siam import SIAMConfig
-from hmr_ros.sim.clips import SyntheticClip, make_clip
+from hmr_ros.sim.clips import make_clip
 from hmr_ros.training.losses import ClipBatch
 
-__all__ = ["HEATMAP_SIGMA", "STRIDE", "ClipSample", "gaussian_heatmap", "root_to_cam", "center_cell", "clip_sample",
-           "crop_clip", "collate", "letterbox_row", "SyntheticClipDataset", "random_crop"]
+__all__ = ["HEATMAP_SIGMA", "ClipSample", "gaussian_heatmap", "root_to_cam", "center_cell", "clip_sample",
+           "collate", "letterbox_row", "SyntheticClipDataset"]
 
 #: Standard deviation of the centre heatmap Gaussian, in grid cells (1.5 cells = 6 letterbox px at stride 4): the
 #: value ``gaussian_heatmap`` defaults to; a person in the letterbox is ~10-40 cells tall, so the blob stays inside
 #: the torso.
 HEATMAP_SIGMA = 1.5
-#: Letterbox pixels per cell of the frame network's output grid (HRNet's 1/4 branch).
-STRIDE = 4
 
 
 @dataclass
 class ClipSample:
     """One clip's network input and targets (the per-clip slice of :class:`hmr_ros.training.ClipBatch`).
 
-    images (T, S, S, 3) uint8 letterboxed RGB; heatmaps (T, 1, S/4, S/4) float32 in [0, 1];
-    index (T, K) int64 flat grid index (iy * S/4 + ix; 0 where absent); mask (T, K) bool;
+    images (T, S, S, 3) uint8 letterboxed RGB; heatmaps (T, 1, S/stride, S/stride) float32 in [0, 1];
+    index (T, K) int64 flat grid index (iy * S/stride + ix; 0 where absent); mask (T, K) bool;
     rotmats (K, 24, 3, 3) float32, betas (K, num_betas) float32, cam (K, 3) float32 (s, dx, dy): the output
     frame's people (identity / zeros in absent slots).
     For checks and evaluation: centers (T, K, 2) float64 letterbox px of the grid cell centres; roots (T, K, 3)
     float64 ground-truth root joints, metres, camera optical frame (NaN where absent); letterboxes, one per frame;
     K_cam (3, 3) float64 intrinsics of the (cropped) source image; joints (T, K, 24, 3) float64 ground-truth joints,
     metres, camera optical frame (NaN where absent or not annotated; ``joints[..., 0, :] == roots``);
-    smpl, metric (K,) bool: what the dataset knows of the clip's people (``GroundTruthPerson.smpl`` / ``metric``);
-    relative (K, 24, 4) float32: the output frame's root-relative joints and weights (``GroundTruthPerson.relative``,
+    smpl, metric (K,) bool: what the dataset knows of the clip's people (``PersonTruth.smpl`` / ``metric``);
+    relative (K, 24, 4) float32: the output frame's root-relative joints and weights (``PersonTruth.relative``,
     zeros where unknown), or None when nobody in the clip has them.
     """
 
@@ -112,40 +112,38 @@ def root_to_cam(root: torch.Tensor, center_lb: torch.Tensor, lb: Letterbox, K: n
         (N, 3) (s, dx, dy) in root's dtype: ``s = 2 * scale * f / (z * S)`` with f = mean(fx, fy), and
         ``(dx, dy) = (root_lb - center_lb) / (s * S / 2)`` where root_lb is the root's projection in letterbox px.
     """
-    fx, fy, cx, cy = float(K[0, 0]), float(K[1, 1]), float(K[0, 2]), float(K[1, 2])
-    x, y, z = root.unbind(-1)
-    u, v = fx * x / z + cx, fy * y / z + cy
-    root_lb = torch.stack([u * lb.scale + lb.pad_x, v * lb.scale + lb.pad_y], dim=-1)
+    fx, fy = float(K[0, 0]), float(K[1, 1])
+    z = root[:, 2]
+    root_lb = project(root, K) * lb.scale + root.new_tensor([lb.pad_x, lb.pad_y])
     s = 2.0 * lb.scale * (0.5 * (fx + fy)) / (z * lb.size)
     d = (root_lb - center_lb.to(root.dtype)) / (s[:, None] * lb.size / 2.0)
     return torch.cat([s[:, None], d], dim=-1)
 
 
-def center_cell(uv_lb: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 2) letterbox pixels -> grid cells (N, 2) int64 (ix, iy), clipped to the S/4 grid, and flat indices (N,)."""
-    grid = size // STRIDE
-    cell = np.clip(np.floor(np.asarray(uv_lb, dtype=np.float64) / STRIDE), 0, grid - 1).astype(np.int64)
+def center_cell(uv_lb: np.ndarray, size: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 2) letterbox pixels -> grid cells (N, 2) int64 (ix, iy), clipped to the S/stride grid, and flat indices
+    (N,). ``stride``: the backbone's letterbox pixels per cell (``SIAMConfig.stride``)."""
+    grid = size // stride
+    cell = np.clip(np.floor(np.asarray(uv_lb, dtype=np.float64) / stride), 0, grid - 1).astype(np.int64)
     return cell, cell[:, 1] * grid + cell[:, 0]
 
 
 def _visible_roots(roots: np.ndarray, K: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
     """(P, 3) roots -> (P, 2) image pixels and (P,) bool: in front of the camera and inside the image."""
-    z = roots[:, 2]
-    ok = z > 1e-6
-    zs = np.where(ok, z, 1.0)
-    uv = np.stack([K[0, 0] * roots[:, 0] / zs + K[0, 2], K[1, 1] * roots[:, 1] / zs + K[1, 2]], axis=-1)
-    ok &= (uv[:, 0] >= 0) & (uv[:, 0] < width) & (uv[:, 1] >= 0) & (uv[:, 1] < height)
+    uv = project(roots, K, nan_behind_camera=True)
+    with np.errstate(invalid="ignore"):  # NaN (behind the camera) compares False: not visible
+        ok = (uv[:, 0] >= 0) & (uv[:, 0] < width) & (uv[:, 1] >= 0) & (uv[:, 1] < height)
     return uv, ok
 
 
-def clip_sample(clip: SyntheticClip, cfg: SIAMConfig, sigma: float = HEATMAP_SIGMA) -> ClipSample:
+def clip_sample(clip: Clip, cfg: SIAMConfig, sigma: float = HEATMAP_SIGMA) -> ClipSample:
     """Letterbox the first ``cfg.window`` frames of ``clip`` and build their targets (see the module docstring).
 
     Raises ValueError when the clip is shorter than the window, has more people than ``cfg.max_people``, or its
     betas do not have ``cfg.num_betas`` values.
     """
-    T, K, S = cfg.window, cfg.max_people, cfg.input_size
-    grid = S // STRIDE
+    T, K, S, stride = cfg.window, cfg.max_people, cfg.input_size, cfg.stride
+    grid = S // stride
     if len(clip.frames) < T:
         raise ValueError(f"clip_sample: the clip has {len(clip.frames)} frames, the window needs {T}")
     people = max(len(f.people) for f in clip.frames[:T])
@@ -167,13 +165,13 @@ def clip_sample(clip: SyntheticClip, cfg: SIAMConfig, sigma: float = HEATMAP_SIG
             continue
         root = np.stack([p.joints[0] for p in frame.people]).astype(np.float64)         # (P, 3)
         uv, ok = _visible_roots(root, clip.K, w, h)
-        cell, flat = center_cell(lb.to_letterbox(uv), S)
+        cell, flat = center_cell(lb.to_letterbox(uv), S, stride)
         taken: set[int] = set()
         for k in np.argsort(root[:, 2], kind="stable"):  # nearest first: it keeps a shared cell
             if ok[k] and int(flat[k]) not in taken:
                 taken.add(int(flat[k]))
                 index[t, k], mask[t, k] = int(flat[k]), True
-                centers[t, k] = torch.from_numpy((cell[k] + 0.5) * STRIDE)
+                centers[t, k] = torch.from_numpy((cell[k] + 0.5) * stride)
                 roots[t, k] = torch.from_numpy(root[k])
                 joints[t, k] = torch.from_numpy(np.asarray(frame.people[k].joints, dtype=np.float64))
         present = mask[t, : len(frame.people)]
@@ -205,56 +203,6 @@ def clip_sample(clip: SyntheticClip, cfg: SIAMConfig, sigma: float = HEATMAP_SIG
     metric = torch.tensor([p.metric for p in people_of] + [True] * (K - len(people_of)))
     return ClipSample(torch.from_numpy(images), heatmaps, index, mask, rotmats, betas, cam, centers, roots, boxes,
                       np.asarray(clip.K, dtype=np.float64), joints, smpl, metric, relative)
-
-
-def crop_clip(clip: SyntheticClip, x0: int, y0: int, width: int, height: int) -> SyntheticClip:
-    """The same clip seen through a smaller sensor: every frame cropped to ``[x0, x0 + width) x [y0, y0 + height)``,
-    the principal point moved by (-x0, -y0). Ground truth in the camera frame (metres) is unchanged.
-
-    The 2D annotations follow the crop, where a person has them: ``joints_2d``, ``centre`` and ``box`` move by
-    (-x0, -y0) pixels (the box stays amodal: it may extend past the crop), ``joints_in_image`` is recomputed for the
-    cropped image and ``joints_visible = joints_in_image & ~joints_occluded`` (occlusion at a joint's pixel does not
-    depend on the crop). ``visible_pixels`` counts the uncropped frame and cannot be recounted without the z-buffer,
-    so it becomes None. ``meta`` is kept, with ``crop = [x0, y0, width, height]`` added.
-    """
-    h, w = clip.frames[0].rgb.shape[:2]
-    if not (0 <= x0 and 0 <= y0 and 16 <= width and 16 <= height and x0 + width <= w and y0 + height <= h):
-        raise ValueError(f"crop_clip: crop {width}x{height}+{x0}+{y0} does not fit the {w}x{h} frames "
-                         "(or is smaller than 16 px)")
-    K = np.array(clip.K, dtype=np.float64)
-    K[0, 2] -= x0
-    K[1, 2] -= y0
-    shift2 = np.array([x0, y0], dtype=np.float32)
-
-    def moved(person):
-        if person.joints_2d is None:
-            return person
-        uv = np.asarray(person.joints_2d, np.float32) - shift2
-        with np.errstate(invalid="ignore"):  # NaN for joints behind the camera: never inside
-            inside = np.isfinite(uv).all(-1) & (uv[:, 0] >= 0) & (uv[:, 0] < width) & (uv[:, 1] >= 0) & (
-                uv[:, 1] < height)
-        changes = dict(joints_2d=uv, joints_in_image=inside, visible_pixels=None)
-        if person.centre is not None:
-            changes["centre"] = np.asarray(person.centre, np.float32) - shift2
-        if person.box is not None:
-            changes["box"] = np.asarray(person.box, np.float32) - np.tile(shift2, 2)
-        if person.joints_occluded is not None:
-            changes["joints_visible"] = inside & ~np.asarray(person.joints_occluded, bool)
-        return dataclasses.replace(person, **changes)
-
-    frames = [type(f)(rgb=np.ascontiguousarray(f.rgb[y0:y0 + height, x0:x0 + width]), stamp=f.stamp,
-                      people=[moved(p) for p in f.people]) for f in clip.frames]
-    return SyntheticClip(frames=frames, K=K, fps=clip.fps, faces=clip.faces,
-                         meta={**clip.meta, "crop": [int(x0), int(y0), int(width), int(height)]})
-
-
-def random_crop(clip: SyntheticClip, rng: np.random.Generator, zoom: tuple[float, float]) -> SyntheticClip:
-    """:func:`crop_clip` to a side of ``uniform(*zoom)`` times the image's (aspect ratio kept, at least 16 px),
-    placed uniformly at random: the augmentation of both datasets."""
-    height, width = clip.frames[0].rgb.shape[:2]
-    side = rng.uniform(*zoom)
-    cw, ch = max(16, round(width * side)), max(16, round(height * side))
-    return crop_clip(clip, int(rng.integers(width - cw + 1)), int(rng.integers(height - ch + 1)), cw, ch)
 
 
 def letterbox_row(lb: Letterbox) -> list[float]:

@@ -30,7 +30,7 @@ __all__ = ["ClipBatch", "LossWeights", "LOSS_TERMS", "VERTEX_STRIDE", "MIN_DEPTH
 class ClipBatch:
     """B clips of T frames with up to K annotated people per frame.
 
-    images (B, T, S, S, 3) uint8; heatmaps (B, T, 1, S/4, S/4) Gaussian targets in [0, 1];
+    images (B, T, S, S, 3) uint8; heatmaps (B, T, 1, S/s, S/s) (s: ``SIAMConfig.stride``) Gaussian targets in [0, 1];
     index (B, T, K) flat grid index of each person's centre; mask (B, T, K) bool;
     rotmats (B, K, 24, 3, 3), betas (B, K, 10), cam (B, K, 3): targets of the output frame's people
     (slot k of the output frame).

@@ -17,14 +17,15 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from hmr_ros.smpl.body_model import BodyModel, load_body_model
 from hmr_ros.model.siam import SIAMConfig
-from hmr_ros.sim.clips import SyntheticClip
-from hmr_ros.sim.shards import list_shards, read_clip
-from hmr_ros.training.dataset import ClipSample, clip_sample, random_crop
+from hmr_ros.clips import Clip
+from hmr_ros.clip_files import list_shards, read_clip
+from hmr_ros.training.dataset import ClipSample, clip_sample
+from hmr_ros.clips import random_crop
 
 __all__ = ["ShardClipDataset", "clip_window", "select_people"]
 
 
-def clip_window(clip: SyntheticClip, start: int, length: int) -> SyntheticClip:
+def clip_window(clip: Clip, start: int, length: int) -> Clip:
     """Frames ``start .. start + length - 1`` of ``clip`` (the same people, K, meta)."""
     if not (0 <= start and 1 <= length and start + length <= len(clip.frames)):
         raise ValueError(f"clip_window: frames {start}..{start + length - 1} are not in a clip of "
@@ -32,7 +33,7 @@ def clip_window(clip: SyntheticClip, start: int, length: int) -> SyntheticClip:
     return dataclasses.replace(clip, frames=clip.frames[start:start + length])
 
 
-def select_people(clip: SyntheticClip, max_people: int) -> SyntheticClip:
+def select_people(clip: Clip, max_people: int) -> Clip:
     """Keep at most ``max_people`` of the clip's people (the same ones in every frame, in their list order).
 
     With more people than that, the most visible are kept: the largest ``visible_pixels`` summed over the frames

@@ -30,9 +30,11 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from hmr_ros.model.siam import SIAM, SIAMConfig
-from hmr_ros.sim.clips import SyntheticClip, make_clip
+from hmr_ros.clips import Clip
+from hmr_ros.sim.clips import make_clip
 from hmr_ros.smpl.body_model import BodyModel, load_body_model
-from hmr_ros.training.dataset import clip_sample, collate, random_crop
+from hmr_ros.training.dataset import clip_sample, collate
+from hmr_ros.clips import random_crop
 from hmr_ros.training.losses import LOSS_TERMS, ClipBatch, LossWeights, temporal_losses
 
 __all__ = ["CACHE_FORMAT", "CLIP_FRAMES", "PART_CLIPS", "TokenWindows", "clip_windows", "frame_net_digest",
@@ -96,7 +98,7 @@ def frame_net_digest(model: SIAM) -> str:
     return h.hexdigest()[:16]
 
 
-def clip_windows(model: SIAM, clip: SyntheticClip, cfg: SIAMConfig, amp: bool = True) -> TokenWindows:
+def clip_windows(model: SIAM, clip: Clip, cfg: SIAMConfig, amp: bool = True) -> TokenWindows:
     """Every window of ``cfg.window`` consecutive frames of ``clip``, with the frozen frame network's tokens.
 
     The frame network runs once per frame (bf16 autocast when ``amp``); each window's targets come from
@@ -126,7 +128,7 @@ class _Clips(IterableDataset):
         self.image_sizes, self.zoom, self.fps_range, self.max_people = image_sizes, zoom, fps_range, max_people
         self._body: BodyModel | None = None
 
-    def clip(self, i: int) -> SyntheticClip:
+    def clip(self, i: int) -> Clip:
         if self._body is None:
             self._body = load_body_model("procedural")
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, CACHE_TAG, int(i)]))
@@ -136,7 +138,7 @@ class _Clips(IterableDataset):
                          fps=float(rng.uniform(*self.fps_range)), seed=int(rng.integers(2 ** 31)), body_model=self._body)
         return random_crop(clip, rng, self.zoom)
 
-    def __iter__(self) -> Iterator[SyntheticClip]:
+    def __iter__(self) -> Iterator[Clip]:
         info = get_worker_info()
         w, n = (info.id, info.num_workers) if info is not None else (0, 1)
         torch.set_num_threads(1)

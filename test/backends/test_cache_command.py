@@ -22,7 +22,7 @@ pytestmark = pytest.mark.usefixtures("single_torch_thread")  # 2 shared cores
 
 def tiny(seed: int) -> SIAM:
     torch.manual_seed(seed)
-    return SIAM(SIAMConfig(variant="w18", input_size=64, window=2, max_people=2)).eval()
+    return SIAM(SIAMConfig(width="w18", input_size=64, window=2, max_people=2)).eval()
 
 
 def age(folder, days: float) -> None:

@@ -115,7 +115,7 @@ def test_the_tensorrt_check_catches_uint8_inside_the_network(tmp_path):
 
 
 def test_cli_info_prints_every_module(capsys):
-    assert main(["info", "--variant", "w32", "--input-size", "64"]) == 0
+    assert main(["info", "--width", "w32", "--input-size", "64"]) == 0
     out = capsys.readouterr().out
     for name in ("backbone", "frame head", "SIA", "FD", "SMPL head", "total"):
         assert name in out

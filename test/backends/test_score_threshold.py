@@ -12,7 +12,7 @@ from hmr_ros.backends.onnx_backend import OnnxRuntimeBackend
 from hmr_ros.backends.torch_backend import TorchBackend
 from hmr_ros.model.siam import SIAM, SIAMConfig
 
-SMALL = dict(variant="w18", window=2, max_people=2)
+SMALL = dict(width="w18", window=2, max_people=2)
 
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")  # 2 shared cores

@@ -24,7 +24,7 @@ needs_tensorrt = pytest.mark.skipif(
     reason=f"needs TensorRT and a CUDA GPU: {TRT_WHY}; torch.cuda.is_available() = {torch.cuda.is_available()}")
 needs_rtx = pytest.mark.skipif("tensorrt_rtx" not in installed(), reason="tensorrt-rtx is not installed")
 
-ONNX_KEY = OnnxKey(weights="0123456789abcdef", graph="a1b2c3d4e5f6", variant="w32", input_size=64, window=3,
+ONNX_KEY = OnnxKey(weights="0123456789abcdef", graph="a1b2c3d4e5f6", width="w32", input_size=64, window=3,
                    max_people=4, config="{}", dtype="fp16")
 KEY = EngineKey(onnx=ONNX_KEY, flavour="tensorrt_rtx", trt_version="1.7.1.116", targets=("sm89",))
 TRT10_KEY = EngineKey(onnx=ONNX_KEY, flavour="tensorrt", trt_version="10.3.0", targets=("sm86",),

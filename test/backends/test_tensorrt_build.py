@@ -25,7 +25,7 @@ ONNX_TO_TRT = {onnx.TensorProto.FLOAT: "FLOAT", onnx.TensorProto.BOOL: "BOOL", o
 
 @pytest.fixture(scope="module")
 def product_network():
-    network = SIAM(SIAMConfig(variant="w32", input_size=512, window=9, max_people=16))
+    network = SIAM(SIAMConfig(width="w32", input_size=512, window=9, max_people=16))
     load_checkpoint(network, "synthetic")  # fully convolutional: the shipped weights fit any input size
     return network.eval()
 

@@ -1,4 +1,5 @@
 """``python -m hmr_ros adapt``: label + fine-tune + before/after in one command, on real frames, resumable."""
+import dataclasses
 import json
 
 import pytest
@@ -63,7 +64,8 @@ def test_an_interrupted_adapt_resumes_where_the_training_stopped(inputs, tmp_pat
     real_train = loop.train
 
     def interrupted(*args, **kwargs):   # one step is saved, then Ctrl-C arrives
-        real_train(*args[:1], 1, *args[2:], **kwargs)
+        network, run = args
+        real_train(network, dataclasses.replace(run, steps=1), **kwargs)
         raise KeyboardInterrupt
 
     monkeypatch.setattr(loop, "train", interrupted)

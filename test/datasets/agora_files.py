@@ -3,7 +3,7 @@ with one entry per person (for test/datasets and test/eval)."""
 import numpy as np
 
 from hmr_ros.datasets.agora import agora_intrinsics
-from hmr_ros.eval.agora_protocol import project
+from hmr_ros.geometry.projection import project
 
 IMAGES = ("ag_validationset_renderpeople_bfh_hdri_50mm_5_15_00000.png",
           "ag_validationset_renderpeople_body_cam00_00001.png")

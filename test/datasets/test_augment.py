@@ -5,12 +5,6 @@ import pytest
 
 from hmr_ros.datasets.augment import MIRROR, augment, flip_clip, jitter_colour, mirror_pose
 from hmr_ros.sim.clips import make_clip
-from hmr_ros.smpl.body_model import load_body_model
-
-
-@pytest.fixture(scope="module")
-def body():
-    return load_body_model("procedural")
 
 
 @pytest.fixture(scope="module")

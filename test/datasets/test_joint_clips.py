@@ -11,13 +11,11 @@ from hmr_ros.datasets.augment import flip_clip
 from hmr_ros.datasets.clips import coco_clips, panoptic_clips
 from hmr_ros.datasets.coco import CocoKeypoints
 from hmr_ros.datasets.panoptic import COCO19, SMPL_SLOTS, PanopticSequence
-from hmr_ros.model.siam import SIAM, SIAMConfig
-from hmr_ros.smpl.body_model import load_body_model
+from hmr_ros.model.siam import SIAM
 from hmr_ros.training.dataset import clip_sample, collate
 from hmr_ros.training.losses import siam_losses
 from test_panoptic import write_sequence
 
-CFG = SIAMConfig(variant="w18", input_size=64, window=2, max_people=2)
 SMPL_ONLY = ("pose", "betas", "verts", "orient6d")
 
 
@@ -65,29 +63,29 @@ def test_panoptic_windows_hold_metric_joints_in_smpl_slots(panoptic):
     assert np.isnan(person.joints[3]).all() and not person.smpl and person.metric  # spine1: no Panoptic joint
 
 
-def test_coco_images_hold_keypoints_as_rays_and_skip_what_cannot_be_centred(coco):
-    data, body = coco
+def test_coco_images_hold_keypoints_as_rays_and_skip_what_cannot_be_centred(coco, body):
+    data, keypoints = coco
     clips = list(coco_clips(data, window=2))
     assert [c.meta["image"].endswith("000000000001.jpg") for c in clips] == [True]  # 2: no hips; 3: a crowd
     person = clips[0].frames[0].people[0]
-    assert np.allclose(person.joints_2d[16], body["l_shoulder"], atol=1e-4)
+    assert np.allclose(person.joints_2d[16], keypoints["l_shoulder"], atol=1e-4)
     assert np.allclose(person.centre, [280, 301], atol=1e-4) and not person.metric and not person.smpl
-    flipped = flip_clip(clips[0], load_body_model("procedural")).frames[0].people[0]
+    flipped = flip_clip(clips[0], body).frames[0].people[0]
     assert np.allclose(flipped.joints_2d[17], [640 - 310, 200], atol=1e-3)  # left shoulder -> right slot
 
 
-def losses_of(clips) -> dict[str, float]:
+def losses_of(clips, network) -> dict[str, float]:
     torch.manual_seed(0)
-    batch = collate([clip_sample(c, CFG) for c in clips])
+    batch = collate([clip_sample(c, network) for c in clips])
     with torch.no_grad():
-        return {k: float(v) for k, v in siam_losses(SIAM(CFG).train(), batch).items()}
+        return {k: float(v) for k, v in siam_losses(SIAM(network).train(), batch).items()}
 
 
-def test_each_person_trains_the_terms_its_dataset_knows(panoptic, coco):
-    keypoints = losses_of(list(coco_clips(coco[0], 2)))
+def test_each_person_trains_the_terms_its_dataset_knows(panoptic, coco, tiny_net):
+    keypoints = losses_of(list(coco_clips(coco[0], 2)), tiny_net)
     assert keypoints["joints2d"] > 0 and keypoints["heatmap"] > 0
     assert all(keypoints[t] == 0 for t in SMPL_ONLY + ("cam", "joints3d", "accel"))
-    metric = losses_of(list(panoptic_clips([panoptic], 2)))
+    metric = losses_of(list(panoptic_clips([panoptic], 2)), tiny_net)
     assert metric["joints3d"] > 0 and metric["joints2d"] > 0 and metric["cam"] > 0
     assert all(metric[t] == 0 for t in SMPL_ONLY)
     assert all(np.isfinite(v) for v in {**keypoints, **metric}.values())
@@ -98,7 +96,7 @@ def test_train_command_mixes_panoptic_in(panoptic, tmp_path, capsys):
 
     out = tmp_path / "joints.safetensors"
     root = panoptic.folder.parent
-    assert main(["train", "--dataset", f"panoptic={root}:1", "--steps", "2", "--batch-clips", "2", "--variant",
+    assert main(["train", "--dataset", f"panoptic={root}:1", "--steps", "2", "--batch-clips", "2", "--width",
                  "w18", "--input-size", "64", "--window", "2", "--max-people", "2", "--out", str(out), "--no-amp",
                  "--log-every", "1", "--device", "cpu"]) == 0
     line = [x for x in capsys.readouterr().out.splitlines() if x.startswith("step      2/2")][0]
@@ -106,7 +104,7 @@ def test_train_command_mixes_panoptic_in(panoptic, tmp_path, capsys):
     assert main(["train", "--dataset", f"panoptic={tmp_path / 'empty'}", "--steps", "1", "--out", str(out)]) == 2
 
 
-def test_agora_images_train_the_metric_joint_terms(tmp_path, capsys):
+def test_agora_images_train_the_metric_joint_terms(tmp_path, capsys, tiny_net):
     pytest.importorskip("pandas")
     from agora_files import IMAGES, table
 
@@ -123,11 +121,11 @@ def test_agora_images_train_the_metric_joint_terms(tmp_path, capsys):
     clips = list(agora_clips([AgoraTable(tmp_path / "gt" / "train_0.npz", tmp_path / "img")], 2))
     assert len(clips) == 2 and [len(f.people) for f in clips[0].frames] == [2, 2]  # the occluded person too
     assert np.isfinite(clips[0].frames[0].people[0].joints).all() and clips[0].frames[0].people[0].metric
-    losses = losses_of(clips)
+    losses = losses_of(clips, tiny_net)
     assert losses["joints3d"] > 0 and losses["joints2d"] > 0 and all(losses[t] == 0 for t in SMPL_ONLY)
     out = tmp_path / "agora.safetensors"
     assert main(["train", "--dataset", f"agora={tmp_path / 'gt'}", "--agora-images", str(tmp_path / "img"),
-                 "--steps", "1", "--batch-clips", "2", "--variant", "w18", "--input-size", "64", "--window", "2",
+                 "--steps", "1", "--batch-clips", "2", "--width", "w18", "--input-size", "64", "--window", "2",
                  "--max-people", "2", "--out", str(out), "--no-amp", "--device", "cpu"]) == 0 and out.is_file()
     assert main(["train", "--dataset", f"agora={tmp_path / 'gt'}", "--steps", "1", "--out", str(out)]) == 2
     assert "needs --agora-images" in capsys.readouterr().err
@@ -140,6 +138,6 @@ def test_train_command_reads_cocos_train_split(coco, tmp_path):
     (root / "annotations" / "person_keypoints_val2017.json").rename(root / "annotations" / "person_keypoints_train2017.json")
     (root / "val2017").rename(root / "train2017")
     out = tmp_path / "coco.safetensors"
-    assert main(["train", "--dataset", f"coco={root}", "--steps", "1", "--batch-clips", "2", "--variant", "w18",
+    assert main(["train", "--dataset", f"coco={root}", "--steps", "1", "--batch-clips", "2", "--width", "w18",
                  "--input-size", "64", "--window", "2", "--max-people", "2", "--out", str(out), "--no-amp",
                  "--device", "cpu"]) == 0 and out.is_file()

@@ -10,13 +10,12 @@ from hmr_ros.datasets.augment import MIRROR, flip_clip
 from hmr_ros.datasets.clips import PSEUDO_SLOTS, pseudo_clips
 from hmr_ros.datasets.pseudo_labels import CONFIDENT, LABELS, MANIFEST, PseudoLabels
 from hmr_ros.model.siam import SIAM, SIAMConfig
-from hmr_ros.smpl.body_model import load_body_model
 from hmr_ros.training.dataset import clip_sample, collate
 from hmr_ros.training.losses import siam_losses
 
 from real_data import label_vtest, vtest_clip
 
-CFG = SIAMConfig(variant="w18", input_size=128, window=2, max_people=16)
+CFG = SIAMConfig(width="w18", input_size=128, window=2, max_people=16)
 
 
 @pytest.fixture(scope="module")
@@ -79,9 +78,9 @@ def test_a_track_missing_from_a_frame_is_an_absent_slot(labels):
                 assert not sample.mask[t, k]
 
 
-def test_flip_mirrors_the_relative_joints_and_swaps_sides(labels):
+def test_flip_mirrors_the_relative_joints_and_swaps_sides(labels, body):
     clip = next(pseudo_clips(labels, window=2))
-    flipped = flip_clip(clip, load_body_model("procedural"))
+    flipped = flip_clip(clip, body)
     a, b = clip.frames[0].people[0], flipped.frames[0].people[0]
     assert np.allclose(b.relative, a.relative[MIRROR] * [-1, 1, 1, 1])
 

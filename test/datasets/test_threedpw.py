@@ -10,7 +10,6 @@ import torch
 
 from hmr_ros.datasets.threedpw import ThreeDPW, read_sequence
 from hmr_ros.geometry.rotations_np import rotmat_from_rotvec
-from hmr_ros.smpl.body_model import load_body_model
 from threedpw_files import N, sequence
 
 @pytest.fixture
@@ -23,9 +22,8 @@ def root(tmp_path):
     return tmp_path / "3DPW", data
 
 
-def test_vertices_land_where_the_world_parameters_put_them(root):
+def test_vertices_land_where_the_world_parameters_put_them(root, body):
     path, data = root
-    body = load_body_model("procedural")
     frames = ThreeDPW(path, "test", body).frames("courtyard_test_00")
     assert len(frames) == N and frames[2].image_path == path / "imageFiles" / "courtyard_test_00" / "image_00002.jpg"
     assert np.allclose(frames[0].K, data["cam_intrinsics"])

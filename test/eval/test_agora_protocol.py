@@ -7,7 +7,8 @@ import pytest
 
 from hmr_ros.bodies import Body
 from hmr_ros.datasets.agora import AgoraImage, AgoraPerson, agora_intrinsics
-from hmr_ros.eval.agora_protocol import AgoraProtocol, format_agora, keypoint_box_iou, match_agora, project
+from hmr_ros.eval.agora_protocol import AgoraProtocol, format_agora, keypoint_box_iou, match_agora
+from hmr_ros.geometry.projection import project
 
 K = agora_intrinsics("scene_cam00_00000.png", 1280, 720)
 
@@ -98,7 +99,7 @@ def test_evaluate_command_on_converted_tables(tmp_path, capsys):
     for name in IMAGES:  # the 1280 x 720 release's file names
         cv2.imwrite(str(tmp_path / "img" / name.replace(".png", "_1280x720.png")), np.zeros((72, 128, 3), np.uint8))
     args = ["evaluate", "--dataset", "agora", "--root", str(tmp_path / "gt"), "--images", str(tmp_path / "img"),
-            "--backend", "torch", "--window", "2", "--input-size", "64", "--variant", "w18",
+            "--backend", "torch", "--window", "2", "--input-size", "64", "--width", "w18",
             "--json", str(tmp_path / "agora.json")]
     assert main(args) == 0
     out = capsys.readouterr()
@@ -107,7 +108,7 @@ def test_evaluate_command_on_converted_tables(tmp_path, capsys):
     assert main(args[:-2] + ["--images", str(tmp_path / "nothing")]) == 2
     assert "AGORA image" in capsys.readouterr().err
     pickles = ["evaluate", "--dataset", "agora", "--root", str(tmp_path), "--images", str(tmp_path / "img"),
-               "--backend", "torch", "--window", "2", "--input-size", "64", "--variant", "w18"]
+               "--backend", "torch", "--window", "2", "--input-size", "64", "--width", "w18"]
     assert main(pickles) == 2 and "pass --trust-pickles" in capsys.readouterr().err
     assert main(pickles + ["--trust-pickles"]) == 0  # two commands from the download: train, then this
     assert "converted 1 pickled AGORA tables" in capsys.readouterr().err

@@ -1,5 +1,6 @@
 """``python -m hmr_ros evaluate`` end to end: real renderer, real (untrained, tiny) network, real metrics."""
 import argparse
+import dataclasses
 import contextlib
 import io
 import json
@@ -14,7 +15,7 @@ from hmr_ros.eval.benchmark import METHODS, evaluate_checkpoint
 from hmr_ros.eval.splits import BENCH_SEED_BASE, SPLITS
 from hmr_ros.model.siam import SIAM, SIAMConfig
 
-TINY_NET = ["--variant", "w18", "--input-size", "64", "--window", "2", "--max-people", "2"]
+TINY_NET = ["--width", "w18", "--input-size", "64", "--window", "2", "--max-people", "2"]
 METRICS = ("matched", "mpjpe_mm", "pa_mpjpe_mm", "pve_mm", "root_depth_m", "root_lateral_m", "root_depth_pct",
            "accel_frames", "accel_mm_per_frame2", "accel_mm_per_s2", "accel_cam_mm_per_frame2")
 DETECTION = ("tp", "fp", "fn", "precision", "recall", "f1")
@@ -82,9 +83,9 @@ def test_the_table_is_printed_and_an_untrained_network_is_warned_about(tiny_repo
     assert "warning" in err and "UNTRAINED" in err
 
 
-def test_predicted_bodies_flow_through_matching_and_the_baseline_shares_their_pelvis():
+def test_predicted_bodies_flow_through_matching_and_the_baseline_shares_their_pelvis(tiny_net):
     # A zero score threshold makes the untrained network return every slot, so predictions reach the matching.
-    net = SIAMConfig(variant="w18", input_size=64, window=2, max_people=2, score_threshold=0.0)
+    net = dataclasses.replace(tiny_net, score_threshold=0.0)
     r = evaluate_checkpoint(EstimatorConfig(network=net), "tiny")
     a, b = r["methods"]["network"]["all"], r["methods"]["mean_pose_pred_centre"]["all"]
     assert a["detection"]["tp"] + a["detection"]["fp"] > 0
@@ -94,18 +95,37 @@ def test_predicted_bodies_flow_through_matching_and_the_baseline_shares_their_pe
         assert a["root_lateral_m"] == pytest.approx(b["root_lateral_m"], abs=1e-6)
 
 
-def test_architecture_comes_from_the_checkpoint_and_deployment_choices_from_flags_or_the_fallback(tmp_path):
+def test_architecture_comes_from_the_checkpoint_and_deployment_choices_from_flags_or_the_defaults(tmp_path, tiny_net):
     path = tmp_path / "tiny.safetensors"
-    save_checkpoint(SIAM(SIAMConfig(variant="w18", input_size=64, window=2, max_people=2, dim=128)), path)
+    save_checkpoint(SIAM(dataclasses.replace(tiny_net, dim=128)), path)
+    parser = argparse.ArgumentParser()
+    evaluate_cli.add_parser(parser.add_subparsers())
 
-    def resolve(checkpoint, **flags):
-        args = argparse.Namespace(checkpoint=checkpoint, **{k: flags.get(k) for k in evaluate_cli.FALLBACK})
-        return evaluate_cli.network_config(args)
+    def resolve(*flags):
+        return evaluate_cli.estimator_config(parser.parse_args(["evaluate", *flags]))
 
-    net = resolve(str(path))
+    config = resolve("--checkpoint", str(path))
+    net = config.network
     # dim has no flag: it must come from the file or the weights would not fit; the training run's window and
     # slots are not how the node runs the weights
-    assert (net.variant, net.input_size, net.dim) == ("w18", 64, 128)
-    assert (net.window, net.max_people) == (evaluate_cli.FALLBACK["window"], evaluate_cli.FALLBACK["max_people"])
-    assert resolve(str(path), window=5).window == 5
-    assert resolve(None) == SIAMConfig(**evaluate_cli.FALLBACK)
+    assert (net.backbone, net.width, net.input_size, net.dim) == ("hrnet", "w18", 64, 128)
+    assert (net.window, net.max_people, net.mode) == (SIAMConfig.window, SIAMConfig.max_people, SIAMConfig.mode)
+    assert config.checkpoint == str(path)
+    assert resolve("--checkpoint", str(path), "--window", "5").network.window == 5
+    untrained = resolve()
+    assert untrained.checkpoint is None
+    assert untrained.network == SIAMConfig(input_size=evaluate_cli.UNTRAINED_INPUT_SIZE)
+
+
+def test_a_missing_or_unreadable_checkpoint_and_a_bad_size_are_one_clear_error(tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    evaluate_cli.add_parser(parser.add_subparsers())
+    with pytest.raises(FileNotFoundError, match="checkpoint not found"):
+        evaluate_cli.estimator_config(parser.parse_args(["evaluate", "--checkpoint", str(tmp_path / "no.safetensors")]))
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"not a safetensors file")
+    with pytest.raises(ValueError, match="not a readable safetensors file"):
+        evaluate_cli.estimator_config(parser.parse_args(["evaluate", "--checkpoint", str(junk)]))
+    with pytest.raises(SystemExit):
+        parser.parse_args(["evaluate", "--image-size", "1280by720"])
+    assert "expected WxH such as 640x480, got '1280by720'" in capsys.readouterr().err

@@ -10,12 +10,10 @@ from hmr_ros.cli import main
 from hmr_ros.estimator import EstimatorConfig
 from hmr_ros.eval.benchmark import evaluate_checkpoint
 from hmr_ros.eval.splits import SPLITS
-from hmr_ros.model.siam import SIAMConfig
 from hmr_ros.sim.motions import MOTIONS
 from hmr_ros.sim.shards import clip_seeds, write_shards
 
-TINY_NET = ["--variant", "w18", "--input-size", "64", "--window", "2", "--max-people", "2", "--backend", "torch"]
-NET = SIAMConfig(variant="w18", input_size=64, window=2, max_people=2)
+TINY_NET = ["--width", "w18", "--input-size", "64", "--window", "2", "--max-people", "2", "--backend", "torch"]
 TINY = SPLITS["varied-tiny"]
 
 
@@ -64,12 +62,12 @@ def test_accel_tracks_follow_each_person_through_the_clip(report):
     assert oracle["accel_frames"] == sum(c["num_people"] * (c["num_frames"] - 2) for c in report["clips"])
 
 
-def test_a_bench_shard_directory_gives_the_same_ground_truth_as_rendering(report, tmp_path):
+def test_a_bench_shard_directory_gives_the_same_ground_truth_as_rendering(report, tmp_path, tiny_net):
     out = tmp_path / "bench"
     for i, spec in enumerate(TINY):  # render-shards --split bench, clip by clip with the split's settings
         write_shards(out, [spec.seed], start_index=10_000 + i, num_frames=spec.num_frames,
                      size=(spec.width, spec.height), num_people=spec.num_people, fps=spec.fps)
-    r = evaluate_checkpoint(EstimatorConfig(network=NET, backend="torch"), "varied-tiny", shards=out)
+    r = evaluate_checkpoint(EstimatorConfig(network=tiny_net, backend="torch"), "varied-tiny", shards=out)
     assert r["shards"] == str(out) and r["person_frames"] == report["person_frames"]
     a, b = r["methods"]["mean_pose_gt_centre"]["all"], report["methods"]["mean_pose_gt_centre"]["all"]
     for key in ("mpjpe_mm", "pa_mpjpe_mm", "pve_mm", "accel_mm_per_frame2"):
@@ -78,9 +76,9 @@ def test_a_bench_shard_directory_gives_the_same_ground_truth_as_rendering(report
         report["methods"]["mean_pose_gt_centre"]["by_motion"])
 
 
-def test_training_shards_are_refused_as_a_benchmark(tmp_path):
+def test_training_shards_are_refused_as_a_benchmark(tmp_path, tiny_net):
     write_shards(tmp_path, clip_seeds("train", 1, seed=0), num_frames=3, size=(96, 72), num_people=1)
     with pytest.raises(ValueError, match="bench split"):
-        evaluate_checkpoint(EstimatorConfig(network=NET, backend="torch"), "varied-tiny", shards=tmp_path)
+        evaluate_checkpoint(EstimatorConfig(network=tiny_net, backend="torch"), "varied-tiny", shards=tmp_path)
     with pytest.raises(ValueError, match="varied split"):
-        evaluate_checkpoint(EstimatorConfig(network=NET, backend="torch"), "tiny", shards=tmp_path)
+        evaluate_checkpoint(EstimatorConfig(network=tiny_net, backend="torch"), "tiny", shards=tmp_path)

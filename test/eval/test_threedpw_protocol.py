@@ -7,7 +7,8 @@ import pytest
 
 from hmr_ros.bodies import Body
 from hmr_ros.datasets.threedpw import ThreeDPW
-from hmr_ros.eval.threedpw_protocol import ThreeDPWProtocol, _project
+from hmr_ros.eval.threedpw_protocol import ThreeDPWProtocol
+from hmr_ros.geometry.projection import project
 from hmr_ros.smpl.body_model import load_body_model
 
 from threedpw_files import N, sequence
@@ -29,7 +30,7 @@ def setup(tmp_path_factory):
 
 def truth(protocol, frame, person):
     v, j = protocol._gt(person)
-    return Body(score=1.0, box=np.zeros(4, np.float32), center=_project(frame.K, j[0]).astype(np.float32),
+    return Body(score=1.0, box=np.zeros(4, np.float32), center=project(j[0], frame.K).astype(np.float32),
                 betas=person.betas, global_orient=person.global_orient, body_pose=person.body_pose,
                 translation=person.translation, joints=j.astype(np.float32), vertices=v.astype(np.float32))
 

@@ -7,7 +7,7 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from hmr_ros.eval import tracking as tracking_eval
-from hmr_ros.sim import tracking_scenarios as scenarios
+from hmr_ros.eval import tracking_scenarios as scenarios
 from hmr_ros.smpl.kinematic_tree import SMPL_PARENTS
 from hmr_ros.tracking.association import box_iou
 from hmr_ros.tracking.tracker import TrackerConfig

@@ -45,3 +45,28 @@ def test_bad_shapes_are_rejected():
         project(np.zeros((4, 2)), K)
     with pytest.raises(ValueError, match=r"\(3, 3\)"):
         project(np.zeros(3), np.eye(2))
+
+
+def test_torch_tensors_project_with_the_same_formula_keep_dtype_and_carry_gradients():
+    import torch
+    rng = np.random.default_rng(1)
+    pts = rng.uniform([-2, -2, 1], [2, 2, 9], (4, 6, 3))
+    t = torch.tensor(pts, dtype=torch.float32, requires_grad=True)
+    uv = project(t, K)
+    assert isinstance(uv, torch.Tensor) and uv.dtype == torch.float32 and uv.shape == (4, 6, 2)
+    np.testing.assert_allclose(uv.detach().numpy(), project(pts, K), rtol=1e-5)
+    uv.sum().backward()
+    assert torch.isfinite(t.grad).all() and (t.grad[..., 0] > 0).all()  # u grows with x
+    behind = project(torch.tensor([[0.1, 0.1, -1.0]]), K, nan_behind_camera=True)
+    assert torch.isnan(behind).all()
+
+
+def test_a_batch_of_cameras_projects_each_leading_index_through_its_own_K():
+    rng = np.random.default_rng(2)
+    Ks = np.stack([K, K * [[2.0], [0.5], [1.0]]])  # (2, 3, 3): fx doubled, fy halved in the second
+    pts = rng.uniform([-1, -1, 2], [1, 1, 6], (2, 3, 5, 3))
+    uv = project(pts, Ks)
+    for b in range(2):
+        np.testing.assert_allclose(uv[b], project(pts[b], Ks[b]))
+    with pytest.raises(ValueError, match=r"\(B, 3, 3\)"):
+        project(pts[:1], Ks)

@@ -98,12 +98,12 @@ def test_temporal_net_sees_how_people_move_not_where_the_image_is():
 
 
 def test_w48_uses_the_wider_backbone():
-    counts = SIAM(SIAMConfig(variant="w48", input_size=64, max_people=2, window=2)).parameter_counts()
+    counts = SIAM(SIAMConfig(width="w48", input_size=64, max_people=2, window=2)).parameter_counts()
     assert counts["backbone"] == 65_325_120
     assert counts["total"] == sum(v for k, v in counts.items() if k != "total")
 
 
-@pytest.mark.parametrize("field,value", [("variant", "w64"), ("mode", "future"), ("input_size", 100),
+@pytest.mark.parametrize("field,value", [("width", "w64"), ("mode", "future"), ("input_size", 100),
                                          ("window", 17), ("max_people", 0), ("score_threshold", 1.5)])
 def test_invalid_config_is_rejected_naming_the_field(field, value):
     with pytest.raises(ValueError, match=field):

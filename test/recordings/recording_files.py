@@ -37,10 +37,12 @@ def write_folder(folder: Path, frames: list[np.ndarray]) -> Path:
 
 def write_bag(path: Path, frames: list[np.ndarray], K: np.ndarray, storage: str = "sqlite3",
               compressed: bool = False, stamp0: float = 1700000000.25, corrupt: set[int] = frozenset(),
-              extra_image_topic: str | None = None, with_info: bool = True) -> Path:
+              extra_image_topic: str | None = None, with_info: bool = True,
+              infos: dict[int, tuple[np.ndarray, int, int]] | None = None) -> Path:
     """Images on /front/image_raw (or .../compressed), CameraInfo on /front/camera_info before each image.
 
-    ``corrupt``: indices whose image message has a wrong encoding and short data (decodes to an error)."""
+    ``corrupt``: indices whose image message has a wrong encoding and short data (decodes to an error).
+    ``infos``: index -> (K, width, height) of the CameraInfo written before that image instead of (K, its size)."""
     from rosbags.rosbag2 import StoragePlugin, Writer
     from rosbags.typesys import Stores, get_typestore
 
@@ -62,8 +64,9 @@ def write_bag(path: Path, frames: list[np.ndarray], K: np.ndarray, storage: str 
             header.stamp.sec, header.stamp.nanosec, header.frame_id = ns // 10**9, ns % 10**9, FRAME_ID
             if with_info:
                 info = default_message(store, "sensor_msgs/msg/CameraInfo")
-                info.header, info.height, info.width = header, rgb.shape[0], rgb.shape[1]
-                info.k = np.asarray(K, np.float64).reshape(9)
+                k, w, h = (infos or {}).get(i, (K, rgb.shape[1], rgb.shape[0]))
+                info.header, info.height, info.width = header, h, w
+                info.k = np.asarray(k, np.float64).reshape(9)
                 writer.write(info_conn, ns, bytes(store.serialize_cdr(info, "sensor_msgs/msg/CameraInfo")))
             msg = default_message(store, image_type)
             msg.header = header

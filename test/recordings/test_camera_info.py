@@ -33,15 +33,26 @@ def test_reads_K_size_and_name(tmp_path):
     path.write_text(CALIBRATION)
     calib = read_camera_yaml(path)
     assert calib.K.tolist() == [[615.2, 0, 321.5], [0, 616.8, 238.9], [0, 0, 1]]
-    assert (calib.width, calib.height, calib.name) == (640, 480, "head_camera")
-    assert calib.K_for(640, 480) is calib.K
+    assert (calib.width, calib.height) == (640, 480)
+    K, note = calib.K_for(640, 480)
+    assert K is calib.K and note is None
 
 
 def test_K_follows_images_resized_after_calibration(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text(CALIBRATION)
-    K = read_camera_yaml(path).K_for(320, 240)
+    K, note = read_camera_yaml(path).K_for(320, 240)
+    assert note.kind == "camera_info_scaled" and "calibration file c.yaml is for 640x480" in note.message
     assert np.allclose(K, [[307.6, 0, 160.75], [0, 308.4, 119.45], [0, 0, 1]])
+
+
+def test_a_calibration_for_another_aspect_ratio_is_not_stretched_to_fit(tmp_path):
+    """A 640x480 calibration on 640x360 images is a crop or another mode, not a resize: default intrinsics, as the
+    node does with such a CameraInfo."""
+    path = tmp_path / "c.yaml"
+    path.write_text(CALIBRATION)
+    K, note = read_camera_yaml(path).K_for(640, 360)
+    assert K is None and note.kind == "camera_info_size_mismatch" and note.bad_input
 
 
 @pytest.mark.parametrize("text, message", [

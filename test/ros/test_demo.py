@@ -25,7 +25,7 @@ from hmr_ros.ros import demo  # noqa: E402
 from hmr_ros.recordings import overlay as demo_overlay  # noqa: E402
 
 FRAMES, SIZE, PEOPLE = 4, 128, 2
-TINY = ["--param", "variant=w18", "--param", "input_size=64", "--param", "backend=torch",
+TINY = ["--param", "width=w18", "--param", "input_size=64", "--param", "backend=torch",
         "--param", "torch_threads=1"]
 VERDICT = re.compile(r"^\[demo\] (\d+)/(\d+) frames: every visible person has a fitted mesh; (\d+) misses, "
                      r"(\d+) false; MPJPE (\d+ mm|n/a \(nobody matched\))$")
@@ -157,13 +157,13 @@ def test_untrained_run_records_draws_and_scores_every_frame(tmp_path, monkeypatc
 def test_a_checkpoint_reaches_the_node_with_its_own_input_size(tmp_path, monkeypatch, capsys):
     torch.manual_seed(0)
     weights = tmp_path / "tiny.safetensors"
-    save_checkpoint(SIAM(SIAMConfig(variant="w18", input_size=96)), weights)
-    # no size or variant given: both come from the file's metadata
+    save_checkpoint(SIAM(SIAMConfig(width="w18", input_size=96)), weights)
+    # no size or width given: both come from the file's metadata
     out, summary, console = run_demo(tmp_path, monkeypatch, capsys, "--checkpoint", str(weights),
                                      "--param", "backend=torch", "--param", "torch_threads=1")
     assert not summary["untrained"] and summary["weights"] == "trained weights: tiny.safetensors"
     o = summary["overrides"]
-    assert (o["checkpoint"], o["input_size"], o["variant"]) == (str(weights), 96, "w18")
+    assert (o["checkpoint"], o["input_size"], o["width"]) == (str(weights), 96, "w18")
     assert "score_threshold" not in o, "trained weights keep the configured threshold"
     assert "SIAM w18 96px" in (out / "hmr_node.log").read_text(), "the node did not build the checkpoint's network"
     assert "UNTRAINED" not in console
@@ -183,7 +183,7 @@ def test_a_checkpoint_without_metadata_runs_at_the_bundled_size(tmp_path):
     path = tmp_path / "bare.safetensors"
     save_file({"w": torch.zeros(1)}, str(path))
     o = demo.node_overrides(str(path))
-    assert o["input_size"] == demo.DEFAULT_INPUT_SIZE == 128 and "variant" not in o
+    assert o["input_size"] == demo.DEFAULT_INPUT_SIZE == 128 and "width" not in o
     assert (o["max_people"], o["window"]) == (16, 9)   # the street video has up to 10 people in view
     assert demo.node_overrides("none")["max_people"] == 4
 

@@ -17,10 +17,10 @@ from geometry_msgs.msg import Point  # noqa: E402
 from rclpy.serialization import deserialize_message, serialize_message  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
-from hmr_ros.palette import PALETTE, people_colors_u8  # noqa: E402
-from hmr_ros.ros.markers import (MARKER_NS, MeshMarkerWriter, people_colors, person_color,  # noqa: E402
-                                 track_color, triangle_indices)
-from hmr_ros.sim.render import render_meshes  # noqa: E402
+from hmr_ros.markers import MARKER_NS, triangle_indices  # noqa: E402
+from hmr_ros.palette import PALETTE, people_colors, people_colors_u8, person_color, track_color  # noqa: E402
+from hmr_ros.ros.markers import MeshMarkerWriter  # noqa: E402
+from hmr_ros.render.meshes import render_meshes  # noqa: E402
 
 V, F = 60, 100
 

@@ -241,7 +241,7 @@ def test_a_frame_id_with_a_newline_cannot_forge_a_log_line(ros):
     forged = "cam\n[ERROR] forged\x1b[31m"
     info = ros.camera_info(GOOD_K)
     info.header.frame_id = forged
-    info.width = info.height = SIDE // 2  # a size mismatch with the image: logged with the frame_id
+    info.width, info.height = SIDE // 2, SIDE  # for another aspect ratio than the image's: logged with the frame_id
     ros.probe.pub_info.publish(info)
     ros.probe.spin_until(lambda: False, 0.3)
     img = ros.image(ros.next_stamp())

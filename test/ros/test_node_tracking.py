@@ -22,7 +22,7 @@ import rclpy  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from visualization_msgs.msg import Marker  # noqa: E402
 
-from hmr_ros.ros.markers import person_color, track_color  # noqa: E402
+from hmr_ros.palette import person_color, track_color  # noqa: E402
 from hmr_ros.sim.clips import make_clip  # noqa: E402
 
 SIDE, PEOPLE, FRAMES, FPS = 128, 3, 5, 15.0

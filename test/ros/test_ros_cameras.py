@@ -4,7 +4,6 @@ track ids, a bad image on one camera never disturbs the other, and /diagnostics 
 import time
 
 import numpy as np
-import pytest
 
 import ros_harness
 
@@ -16,7 +15,7 @@ from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 
 from hmr_ros.msg import SMPLHumanArray  # noqa: E402
 from hmr_ros.ros.diagnostics import STATUS_NAME  # noqa: E402
-from recording_files import FPS, walking_clip  # noqa: E402
+from recording_files import walking_clip  # noqa: E402
 
 NODE = dict(cameras="front,rear", checkpoint="synthetic", backend="torch", device="cpu", torch_threads=1,
             diagnostics_period_s=0.5)

@@ -3,6 +3,8 @@ the arguments users pass, the remappings onto the node's real topic names, and t
 import ast
 from pathlib import Path
 
+from hmr_ros import topics
+
 REPO = Path(__file__).resolve().parents[2]
 LAUNCH = REPO / "launch" / "hmr.launch.py"
 
@@ -24,14 +26,10 @@ def test_declares_the_documented_arguments():
 
 
 def test_remaps_the_node_topics_to_the_arguments():
-    node_topics = {}
-    for line in (REPO / "hmr_ros" / "ros" / "camera_input.py").read_text().splitlines():
-        if line.startswith(("IMAGE_TOPIC =", "CAMERA_INFO_TOPIC =")):
-            key, value = line.split(" = ")
-            node_topics[key] = ast.literal_eval(value)
+    node_topics = {topics.IMAGE, topics.CAMERA_INFO}  # where the node declares them
     hmr = next(c for c in calls("Node") if ast.literal_eval(kwarg(c, "executable")) == "hmr_node")
     remaps = {ast.literal_eval(t.elts[0]): t.elts[1] for t in kwarg(hmr, "remappings").elts}
-    assert set(remaps) == {node_topics["IMAGE_TOPIC"], node_topics["CAMERA_INFO_TOPIC"]}
+    assert set(remaps) == node_topics
     assert {ast.literal_eval(v.args[0]) for v in remaps.values()} == {"image", "camera_info"}
     assert ast.literal_eval(kwarg(hmr, "package")) == "hmr_ros"
 

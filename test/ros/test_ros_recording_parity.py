@@ -1,6 +1,8 @@
 """The recording runner and the node give the same answers: the same frames, fed to hmr_node over Fast DDS one at
 a time and to ``python -m hmr_ros run`` as a rosbag2, produce the same people (tracks, scores, SMPL parameters,
-joints) with the same headers. Both run the shared ROS-free per-frame path (Pipeline: Estimator + Tracker)."""
+joints) with the same headers, also when a CameraInfo is broken (NaN K: ignored, the last good K stays), is for
+another aspect ratio (default intrinsics) or for the same camera at twice the size (K scaled). Both turn messages
+into frames by ``hmr_ros.camera_messages`` and run the shared per-frame path (Pipeline: Estimator + Tracker)."""
 import json
 
 import numpy as np
@@ -20,14 +22,27 @@ NODE = dict(checkpoint="synthetic", backend="torch", device="cpu", torch_threads
 TIMEOUT = 60.0
 
 
-def test_node_and_runner_publish_the_same_people(tmp_path):
+def camera_infos(K: np.ndarray, width: int, height: int) -> dict[int, tuple[np.ndarray, int, int]]:
+    """The CameraInfo before frames 2, 4 and 5: NaN focal length; a calibration for another aspect ratio; the
+    same camera calibrated at twice the size (2 K for 2 W x 2 H: scaled back, it is K)."""
+    nan_k = np.array(K, np.float64)
+    nan_k[0, 0] = np.nan
+    return {2: (nan_k, width, height), 4: (K, width // 2, height), 5: (np.diag([2.0, 2.0, 1.0]) @ K, 2 * width,
+                                                                     2 * height)}
+
+
+def test_node_and_runner_publish_the_same_people(tmp_path, capsys):
     from sensor_msgs.msg import CameraInfo, Image
 
     clip = walking_clip()
     frames = [f.rgb for f in clip.frames]
-    bag = write_bag(tmp_path / "in", frames, clip.K, storage="mcap", stamp0=STAMP0)
+    infos = camera_infos(clip.K, frames[0].shape[1], frames[0].shape[0])
+    bag = write_bag(tmp_path / "in", frames, clip.K, storage="mcap", stamp0=STAMP0, infos=infos)
     assert main(["run", str(bag), "--out", str(tmp_path / "out"), "--backend", "torch", "--device", "cpu",
                  "--no-overlay", "--quiet"]) == 0
+    said = capsys.readouterr().err
+    assert "note [bad_camera_info]" in said and "note [camera_info_size_mismatch]" in said
+    assert "note [camera_info_scaled]" in said
     runner = [json.loads(line) for line in (tmp_path / "out" / "smpl.jsonl").read_text().splitlines()]
 
     node = []
@@ -35,10 +50,11 @@ def test_node_and_runner_publish_the_same_people(tmp_path):
         for i, rgb in enumerate(frames):
             ns = int(round((STAMP0 + i / FPS) * 1e9))
             stamp = (ns // 10**9, ns % 10**9)
-            info = CameraInfo(width=rgb.shape[1], height=rgb.shape[0])
+            k, w, h = infos.get(i, (clip.K, rgb.shape[1], rgb.shape[0]))
+            info = CameraInfo(width=w, height=h)
             info.header.frame_id = FRAME_ID
             info.header.stamp.sec, info.header.stamp.nanosec = stamp
-            info.k = [float(v) for v in np.asarray(clip.K).reshape(-1)]
+            info.k = [float(v) for v in np.asarray(k).reshape(-1)]
             probe.pub_info.publish(info)
             probe.spin_until(lambda: False, 0.1)  # CameraInfo first, as in the bag
             img = Image(height=rgb.shape[0], width=rgb.shape[1], encoding="rgb8", step=3 * rgb.shape[1])
@@ -51,6 +67,8 @@ def test_node_and_runner_publish_the_same_people(tmp_path):
                 return found[0] if found else None
             assert probe.spin_until(lambda: answer() is not None, TIMEOUT, proc), proc.log()[-3000:]
             node.append(answer())
+        log = proc.log()
+    assert "[bad_camera_info]" in log and "[camera_info_size_mismatch]" in log
 
     assert len(node) == len(runner) == len(frames)
     compared, same_track = 0, {}

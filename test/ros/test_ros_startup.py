@@ -17,6 +17,7 @@ ros_harness.require_ros()
     (dict(input_size=100), 2, "invalid parameter 'input_size'"),
     (dict(mode="sideways"), 2, "invalid parameter 'mode': expected one of 'causal', 'centered'"),
     (dict(input_sise=256), 2, "unknown parameter(s) input_sise"),
+    (dict(variant="w32"), 2, "unknown parameter(s) variant for hmr_node; 'variant' is now 'width'"),
     (dict(backend="cuda_magic"), 2, "invalid parameter 'backend': expected one of 'auto', 'tensorrt'"),
     (dict(precision="int8"), 2, "invalid parameter 'precision': expected one of 'auto', 'fp16', 'fp32'"),
     (dict(tracking_min_hits=0), 2, "invalid parameter 'tracking_min_hits'"),

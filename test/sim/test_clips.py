@@ -3,25 +3,19 @@ import numpy as np
 import pytest
 import torch
 
-from hmr_ros.smpl.body_model import load_body_model
 from hmr_ros.geometry.rotations import axis_angle_to_rotmat
 from hmr_ros.sim.clips import CAMERA_HEIGHT_M, make_clip, walking_pose
 
 
 @pytest.fixture(scope="module")
-def model():
-    return load_body_model("procedural")
+def clip(body):
+    return make_clip(num_frames=5, width=160, height=120, num_people=2, fps=10.0, seed=3, body_model=body)
 
 
-@pytest.fixture(scope="module")
-def clip(model):
-    return make_clip(num_frames=5, width=160, height=120, num_people=2, fps=10.0, seed=3, body_model=model)
-
-
-def test_shapes_and_stamps(clip, model):
+def test_shapes_and_stamps(clip, body):
     assert len(clip.frames) == 5 and clip.fps == 10.0
     assert clip.K.shape == (3, 3) and np.allclose(clip.K[:2, 2], [80, 60])
-    assert np.array_equal(clip.faces, model.faces)
+    assert np.array_equal(clip.faces, body.faces)
     for i, frame in enumerate(clip.frames):
         assert frame.rgb.shape == (120, 160, 3) and frame.rgb.dtype == np.uint8
         assert frame.stamp == pytest.approx(i / 10.0)
@@ -29,22 +23,22 @@ def test_shapes_and_stamps(clip, model):
         for p in frame.people:
             assert p.betas.shape == (10,) and p.global_orient.shape == (3,) and p.body_pose.shape == (69,)
             assert p.translation.shape == (3,) and p.joints.shape == (24, 3)
-            assert p.vertices.shape == (model.num_vertices, 3)
+            assert p.vertices.shape == (body.num_vertices, 3)
 
 
-def test_deterministic_by_seed(clip, model):
-    again = make_clip(num_frames=5, width=160, height=120, num_people=2, fps=10.0, seed=3, body_model=model)
-    other = make_clip(num_frames=5, width=160, height=120, num_people=2, fps=10.0, seed=4, body_model=model)
+def test_deterministic_by_seed(clip, body):
+    again = make_clip(num_frames=5, width=160, height=120, num_people=2, fps=10.0, seed=3, body_model=body)
+    other = make_clip(num_frames=5, width=160, height=120, num_people=2, fps=10.0, seed=4, body_model=body)
     assert all(np.array_equal(a.rgb, b.rgb) for a, b in zip(clip.frames, again.frames))
     assert np.array_equal(clip.frames[2].people[1].vertices, again.frames[2].people[1].vertices)
     assert not np.array_equal(clip.frames[0].people[0].betas, other.frames[0].people[0].betas)
 
 
-def test_ground_truth_is_the_body_model_plus_translation(clip, model):
+def test_ground_truth_is_the_body_model_plus_translation(clip, body):
     for frame in clip.frames[::2]:
         for p in frame.people:
             R = axis_angle_to_rotmat(torch.as_tensor(np.concatenate([p.global_orient, p.body_pose]).reshape(24, 3)))
-            out = model(torch.as_tensor(p.betas)[None], R[None].float())
+            out = body(torch.as_tensor(p.betas)[None], R[None].float())
             assert np.allclose(out.vertices[0].numpy() + p.translation, p.vertices, atol=1e-4)
             assert np.allclose(out.joints[0].numpy() + p.translation, p.joints, atol=1e-4)
 

@@ -2,20 +2,15 @@
 import numpy as np
 import pytest
 
-from hmr_ros.sim.clips import image_annotations, pose_bodies
+from hmr_ros.sim.clips import image_annotations
+from hmr_ros.clips import pose_bodies
 from hmr_ros.sim.motions import euler_to_rotmat, motion_pose, sample_params
-from hmr_ros.sim.raster import rasterize
+from hmr_ros.render.raster import rasterize
 from hmr_ros.sim.scene import make_camera
 from hmr_ros.sim.varied import occlusion_flags
-from hmr_ros.smpl.body_model import load_body_model
 from hmr_ros.geometry.rotations import rotmat_to_axis_angle
 
 import torch
-
-
-@pytest.fixture(scope="module")
-def model():
-    return load_body_model("procedural")
 
 
 @pytest.fixture(scope="module")
@@ -23,16 +18,16 @@ def cam():
     return make_camera(200, 150, hfov_deg=60.0, height_m=1.0, pitch_deg=0.0)
 
 
-def standing_person(model, x, z, cam):
+def standing_person(body, x, z, cam):
     """A person in the neutral idle pose facing the camera, feet on the floor at level-frame (x, z)."""
     E, _, _ = motion_pose("idle", np.zeros(1), sample_params("idle", np.random.default_rng(0), 2.0))
     R = euler_to_rotmat(E)
     R[0, 0] = np.diag([1.0, -1.0, -1.0])  # Rx(pi): SMPL y-up to the y-down camera frame, facing the camera
     aa = rotmat_to_axis_angle(torch.as_tensor(R)).numpy().astype(np.float32)
     betas = np.zeros((1, 10), np.float32)
-    v, j = pose_bodies(model, betas, aa[:, 0], aa[:, 1:].reshape(1, 69), np.zeros((1, 3), np.float32))
+    v, j = pose_bodies(body, betas, aa[:, 0], aa[:, 1:].reshape(1, 69), np.zeros((1, 3), np.float32))
     t = np.array([[x - j[0, 0, 0], cam.height_m - v[0, :, 1].max(), z - j[0, 0, 2]]], np.float32)
-    v, j = pose_bodies(model, betas, aa[:, 0], aa[:, 1:].reshape(1, 69), t)
+    v, j = pose_bodies(body, betas, aa[:, 0], aa[:, 1:].reshape(1, 69), t)
     return v[0].astype(np.float64), j[0].astype(np.float64)
 
 
@@ -53,8 +48,8 @@ def ray_hits(verts, faces, direction, max_t):
     return bool((ok & (u >= 0) & (v >= 0) & (u + v <= 1) & (t > 0) & (t < max_t)).any())
 
 
-def flags(model, cam, meshes, joints):
-    raster = rasterize(meshes, model.faces, cam.K, cam.width, cam.height)
+def flags(body, cam, meshes, joints):
+    raster = rasterize(meshes, body.faces, cam.K, cam.width, cam.height)
     out = []
     for k, (v, j) in enumerate(zip(meshes, joints)):
         ann = image_annotations(cam.K, j, v, cam.width, cam.height)
@@ -62,10 +57,10 @@ def flags(model, cam, meshes, joints):
     return raster, out
 
 
-def test_depth_buffer_holds_the_nearest_surface(model, cam):
-    near_v, _ = standing_person(model, 0.0, 3.0, cam)
-    far_v, _ = standing_person(model, 0.0, 6.0, cam)
-    raster = rasterize([far_v, near_v], model.faces, cam.K, cam.width, cam.height)
+def test_depth_buffer_holds_the_nearest_surface(body, cam):
+    near_v, _ = standing_person(body, 0.0, 3.0, cam)
+    far_v, _ = standing_person(body, 0.0, 6.0, cam)
+    raster = rasterize([far_v, near_v], body.faces, cam.K, cam.width, cam.height)
     covered = raster.mesh >= 0
     assert covered.any() and (raster.mesh[covered] >= 0).all()
     assert np.isinf(raster.depth[~covered]).all() and (raster.face[~covered] == -1).all()
@@ -75,14 +70,14 @@ def test_depth_buffer_holds_the_nearest_surface(model, cam):
     assert np.allclose(raster.bary[covered].sum(-1), 1.0, atol=1e-4)
 
 
-def test_a_near_person_exactly_in_front_occludes_the_far_one(model, cam):
-    near = standing_person(model, 0.0, 3.0, cam)
-    far = standing_person(model, 0.0, 6.0, cam)
+def test_a_near_person_exactly_in_front_occludes_the_far_one(body, cam):
+    near = standing_person(body, 0.0, 3.0, cam)
+    far = standing_person(body, 0.0, 6.0, cam)
     for order in ([0, 1], [1, 0]):  # the flags do not depend on the drawing order
         people = [near, far]
         meshes = [people[i][0] for i in order]
         joints = [people[i][1] for i in order]
-        _, res = flags(model, cam, meshes, joints)
+        _, res = flags(body, cam, meshes, joints)
         occ_near, ann_near = res[order.index(0)]
         occ_far, ann_far = res[order.index(1)]
         assert ann_near["joints_in_image"].all() and ann_far["joints_in_image"].all()
@@ -92,18 +87,18 @@ def test_a_near_person_exactly_in_front_occludes_the_far_one(model, cam):
         for j in range(24):
             u, v = np.floor(ann_far["joints_2d"][j]) + 0.5
             d = np.array([(u - cam.K[0, 2]) / cam.K[0, 0], (v - cam.K[1, 2]) / cam.K[1, 1], 1.0])
-            assert occ_far[j] == ray_hits(near[0], model.faces, d, far[1][j, 2]), j
+            assert occ_far[j] == ray_hits(near[0], body.faces, d, far[1][j, 2]), j
 
 
-def test_side_by_side_people_do_not_occlude_each_other(model, cam):
-    a = standing_person(model, -0.8, 4.0, cam)
-    b = standing_person(model, 0.8, 5.0, cam)
-    _, res = flags(model, cam, [a[0], b[0]], [a[1], b[1]])
+def test_side_by_side_people_do_not_occlude_each_other(body, cam):
+    a = standing_person(body, -0.8, 4.0, cam)
+    b = standing_person(body, 0.8, 5.0, cam)
+    _, res = flags(body, cam, [a[0], b[0]], [a[1], b[1]])
     assert not res[0][0].any() and not res[1][0].any()
 
 
-def test_projected_joints_lie_inside_the_box(model, cam):
-    v, j = standing_person(model, 0.3, 2.5, cam)
+def test_projected_joints_lie_inside_the_box(body, cam):
+    v, j = standing_person(body, 0.3, 2.5, cam)
     ann = image_annotations(cam.K, j, v, cam.width, cam.height)
     x0, y0, x1, y1 = ann["box"]
     assert ((ann["joints_2d"][:, 0] >= x0) & (ann["joints_2d"][:, 0] <= x1)).all()

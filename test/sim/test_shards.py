@@ -5,16 +5,11 @@ import numpy as np
 import pytest
 
 from hmr_ros.cli import main as cli_main
-from hmr_ros.sim.shards import BENCH_NAMESPACE, clip_seeds, iter_clips, list_shards, read_clip, write_clip, write_shards
+from hmr_ros.sim.shards import BENCH_NAMESPACE, clip_seeds, write_shards
+from hmr_ros.clip_files import iter_clips, list_shards, read_clip, write_clip
 from hmr_ros.sim.varied import make_varied_clip
-from hmr_ros.smpl.body_model import load_body_model
 
 KW = dict(num_frames=3, size=(96, 72), num_people=3)
-
-
-@pytest.fixture(scope="module")
-def model():
-    return load_body_model("procedural")
 
 
 def assert_same_clip(a, b, exact_pixels=True):
@@ -34,27 +29,27 @@ def assert_same_clip(a, b, exact_pixels=True):
                     assert va == vb, name
 
 
-def test_png_shards_round_trip_exactly(tmp_path, model):
-    clip = make_varied_clip(11, body_model=model, **KW)
+def test_png_shards_round_trip_exactly(tmp_path, body):
+    clip = make_varied_clip(11, body_model=body, **KW)
     path = write_clip(tmp_path / "clip_000000.npz", clip, image_format="png")
     with np.load(path, allow_pickle=False) as z:  # plain arrays only
         assert z["images"].dtype == np.uint8 and z["joints_2d"].shape == (3, 3, 24, 2)
-    assert_same_clip(clip, read_clip(path, model))
+    assert_same_clip(clip, read_clip(path, body))
 
 
-def test_jpeg_shards_differ_only_in_the_pixels(tmp_path, model):
-    clip = make_varied_clip(12, body_model=model, **KW)
-    assert_same_clip(clip, read_clip(write_clip(tmp_path / "c.npz", clip, quality=95), model), exact_pixels=False)
+def test_jpeg_shards_differ_only_in_the_pixels(tmp_path, body):
+    clip = make_varied_clip(12, body_model=body, **KW)
+    assert_same_clip(clip, read_clip(write_clip(tmp_path / "c.npz", clip, quality=95), body), exact_pixels=False)
 
 
-def test_write_shards_renders_each_seed_deterministically(tmp_path, model):
+def test_write_shards_renders_each_seed_deterministically(tmp_path, body):
     seeds = clip_seeds("train", 2, seed=7)
     paths = write_shards(tmp_path / "train", seeds, image_format="png", **KW)
     assert [p.name for p in paths] == ["clip_000000.npz", "clip_000001.npz"] == [p.name for p in list_shards(tmp_path / "train")]
     manifest = json.loads((tmp_path / "train" / "manifest.json").read_text())
     assert manifest["seeds"] == seeds and manifest["image_format"] == "png"
-    for seed, clip in zip(seeds, iter_clips(tmp_path / "train", model), strict=True):
-        assert_same_clip(make_varied_clip(seed, body_model=model, **KW), clip)
+    for seed, clip in zip(seeds, iter_clips(tmp_path / "train", body), strict=True):
+        assert_same_clip(make_varied_clip(seed, body_model=body, **KW), clip)
 
 
 def test_train_and_bench_seeds_are_reproducible_and_disjoint():
@@ -68,11 +63,11 @@ def test_train_and_bench_seeds_are_reproducible_and_disjoint():
         clip_seeds("test", 1)
 
 
-def test_render_shards_command(tmp_path, model):
+def test_render_shards_command(tmp_path, body):
     rc = cli_main(["render-shards", "--out", str(tmp_path), "--clips", "1", "--seed", "3", "--split", "bench",
                    "--frames", "2", "--size", "64x48", "--people", "1"])
     assert rc == 0
     (path,) = list_shards(tmp_path / "bench")
-    clip = read_clip(path, model)
+    clip = read_clip(path, body)
     assert clip.meta["seed"] == clip_seeds("bench", 1, seed=3)[0]
     assert len(clip.frames) == 2 and clip.frames[0].rgb.shape == (48, 64, 3)

@@ -7,20 +7,14 @@ from hmr_ros.geometry.rotations import axis_angle_to_rotmat
 from hmr_ros.sim.motions import MOTIONS
 from hmr_ros.sim.scene import BACKGROUNDS, SIZES, sample_camera
 from hmr_ros.sim.varied import FAR_M, NEAR_M, make_varied_clip
-from hmr_ros.smpl.body_model import load_body_model
 
 
 @pytest.fixture(scope="module")
-def model():
-    return load_body_model("procedural")
+def clip(body):
+    return make_varied_clip(5, num_frames=4, size=(160, 120), num_people=4, body_model=body)
 
 
-@pytest.fixture(scope="module")
-def clip(model):
-    return make_varied_clip(5, num_frames=4, size=(160, 120), num_people=4, body_model=model)
-
-
-def test_clip_shapes_meta_and_people(clip, model):
+def test_clip_shapes_meta_and_people(clip, body):
     assert len(clip.frames) == 4 and clip.K.shape == (3, 3) and 10 <= clip.fps <= 30
     assert clip.meta["seed"] == 5 and clip.meta["background"] in BACKGROUNDS
     assert 0.5 <= clip.meta["camera_height_m"] <= 2.5 and abs(clip.meta["pitch_rad"]) <= np.deg2rad(20) + 1e-9
@@ -31,17 +25,17 @@ def test_clip_shapes_meta_and_people(clip, model):
         assert 1 <= len(f.people) <= 4
         for k, p in enumerate(f.people):
             assert p.track_id == k and p.motion in MOTIONS
-            assert p.vertices.shape == (model.num_vertices, 3) and p.joints_2d.shape == (24, 2)
+            assert p.vertices.shape == (body.num_vertices, 3) and p.joints_2d.shape == (24, 2)
             assert p.joints_visible.dtype == bool and np.array_equal(p.joints_visible,
                                                                      p.joints_in_image & ~p.joints_occluded)
             assert np.abs(p.betas).max() <= 3.0
             assert NEAR_M - 0.2 <= p.joints[0, 2] <= FAR_M + 0.2  # root depth, camera optical z
 
 
-def test_ground_truth_is_the_body_model_plus_translation(clip, model):
+def test_ground_truth_is_the_body_model_plus_translation(clip, body):
     for p in clip.frames[1].people:
         R = axis_angle_to_rotmat(torch.as_tensor(np.concatenate([p.global_orient, p.body_pose]).reshape(24, 3)))
-        out = model(torch.as_tensor(p.betas)[None], R[None].float())
+        out = body(torch.as_tensor(p.betas)[None], R[None].float())
         assert np.allclose(out.vertices[0].numpy() + p.translation, p.vertices, atol=1e-4)
         assert np.allclose(out.joints[0].numpy() + p.translation, p.joints, atol=1e-4)
 
@@ -65,9 +59,9 @@ def test_feet_stand_on_the_floor(clip):
         assert level[:, 1].max() == pytest.approx(h, abs=1e-3)
 
 
-def test_renders_are_deterministic_per_seed(clip, model):
-    again = make_varied_clip(5, num_frames=4, size=(160, 120), num_people=4, body_model=model)
-    other = make_varied_clip(6, num_frames=4, size=(160, 120), num_people=4, body_model=model)
+def test_renders_are_deterministic_per_seed(clip, body):
+    again = make_varied_clip(5, num_frames=4, size=(160, 120), num_people=4, body_model=body)
+    other = make_varied_clip(6, num_frames=4, size=(160, 120), num_people=4, body_model=body)
     assert all(np.array_equal(a.rgb, b.rgb) for a, b in zip(clip.frames, again.frames))
     assert np.array_equal(clip.frames[3].people[0].vertices, again.frames[3].people[0].vertices)
     assert not np.array_equal(clip.frames[0].rgb, other.frames[0].rgb)
@@ -89,8 +83,8 @@ def test_cameras_cover_the_documented_ranges():
     assert np.deg2rad(40) <= min(c.hfov for c in cams) and max(c.hfov for c in cams) <= np.deg2rad(100)
 
 
-def test_people_counts_vary_from_one_to_eight(model):
-    counts = [len(make_varied_clip(s, num_frames=1, size=(64, 48), body_model=model, effects=False).frames[0].people)
+def test_people_counts_vary_from_one_to_eight(body):
+    counts = [len(make_varied_clip(s, num_frames=1, size=(64, 48), body_model=body, effects=False).frames[0].people)
               for s in range(8)]
     assert min(counts) >= 1 and max(counts) <= 8 and len(set(counts)) >= 3
 

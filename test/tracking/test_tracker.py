@@ -13,7 +13,7 @@ from scipy.spatial.transform import Rotation
 
 from hmr_ros.bodies import Body
 from hmr_ros.geometry.projection import project
-from hmr_ros.sim.tracking_scenarios import KinematicSkeleton, default_camera, joints_box, pose_joints
+from hmr_ros.eval.tracking_scenarios import KinematicSkeleton, default_camera, joints_box, pose_joints
 from hmr_ros.tracking.association import box_iou
 from hmr_ros.tracking.tracker import Tracker, TrackerConfig, TrackState, random_track_id
 
@@ -232,17 +232,14 @@ def test_body_model_receives_torch_tensors_of_the_documented_shapes():
     assert seen["shapes"] == ((2, 10), (2, 24, 3, 3), torch.float32)
 
 
-def test_works_with_the_project_body_model():
-    from hmr_ros.smpl.body_model import load_body_model
-
-    model = load_body_model("procedural")
-    tracker = Tracker(TrackerConfig(seed=0, min_hits=1), body_model=model)
+def test_works_with_the_project_body_model(body):
+    tracker = Tracker(TrackerConfig(seed=0, min_hits=1), body_model=body)
     for k in range(5):
         out = tracker.update([make_body((0.0, 5.0), pose_scale=0.1, seed=k)], k / FPS)[0]
     rotmats = Rotation.from_rotvec(np.concatenate([out.global_orient[None], out.body_pose.reshape(23, 3)]))
     with torch.no_grad():
-        ref = model(torch.as_tensor(out.betas[None]), torch.as_tensor(rotmats.as_matrix()[None], dtype=torch.float32))
-    assert out.vertices.shape == (model.num_vertices, 3)
+        ref = body(torch.as_tensor(out.betas[None]), torch.as_tensor(rotmats.as_matrix()[None], dtype=torch.float32))
+    assert out.vertices.shape == (body.num_vertices, 3)
     np.testing.assert_allclose(out.joints, ref.joints[0].numpy() + out.translation, atol=1e-5)
     np.testing.assert_allclose(out.vertices, ref.vertices[0].numpy() + out.translation, atol=1e-5)
 

@@ -5,24 +5,18 @@ import numpy as np
 import pytest
 import torch
 
-from hmr_ros.smpl.body_model import load_body_model
 from hmr_ros.camera import Letterbox, perspective_root
 from hmr_ros.geometry.rotations import axis_angle_to_rotmat
 from hmr_ros.model.siam import SIAMConfig
 from hmr_ros.sim.clips import make_clip
-from hmr_ros.training.dataset import (
-    STRIDE, SyntheticClipDataset, center_cell, clip_sample, collate, crop_clip, root_to_cam,
-)
+from hmr_ros.training.dataset import SyntheticClipDataset, center_cell, clip_sample, collate, root_to_cam
+from hmr_ros.clips import crop_clip
 
 S, T, K = 64, 2, 2
-GRID = S // STRIDE
 CFG = SIAMConfig(input_size=S, window=T, max_people=K)
+STRIDE = CFG.stride
+GRID = S // STRIDE
 SIZES = [(96, 72), (72, 96)]
-
-
-@pytest.fixture(scope="module")
-def body():
-    return load_body_model("procedural")
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +155,7 @@ def test_collate_builds_a_clip_batch(samples):
 
 
 def test_center_cell_clips_to_the_grid():
-    cell, flat = center_cell(np.array([[-3.0, 5.0], [63.9, 64.5], [4.0, 7.99]]), S)
+    cell, flat = center_cell(np.array([[-3.0, 5.0], [63.9, 64.5], [4.0, 7.99]]), S, STRIDE)
     assert cell.tolist() == [[0, 1], [15, 15], [1, 1]]
     assert flat.tolist() == [16, 255, 17]
 

@@ -61,27 +61,26 @@ def test_two_processes_follow_the_loss_curve_of_one(runs):
     assert np.abs(w1[key] - w2[key]).max() < 0.1 * np.abs(w1[key]).max()
 
 
-def test_gradient_accumulation_takes_the_step_of_the_whole_batch(body):
+def test_gradient_accumulation_takes_the_step_of_the_whole_batch(body, tiny_net):
     """Two micro-batches of 2 clips: the loss curve of one batch of 4 (up to BatchNorm's per-micro-batch stats)."""
     import torch
 
-    from hmr_ros.model.siam import SIAMConfig
     from hmr_ros.training.dataset import SyntheticClipDataset, collate
-    from hmr_ros.training.loop import train
+    from hmr_ros.training.loop import TrainConfig, train
 
-    cfg = SIAMConfig(variant="w18", input_size=64, window=2, max_people=2)
+    cfg = tiny_net
     ds = SyntheticClipDataset(cfg, seed=0, image_sizes=[(96, 72)], body_model=body)
     data = [collate([ds.sample(4 * step + i) for i in range(4)]) for step in range(2)]
     curves = []
     for accumulate in (1, 2):
         torch.manual_seed(0)
-        result = train(cfg, steps=2, batch_clips=4, lr=1e-3, device="cpu", seed=0, out_path=None, log_every=0,
-                       data=data, amp=False, warmup_steps=1, accumulate=accumulate, log=lambda m: None)
+        result = train(cfg, TrainConfig(steps=2, batch_clips=4, lr=1e-3, device="cpu", seed=0, out_path=None,
+                       log_every=0, amp=False, warmup_steps=1, accumulate=accumulate), data=data, log=lambda m: None)
         curves.append([h["total"] for h in result.history])
     assert curves[1] == pytest.approx(curves[0], rel=0.02)
     with pytest.raises(ValueError, match="do not split into 3 micro-batches"):
-        train(cfg, steps=1, batch_clips=4, lr=1e-3, device="cpu", seed=0, out_path=None, log_every=0, data=data,
-              accumulate=3)
+        train(cfg, TrainConfig(steps=1, batch_clips=4, lr=1e-3, device="cpu", seed=0, out_path=None, log_every=0,
+              accumulate=3), data=data)
 
 
 def test_two_processes_train_on_a_real_dataset_format(tmp_path):
@@ -96,7 +95,7 @@ def test_two_processes_train_on_a_real_dataset_format(tmp_path):
     out = tmp_path / "real.safetensors"
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node=2", "--rdzv-backend=c10d",
                f"--rdzv-endpoint=127.0.0.1:{port}", "-m", "hmr_ros", "train", "--dataset",
-               f"3dpw={tmp_path / '3dpw'}", "--steps", "2", "--batch-clips", "2", "--variant", "w18", "--input-size",
+               f"3dpw={tmp_path / '3dpw'}", "--steps", "2", "--batch-clips", "2", "--width", "w18", "--input-size",
                "64", "--window", "2", "--max-people", "2", "--device", "cpu", "--workers", "0", "--no-amp",
                "--log-every", "1", "--out", str(out)]
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}

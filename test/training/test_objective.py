@@ -19,7 +19,7 @@ from hmr_ros.training.losses import (
 )
 
 S, T, K = 64, 3, 2
-CFG = SIAMConfig(variant="w18", input_size=S, window=T, max_people=K)
+CFG = SIAMConfig(width="w18", input_size=S, window=T, max_people=K)
 OUT = CFG.output_index
 GEOMETRIC = ("joints3d", "joints2d", "verts", "accel")
 ONLY = {name: LossWeights(**{n: float(n == name) for n in LOSS_TERMS}) for name in GEOMETRIC}

@@ -7,26 +7,32 @@ import json
 import pytest
 from safetensors import safe_open
 
+from hmr_ros.checkpoint import read_config
 from hmr_ros.cli import main
 from hmr_ros.model.siam import SIAMConfig
-from hmr_ros.smpl.body_model import load_body_model
 from hmr_ros.training.dataset import SyntheticClipDataset, collate
-from hmr_ros.training.loop import CSV_COLUMNS, LOSS_NAMES, train, train_state_path
+from hmr_ros.training.loop import CSV_COLUMNS, LOSS_NAMES, TrainConfig, train, train_state_path
 
 S, T, K = 64, 2, 2
-CFG = SIAMConfig(variant="w18", input_size=S, window=T, max_people=K)
+CFG = SIAMConfig(width="w18", input_size=S, window=T, max_people=K)
 SMALL = [(96, 72), (72, 96)]
 
 
 @pytest.fixture(scope="module")
-def batch():
-    ds = SyntheticClipDataset(CFG, seed=0, image_sizes=SMALL, body_model=load_body_model("procedural"))
+def batch(body):
+    ds = SyntheticClipDataset(CFG, seed=0, image_sizes=SMALL, body_model=body)
     return collate([ds.sample(0)])
 
 
-def run(steps, out, data, **kw):
-    return train(CFG, steps=steps, batch_clips=1, lr=1e-3, device="cpu", seed=0, out_path=out, log_every=0,
-                 data=data, amp=False, warmup_steps=2, log=lambda _: None, **kw)
+def run(steps, out, data, clip_stream=None, **run_settings):
+    return train(CFG, TrainConfig(steps=steps, batch_clips=1, lr=1e-3, device="cpu", seed=0, out_path=out,
+                 log_every=0, amp=False, warmup_steps=2, **run_settings), data=data, clip_stream=clip_stream,
+                 log=lambda _: None)
+
+
+def test_a_run_setting_passed_as_a_dataset_keyword_is_refused(batch):
+    with pytest.raises(TypeError, match=r"\['save_every'\] belong in the TrainConfig"):
+        train(CFG, TrainConfig(steps=1, device="cpu"), data=[batch], log=lambda _: None, save_every=1)
 
 
 def test_a_resumed_run_repeats_the_uninterrupted_one_exactly(batch, tmp_path):
@@ -36,7 +42,7 @@ def test_a_resumed_run_repeats_the_uninterrupted_one_exactly(batch, tmp_path):
         run(3, out, [batch], save_every=1, log_csv=tmp_path / "log.csv")
     with safe_open(str(train_state_path(out)), framework="pt") as f:
         meta = f.metadata()
-        assert meta["step"] == "1" and json.loads(meta["extra"])["config"]["variant"] == "w18"
+        assert meta["step"] == "1" and json.loads(meta["extra"])["config"]["width"] == "w18"
         assert any(k.startswith("optim.") for k in f.keys()) and "rng.cpu" in f.keys()
     resumed = run(3, out, itertools.repeat(batch), resume=True, log_csv=tmp_path / "log.csv")
     assert len(resumed.history) == 2
@@ -67,7 +73,7 @@ def test_progress_bar_shows_the_step_and_an_eta(batch, capsys):
 def test_config_file_sets_flags_and_the_command_line_wins(tmp_path, capsys):
     log = tmp_path / "steps.csv"
     config = tmp_path / "run.yaml"
-    config.write_text(f"variant: w18\ninput-size: {S}\nwindow: {T}\nmax_people: {K}\nsteps: 3\nbatch-clips: 1\n"
+    config.write_text(f"width: w18\ninput-size: {S}\nwindow: {T}\nmax_people: {K}\nsteps: 3\nbatch-clips: 1\n"
                       f"lr: 0.002\ndevice: cpu\nimage-sizes: [96x72, 72x96]\nlog-csv: {log}\n"
                       f"loss-weights: {{accel: 0, verts: 1}}\nout: {tmp_path / 'from_config.safetensors'}\n")
     rc = main(["train", "--config", str(config), "--steps", "1", "--lr", "3e-4"])  # 3e-4 is also the default
@@ -81,9 +87,10 @@ def test_config_file_sets_flags_and_the_command_line_wins(tmp_path, capsys):
 
 def test_toml_config_and_bad_keys(tmp_path, capsys):
     config = tmp_path / "run.toml"
+    # written for an older release: ``variant`` is now ``width``
     config.write_text('variant = "w18"\ninput_size = 64\nwindow = 2\nmax-people = 2\nsteps = 1\nbatch-clips = 1\n'
                       f'device = "cpu"\nimage-sizes = ["96x72"]\nout = "{tmp_path / "t.safetensors"}"\n')
-    assert main(["train", "--config", str(config)]) == 0 and (tmp_path / "t.safetensors").is_file()
+    assert main(["train", "--config", str(config)]) == 0 and read_config(tmp_path / "t.safetensors")["width"] == "w18"
     config.write_text("stepz = 3\n")
     assert main(["train", "--config", str(config), "--out", "x.safetensors"]) == 2
     assert "unknown key(s) ['stepz']" in capsys.readouterr().err

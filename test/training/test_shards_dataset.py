@@ -9,15 +9,16 @@ from torch.utils.data import DataLoader
 
 from hmr_ros.cli import main
 from hmr_ros.model.siam import SIAMConfig
-from hmr_ros.sim.clips import project
-from hmr_ros.sim.shards import clip_seeds, list_shards, read_clip, write_shards
-from hmr_ros.training.dataset import STRIDE, crop_clip
+from hmr_ros.geometry.projection import project
+from hmr_ros.sim.shards import clip_seeds, write_shards
+from hmr_ros.clip_files import list_shards, read_clip
+from hmr_ros.clips import crop_clip
 from hmr_ros.training.shard_dataset import ShardClipDataset, select_people
-from hmr_ros.training.loop import train
+from hmr_ros.training.loop import TrainConfig, train
 
 S, T, K = 64, 2, 2
-GRID = S // STRIDE
-CFG = SIAMConfig(variant="w18", input_size=S, window=T, max_people=K)
+CFG = SIAMConfig(width="w18", input_size=S, window=T, max_people=K)
+GRID = S // CFG.stride
 FRAMES, PEOPLE = 8, 4  # more people than slots, so every clip exercises the selection
 
 
@@ -115,7 +116,7 @@ def test_a_crop_keeps_the_2d_annotations_consistent(shard_dir, body):
     for f, g in zip(clip.frames, cropped.frames):
         for p, q in zip(f.people, g.people):
             # the cropped camera projects the unchanged 3D joints onto the moved 2D joints
-            np.testing.assert_allclose(q.joints_2d, project(cropped.K, q.joints), atol=1e-3)
+            np.testing.assert_allclose(q.joints_2d, project(q.joints, cropped.K, nan_behind_camera=True), atol=1e-3)
             np.testing.assert_allclose(q.joints_2d, p.joints_2d - [x0, y0], atol=1e-4)
             np.testing.assert_allclose(q.centre, q.joints_2d[0], atol=1e-4)
             np.testing.assert_allclose(q.box, p.box - [x0, y0, x0, y0], atol=1e-4)
@@ -128,15 +129,15 @@ def test_a_crop_keeps_the_2d_annotations_consistent(shard_dir, body):
 
 
 def test_training_reads_the_shards(shard_dir, body):
-    result = train(CFG, steps=2, batch_clips=2, lr=1e-3, device="cpu", seed=0, out_path=None, log_every=0,
-                   shards=shard_dir, body_model=body, log=lambda _: None)
+    result = train(CFG, TrainConfig(steps=2, batch_clips=2, lr=1e-3, device="cpu", seed=0, out_path=None,
+                   log_every=0), shards=shard_dir, body_model=body, log=lambda _: None)
     assert len(result.history) == 2
     assert all(np.isfinite(h["total"]) for h in result.history)
 
 
 def test_the_command_line_trains_from_shards(shard_dir, tmp_path, capsys):
     out = tmp_path / "shards.safetensors"
-    rc = main(["train", "--variant", "w18", "--input-size", str(S), "--window", str(T), "--max-people", str(K),
+    rc = main(["train", "--width", "w18", "--input-size", str(S), "--window", str(T), "--max-people", str(K),
                "--steps", "1", "--batch-clips", "1", "--device", "cpu", "--workers", "0", "--log-every", "1",
                "--shards", str(shard_dir), "--out", str(out)])
     assert rc == 0 and out.is_file()
@@ -147,5 +148,5 @@ def test_an_empty_directory_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="no clip_"):
         ShardClipDataset(CFG, tmp_path)
     with pytest.raises(ValueError, match="one of data, shards and clip_stream"):
-        train(CFG, steps=1, batch_clips=1, lr=1e-3, device="cpu", seed=0, out_path=None, log_every=0,
+        train(CFG, TrainConfig(steps=1, batch_clips=1, lr=1e-3, device="cpu", seed=0, out_path=None, log_every=0),
               data=[], shards=tmp_path, log=lambda _: None)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from hmr_ros.palette import PALETTE_U8, person_color_u8
-from hmr_ros.sim.render import render_meshes
+from hmr_ros.render.meshes import render_meshes
 
 K = np.array([[100.0, 0.0, 80.0], [0.0, 100.0, 60.0], [0.0, 0.0, 1.0]])
 H, W = 120, 160
@@ -87,19 +87,17 @@ def test_bad_input_raises_value_error():
         render_meshes(np.zeros((H, W, 3), np.uint8), [v], f, K, colors=[])
 
 
-def test_two_bodies_render_fast_enough_for_a_demo():
-    from hmr_ros.smpl.body_model import load_body_model
+def test_two_bodies_render_fast_enough_for_a_demo(body):
     import torch
 
-    model = load_body_model("procedural")
-    rest = model(torch.zeros(1, 10), torch.eye(3).expand(1, 24, 3, 3)).vertices[0].numpy()
+    rest = body(torch.zeros(1, 10), torch.eye(3).expand(1, 24, 3, 3)).vertices[0].numpy()
     upright = rest * [1.0, -1.0, -1.0]  # 180 degrees about x: SMPL y-up -> camera y-down
     meshes = [upright + [-0.7, 0.1, 4.0], upright + [0.6, 0.1, 5.0]]
     K640 = np.array([[580.0, 0.0, 320.0], [0.0, 580.0, 240.0], [0.0, 0.0, 1.0]])
     bg = np.zeros((480, 640, 3), np.uint8)
-    render_meshes(bg, meshes, model.faces, K640)
+    render_meshes(bg, meshes, body.faces, K640)
     t0 = time.perf_counter()
-    out = render_meshes(bg, meshes, model.faces, K640)
+    out = render_meshes(bg, meshes, body.faces, K640)
     elapsed = time.perf_counter() - t0
     assert (out.any(-1)).sum() > 5000
     assert elapsed < 0.5  # ~50-80 ms on one free core; generous for a shared CI machine

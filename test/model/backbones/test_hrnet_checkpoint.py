@@ -12,12 +12,12 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from hmr_ros.model.hrnet import Bottleneck, HRNet
+from hmr_ros.model.backbones.hrnet import Bottleneck, HRNet
 from hmr_ros.checkpoint import load_checkpoint
 from hmr_ros.cli import main
-from hmr_ros.model.hrnet_checkpoint import HRNetLoadReport, init_backbone, load_hrnet_weights
+from hmr_ros.model.backbones.hrnet_checkpoint import HRNetLoadReport, init_backbone, load_hrnet_weights
 from hmr_ros.model.siam import SIAM, SIAMConfig
-from hmr_ros.training.loop import train
+from hmr_ros.training.loop import TrainConfig, train
 
 HEAD_WIDTHS = (32, 64, 128, 256)  # official classification head, before the x4 Bottleneck expansion
 NUM_CLASSES, NUM_KEYPOINTS = 1000, 17
@@ -124,11 +124,11 @@ def _count(module: nn.Module) -> int:
 
 
 @pytest.mark.parametrize(
-    ("variant", "cls_total_m", "pose_total_m"),
+    ("width", "cls_total_m", "pose_total_m"),
     [("w32", 41.2, 28.5), ("w48", 77.5, 63.6)],  # HRNet-W*-C (ImageNet) and pose_hrnet_w* (COCO 256x192)
 )
-def test_synthetic_heads_reproduce_the_published_parameter_totals(variant, cls_total_m, pose_total_m):
-    cls_model, pose_model = HRNet(variant, "cls"), HRNet(variant, "pose")
+def test_synthetic_heads_reproduce_the_published_parameter_totals(width, cls_total_m, pose_total_m):
+    cls_model, pose_model = HRNet(width, "cls"), HRNet(width, "pose")
     cls_total = _count(cls_model) + _count(classification_head(cls_model.out_channels))
     pose_total = _count(pose_model) + _count(pose_head(pose_model.out_channels))
     assert round(cls_total / 1e6, 1) == cls_total_m
@@ -303,59 +303,57 @@ def test_a_cls_checkpoint_leaves_nothing_fresh_and_a_wrong_width_still_fails(sma
         init_backbone(HRNet("w32"), checkpoint(small_source, None))
 
 
-@pytest.fixture(scope="module")
-def clip_batch():
+@pytest.fixture
+def clip_batch(tiny_net, body):
     from hmr_ros.training.dataset import SyntheticClipDataset, collate
 
-    ds = SyntheticClipDataset(TRAIN_CFG, seed=0, image_sizes=[(96, 72)])
+    ds = SyntheticClipDataset(tiny_net, seed=0, image_sizes=[(96, 72)], body_model=body)
     return collate([ds.sample(0)])
 
 
-TRAIN_CFG = SIAMConfig(variant="w18", input_size=64, window=2, max_people=2)
-
-
-def train_one_step(batch, out: Path, **kwargs) -> list[str]:
+def train_one_step(network: SIAMConfig, batch, out: Path, **run_settings) -> list[str]:
     """One step at lr 1e-30: an update below float32 resolution, so the written parameters are the initial ones."""
     lines: list[str] = []
-    train(TRAIN_CFG, steps=1, batch_clips=1, lr=1e-30, device="cpu", seed=0, out_path=out, log_every=0,
-          data=[batch], amp=False, log=lines.append, **kwargs)
+    train(network, TrainConfig(steps=1, batch_clips=1, lr=1e-30, device="cpu", seed=0, out_path=out, log_every=0,
+          amp=False, **run_settings), data=[batch], log=lines.append)
     return lines
 
 
-def backbone_parameters(path: Path) -> dict[str, torch.Tensor]:
-    model = SIAM(TRAIN_CFG)
+def backbone_parameters(network: SIAMConfig, path: Path) -> dict[str, torch.Tensor]:
+    model = SIAM(network)
     load_checkpoint(model, path)
     return dict(model.frame_net.backbone.named_parameters())
 
 
-def test_training_starts_from_exactly_the_given_backbone_weights(small_source, clip_batch, tmp_path):
+def test_training_starts_from_exactly_the_given_backbone_weights(small_source, clip_batch, tmp_path, tiny_net):
     path = write(tmp_path, checkpoint(small_source, classification_head(small_source.out_channels), "module."))
-    lines = train_one_step(clip_batch, tmp_path / "init.safetensors", backbone_weights=path)
+    lines = train_one_step(tiny_net, clip_batch, tmp_path / "init.safetensors", backbone_weights=path)
     tensors = sum(not k.endswith("num_batches_tracked") for k in small_source.state_dict())
     assert any(line.startswith(f"backbone initialised from {path}: HRNet weights (hrnet-cls") and
                f"loaded {tensors} tensors" in line and "heads: classifier, downsamp_modules, final_layer, "
                "incre_modules" in line for line in lines), lines
-    got = backbone_parameters(tmp_path / "init.safetensors")
+    got = backbone_parameters(tiny_net, tmp_path / "init.safetensors")
     want = dict(small_source.named_parameters())
     # Parameters only: BatchNorm running statistics move with the one training-mode forward pass.
     assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)
 
-    train_one_step(clip_batch, tmp_path / "scratch.safetensors")  # the control: same seed, no backbone weights
-    scratch = backbone_parameters(tmp_path / "scratch.safetensors")
+    train_one_step(tiny_net, clip_batch, tmp_path / "scratch.safetensors")  # the control: same seed, no backbone weights
+    scratch = backbone_parameters(tiny_net, tmp_path / "scratch.safetensors")
     assert not all(torch.equal(scratch[k], want[k]) for k in want)
 
 
-def test_backbone_weights_and_a_siam_checkpoint_exclude_each_other(tmp_path, small_source):
+def test_backbone_weights_and_a_siam_checkpoint_exclude_each_other(tmp_path, small_source, tiny_net):
     path = write(tmp_path, checkpoint(small_source, None))
     with pytest.raises(ValueError, match="not both"):
-        train(TRAIN_CFG, steps=1, batch_clips=1, lr=1e-3, device="cpu", seed=0, out_path=None, log_every=0,
-              init_checkpoint=tmp_path / "siam.safetensors", backbone_weights=path, data=[], log=lambda _: None)
+        train(tiny_net, TrainConfig(steps=1, batch_clips=1, lr=1e-3, device="cpu", seed=0, out_path=None,
+              log_every=0, init_checkpoint=tmp_path / "siam.safetensors", backbone_weights=path), data=[],
+              log=lambda _: None)
 
 
 def test_command_line_takes_backbone_weights(small_source, tmp_path, capsys):
     path = write(tmp_path, checkpoint(small_source, classification_head(small_source.out_channels)))
     out = tmp_path / "cli.safetensors"
-    rc = main(["train", "--variant", "w18", "--input-size", "64", "--window", "2", "--max-people", "2",
+    rc = main(["train", "--width", "w18", "--input-size", "64", "--window", "2", "--max-people", "2",
                "--steps", "1", "--batch-clips", "1", "--device", "cpu", "--image-sizes", "96x72", "--no-amp",
                "--backbone-weights", str(path), "--out", str(out)])
     assert rc == 0 and out.is_file()

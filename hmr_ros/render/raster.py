@@ -13,6 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
+from hmr_ros.geometry.projection import project
+
 __all__ = ["Raster", "rasterize", "vertex_normals"]
 
 _CHUNK_PAIRS = 1 << 21
@@ -69,7 +71,7 @@ def rasterize(meshes: Sequence[np.ndarray], faces: np.ndarray, K: np.ndarray, wi
             keep &= (normal * tri.mean(axis=1)).sum(1) < 0
         idx = np.nonzero(keep)[0]
         tri = tri[idx]
-        uv = tri[..., :2] / tri[..., 2:3] * K[[0, 1], [0, 1]] + K[:2, 2]  # (F, 3, 2) pixels
+        uv = project(tri, K)  # (F, 3, 2) pixels; every vertex is beyond near_m
         lo, hi = uv.min(axis=1), uv.max(axis=1)
         on = (hi[:, 0] >= 0) & (lo[:, 0] < W) & (hi[:, 1] >= 0) & (lo[:, 1] < H)
         uv_all.append(uv[on])

@@ -1,4 +1,4 @@
-"""Load official, timm or prefixed HRNet weights into :class:`~hmr_ros.model.hrnet.HRNet` with strict matching.
+"""Load official, timm or prefixed HRNet weights into :class:`~hmr_ros.model.backbones.hrnet.HRNet`, strictly matched.
 
 Accepted key sets (all share the backbone names of the official code, see ``hrnet.py``):
 
@@ -26,9 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-from hmr_ros.model.hrnet import HRNET_SPECS, HRNet
+# The HRNet class comes in as the model (``type(model)``), not as an import: hrnet.py calls this module from
+# ``HRNet.load_pretrained``, and the two must not import each other.
 
 __all__ = ["HRNetLoadReport", "load_hrnet_weights", "HEAD_PREFIXES"]
 
@@ -192,7 +193,7 @@ def _listing(keys: list[str]) -> str:
     return f"[{shown}{more}]"
 
 
-def _hints(model: HRNet, source: dict[str, Tensor], missing: list[str], unexpected: list[str]) -> list[str]:
+def _hints(model: nn.Module, source: dict[str, Tensor], missing: list[str], unexpected: list[str]) -> list[str]:
     """Name the likely cause of a mismatch: the wrong layout or the wrong width."""
     hints = []
     last = f"stage4.{len(model.stage4) - 1}.fuse_layers."
@@ -202,23 +203,23 @@ def _hints(model: HRNet, source: dict[str, Tensor], missing: list[str], unexpect
     ):
         hints.append(
             "the checkpoint has no fuse_layers 1..3 in the last stage-4 module: it is a pose HRNet "
-            f"checkpoint; build the model with HRNet({model.variant!r}, layout='pose')"
+            f"checkpoint; build the model with HRNet({model.width!r}, layout='pose')"
         )
     if model.layout == "pose" and any(k.startswith(coarse_fuse) for k in unexpected):
         hints.append(
             "the checkpoint fuses all branches in the last stage-4 module: it is a classification HRNet "
-            f"checkpoint; build the model with HRNet({model.variant!r}, layout='cls')"
+            f"checkpoint; build the model with HRNet({model.width!r}, layout='cls')"
         )
     width_key = "transition1.0.0.weight"
     if width_key in source:
         width = source[width_key].shape[0]
-        variants = [v for v, s in HRNET_SPECS.items() if s.stage2.num_channels[0] == width]
-        if variants and model.variant not in variants:
-            hints.append(f"the checkpoint is HRNet-W{width}; build the model with HRNet({variants[0]!r}, ...)")
+        name = f"w{width}"  # HRNet widths are named by C, the channels of branch 0 (= transition1.0's)
+        if name in type(model).WIDTHS and model.width != name:
+            hints.append(f"the checkpoint is HRNet-W{width}; build the model with HRNet({name!r}, ...)")
     return hints
 
 
-def _check_strict(model: HRNet, source: dict[str, Tensor], origin: str) -> None:
+def _check_strict(model: nn.Module, source: dict[str, Tensor], origin: str) -> None:
     expected = {k: v for k, v in model.state_dict().items() if not k.endswith(_BATCH_COUNTER)}
     missing = [k for k in expected if k not in source]
     unexpected = [k for k in source if k not in expected]
@@ -229,7 +230,7 @@ def _check_strict(model: HRNet, source: dict[str, Tensor], origin: str) -> None:
     ]
     if not (missing or unexpected or mismatched):
         return
-    lines = [f"{origin} does not match HRNet({model.variant!r}, layout={model.layout!r}):"]
+    lines = [f"{origin} does not match HRNet({model.width!r}, layout={model.layout!r}):"]
     for name, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", mismatched)):
         if keys:
             lines.append(f"  {name} ({len(keys)}): {_listing(keys)}")
@@ -238,7 +239,7 @@ def _check_strict(model: HRNet, source: dict[str, Tensor], origin: str) -> None:
 
 
 def load_hrnet_weights(
-    model: HRNet, source: str | os.PathLike | Mapping[str, Tensor], *, allow_pickle: bool = False
+    model: nn.Module, source: str | os.PathLike | Mapping[str, Tensor], *, allow_pickle: bool = False
 ) -> HRNetLoadReport:
     """Copy HRNet backbone weights into ``model`` (in place) after mapping and strictly checking the keys.
 
@@ -282,7 +283,7 @@ def load_hrnet_weights(
 
 
 def init_backbone(
-    backbone: HRNet, source: str | os.PathLike | Mapping[str, Tensor], *, allow_pickle: bool = False
+    backbone: nn.Module, source: str | os.PathLike | Mapping[str, Tensor], *, allow_pickle: bool = False
 ) -> tuple[HRNetLoadReport, list[str]]:
     """Initialise a (``cls``-layout, as in SIAM) backbone from an ImageNet or a pose HRNet checkpoint.
 
@@ -303,7 +304,7 @@ def init_backbone(
     except ValueError as own_layout_error:
         if backbone.layout != "cls":
             raise
-        pose = HRNet(backbone.variant, "pose")
+        pose = type(backbone)(backbone.width, "pose")
         try:
             report = load_hrnet_weights(pose, source, allow_pickle=allow_pickle)
         except ValueError:

@@ -108,7 +108,7 @@ def pose_joints(skeleton: KinematicSkeleton, betas: np.ndarray, rotvecs: np.ndar
 # Ground truth motion
 # ----------------------------------------------------------------------------------------------------------
 @dataclass
-class PersonTruth:
+class ScenarioPerson:
     """Ground truth of one person over the T frames of a scenario (present[t] False: not in the scene)."""
 
     present: np.ndarray  # (T,) bool
@@ -127,7 +127,7 @@ class Scenario:
     fps: float
     K: np.ndarray  # (3, 3) pinhole intrinsics, pixels
     image_size: tuple[int, int]  # (width, height) pixels
-    people: list[PersonTruth]
+    people: list[ScenarioPerson]
     # (person index, first frame, number of frames) during which the detector misses that person.
     scripted_occlusions: list[tuple[int, int, int]] = field(default_factory=list)
     auto_occlusion: bool = True
@@ -198,7 +198,7 @@ def default_camera() -> tuple[np.ndarray, tuple[int, int]]:
 
 
 def walking_person(skeleton: KinematicSkeleton, stamps: np.ndarray, path_xz: np.ndarray, present: np.ndarray,
-                   rng: np.random.Generator, token_dim: int = 32) -> PersonTruth:
+                   rng: np.random.Generator, token_dim: int = 32) -> ScenarioPerson:
     """A person walking along ``path_xz`` (T, 2) metres on the ground plane (camera x and z).
 
     Heading follows the walking direction; the gait (hips, knees, arms, spine twist) is sinusoidal with a
@@ -241,7 +241,7 @@ def walking_person(skeleton: KinematicSkeleton, stamps: np.ndarray, path_xz: np.
     translation = root - pelvis_rest
     joints = pose_joints(skeleton, np.repeat(betas[None], t_count, 0), rv, translation)
     token = rng.normal(size=token_dim)
-    return PersonTruth(present=present.astype(bool), betas=betas, rotvecs=rv, translation=translation,
+    return ScenarioPerson(present=present.astype(bool), betas=betas, rotvecs=rv, translation=translation,
                        joints=joints, token=token / np.linalg.norm(token))
 
 

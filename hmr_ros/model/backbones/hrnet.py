@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from hmr_ros.model.backbones.hrnet_checkpoint import init_backbone
+
 __all__ = ["HRNet", "HRNetSpec", "StageSpec", "HRNET_SPECS", "HRNET_LAYOUTS"]
 
 HRNET_LAYOUTS = ("cls", "pose")
@@ -52,7 +54,7 @@ class StageSpec:
 
 @dataclass(frozen=True)
 class HRNetSpec:
-    """Architecture of one HRNet variant; stage 1 is the single-branch ``layer1``."""
+    """Architecture of one HRNet width; stage 1 is the single-branch ``layer1``."""
 
     stem_channels: int
     stage1: StageSpec
@@ -245,10 +247,11 @@ class HighResolutionModule(nn.Module):
 
 
 class HRNet(nn.Module):
-    """HRNet backbone: (B, 3, H, W) normalised RGB -> four maps at strides 4, 8, 16, 32.
+    """HRNet backbone: (B, 3, H, W) normalised RGB -> four maps at strides 4, 8, 16, 32 (the contract of
+    ``hmr_ros.model.backbones``).
 
     Args:
-        variant: ``"w18"``, ``"w32"`` or ``"w48"`` (the official configs; C = 18, 32 or 48).
+        width: ``"w18"``, ``"w32"`` or ``"w48"`` (the official configs; C = 18, 32 or 48).
         layout: ``"cls"`` (classification HRNet, all stage-4 modules multi-scale) or ``"pose"`` (pose HRNet,
             the last stage-4 module fuses into branch 0 only). Pick the layout of the checkpoint to load.
 
@@ -256,15 +259,19 @@ class HRNet(nn.Module):
         out_channels: ``[C, 2C, 4C, 8C]``.
     """
 
-    def __init__(self, variant: str = "w32", layout: str = "cls"):
+    #: the official configurations (C = 18, 32, 48) and the stride of the finest map (branch 0)
+    WIDTHS = tuple(HRNET_SPECS)
+    STRIDE = 4
+
+    def __init__(self, width: str = "w32", layout: str = "cls"):
         super().__init__()
-        if variant not in HRNET_SPECS:
-            raise ValueError(f"unknown HRNet variant {variant!r}; expected one of {sorted(HRNET_SPECS)}")
+        if width not in HRNET_SPECS:
+            raise ValueError(f"unknown HRNet width {width!r}; expected one of {sorted(HRNET_SPECS)}")
         if layout not in HRNET_LAYOUTS:
             raise ValueError(f"unknown HRNet layout {layout!r}; expected one of {list(HRNET_LAYOUTS)}")
-        self.variant = variant
+        self.width = width
         self.layout = layout
-        spec = HRNET_SPECS[variant]
+        spec = HRNET_SPECS[width]
 
         stem = spec.stem_channels
         self.conv1, self.bn1 = _conv_bn(3, stem, 3, 2)
@@ -305,6 +312,11 @@ class HRNet(nn.Module):
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
+
+    def load_pretrained(self, source, allow_pickle: bool = False):
+        """Initialise from an ImageNet or a pose HRNet checkpoint (``hrnet_checkpoint.init_backbone``); returns
+        (load report, keys left at their initial values)."""
+        return init_backbone(self, source, allow_pickle=allow_pickle)
 
     def forward(self, x: Tensor) -> list[Tensor]:
         """(B, 3, H, W) float -> [(B, C, H/4, W/4), (B, 2C, H/8, W/8), (B, 4C, H/16, W/16), (B, 8C, H/32, W/32)].

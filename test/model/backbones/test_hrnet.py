@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hmr_ros.model.hrnet import HRNET_SPECS, HRNet
+from hmr_ros.model.backbones.hrnet import HRNET_SPECS, HRNet
 
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
@@ -41,7 +41,7 @@ def _calibrate_batchnorm(model: HRNet, images: torch.Tensor) -> HRNet:
 # ---------------------------------------------------------------------------------------------------------------
 # Construction
 # ---------------------------------------------------------------------------------------------------------------
-def test_unknown_variant_or_layout_is_rejected_with_the_valid_choices():
+def test_unknown_width_or_layout_is_rejected_with_the_valid_choices():
     with pytest.raises(ValueError, match=r"w18.*w32.*w48"):
         HRNet("w40")
     with pytest.raises(ValueError, match=r"cls.*pose"):
@@ -117,10 +117,10 @@ BACKBONE_PARAMETERS = {
 }
 
 
-@pytest.mark.parametrize(("variant", "layout"), list(BACKBONE_PARAMETERS))
-def test_parameter_counts(variant, layout):
-    model = HRNet(variant, layout)
-    assert sum(p.numel() for p in model.parameters()) == BACKBONE_PARAMETERS[variant, layout]
+@pytest.mark.parametrize(("width", "layout"), list(BACKBONE_PARAMETERS))
+def test_parameter_counts(width, layout):
+    model = HRNet(width, layout)
+    assert sum(p.numel() for p in model.parameters()) == BACKBONE_PARAMETERS[width, layout]
 
 
 # ---------------------------------------------------------------------------------------------------------------
