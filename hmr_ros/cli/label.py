@@ -48,7 +48,7 @@ def add_label_flags(p: argparse.ArgumentParser) -> None:
                    help="proposal tile sides in pixels (default 128,192,288,432: the detector finds people who fill "
                         "a good part of a tile)")
     p.add_argument("--holdout-from", type=int, default=None, metavar="FRAME",
-                   help=f"first held-out frame (default: the last {HOLDOUT_SHARE:.0%} of a recording of known "
+                   help=f"first held-out frame (default: the last {HOLDOUT_SHARE:.0%}% of a recording of known "
                         "length)")
     p.add_argument("--min-joints", type=int, default=6, help="confident body joints (of 12) to keep a person")
     p.add_argument("--siam", default=None, metavar="CHECKPOINT",
