@@ -104,7 +104,8 @@ def _adapt(args) -> int:
     from hmr_ros.estimator import EstimatorConfig
     from hmr_ros.model.siam import SIAM
     from hmr_ros.smpl.body_model import load_body_model
-    from hmr_ros.training.loop import TrainConfig, train, train_state_path
+    from hmr_ros.training.loop import TrainConfig, train
+    from hmr_ros.training.train_state import train_state_path
 
     if not args.out or not args.out.endswith(".safetensors"):
         print("error: --out must name the adapted weights, ending in .safetensors", file=sys.stderr)

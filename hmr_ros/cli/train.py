@@ -45,6 +45,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--loss-weights", default="",
                    help="weights of loss terms, comma separated NAME=W (heatmap, pose, betas, cam, joints3d, "
                         "joints2d, verts, accel; unnamed terms keep their defaults, see docs/training.md)")
+    p.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                   help="write a running average of the weights with this decay (e.g. 0.99: about the last 100 "
+                        "steps) instead of the last step's; 0 = off")
     p.add_argument("--resume", action="store_true",
                    help="continue the run of --out from its .state.safetensors (same flags; --steps is the total)")
     p.add_argument("--log-csv", default=None, help="also write one CSV row per step (step, losses, lr, ms/step)")
@@ -216,7 +219,8 @@ def run(args) -> int:
               seed=args.seed, out_path=args.out, log_every=args.log_every, init_checkpoint=args.checkpoint,
               backbone_weights=args.backbone_weights, amp=not args.no_amp, save_every=args.save_every,
               loss_weights=parse_loss_weights(args.loss_weights), resume=args.resume, log_csv=args.log_csv,
-              progress=sys.stderr.isatty() if args.progress is None else args.progress, accumulate=args.accumulate),
+              progress=sys.stderr.isatty() if args.progress is None else args.progress, accumulate=args.accumulate,
+              ema=args.ema),
               clip_stream=clip_stream, **extra, workers=workers, shards=args.shards, max_people=args.people,
               **{} if args.shards or clip_stream is not None else {"image_sizes": sizes})
     finally:

@@ -8,18 +8,17 @@ AdamW with a linear warm-up and a cosine decay to 10 % of ``lr``, gradient-norm 
 (no loss scaling needed; the weights and the optimiser stay float32), and a safetensors checkpoint (with the config)
 written by :func:`hmr_ros.checkpoint.save_checkpoint` every ``save_every`` steps and at the end. The objective is
 :func:`hmr_ros.training.losses.siam_losses` with ``LossWeights``. Next to the checkpoint, ``<out>.state.safetensors``
-holds what a run needs to continue exactly (weights, AdamW moments, scheduler, step, RNG; tensors in safetensors, the
-rest as JSON metadata, no pickle): ``TrainConfig(..., resume=True)``. Optional: one CSV row per step (``log_csv``) and a
+(:mod:`hmr_ros.training.train_state`) holds what a run needs to continue exactly: ``TrainConfig(..., resume=True)``.
+With ``ema`` the checkpoint holds a running average of the weights (:mod:`hmr_ros.training.ema`). Optional: one CSV row per step (``log_csv``) and a
 progress line with ETA on stderr (``progress``). Command line: ``python -m hmr_ros train --help``.
 """
 from __future__ import annotations
 
 import csv
-import json
 import math
-import os
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping
@@ -33,9 +32,11 @@ from hmr_ros.model.siam import SIAM, SIAMConfig
 from hmr_ros.training.dataset import SyntheticClipDataset, collate
 from hmr_ros.training.shard_dataset import ShardClipDataset
 from hmr_ros.training.losses import LOSS_TERMS, ClipBatch, LossWeights, siam_losses
+from hmr_ros.training.ema import WeightAverage
+from hmr_ros.training.train_state import load_train_state, save_train_state, train_state_path
 
-__all__ = ["TrainConfig", "TrainResult", "train", "synthetic_batches", "shard_batches", "lr_factor", "train_state_path",
-           "save_train_state", "load_train_state", "CSV_COLUMNS", "LOSS_NAMES"]
+__all__ = ["TrainConfig", "TrainResult", "train", "synthetic_batches", "shard_batches", "lr_factor", "CSV_COLUMNS",
+           "LOSS_NAMES"]
 
 #: What each step reports: the weighted terms of the objective and their sum.
 LOSS_NAMES = LOSS_TERMS + ("total",)
@@ -44,8 +45,6 @@ LOSS_NAMES = LOSS_TERMS + ("total",)
 CSV_COLUMNS = ("step",) + LOSS_NAMES + ("lr", "ms_per_step", "data_ms")
 #: A real-data stream resumed at step n is seeded seed + this * n (a prime, so it never meets a rank's offset).
 RESUME_SEED_STRIDE = 104_729
-#: Marks a training-state file (and its layout version) in its metadata.
-STATE_FORMAT = "hmr_ros.train_state/1"
 
 
 @dataclass
@@ -93,86 +92,6 @@ def shard_batches(config: SIAMConfig, batch_clips: int, seed: int, directory: st
 
 def _to(batch: ClipBatch, device: torch.device) -> ClipBatch:
     return batch.to(device, non_blocking=True)
-
-
-def train_state_path(out_path: str | Path) -> Path:
-    """Where the training state of the checkpoint ``out_path`` lives: ``run.safetensors`` -> ``run.state.safetensors``."""
-    out_path = Path(out_path)
-    return out_path.with_name(out_path.stem + ".state.safetensors")
-
-
-def save_train_state(path: str | Path, model: torch.nn.Module, opt: torch.optim.Optimizer,
-                     sched: torch.optim.lr_scheduler.LRScheduler, step: int, steps: int,
-                     extra: Mapping | None = None) -> None:
-    """Write everything a run needs to continue bit-exactly after ``step`` optimiser steps, atomically.
-
-    Tensors (safetensors): ``model.<name>`` (state dict), ``optim.<i>.<key>`` (AdamW state of parameter i),
-    ``rng.cpu`` / ``rng.cuda`` (torch generators). Metadata (JSON strings): ``format``, ``step``, ``steps``,
-    ``param_groups`` (hyper-parameters, parameter indices), ``scheduler`` (its state dict without the lambdas, which
-    are code), ``optim_scalars`` (non-tensor AdamW state) and ``extra`` (e.g. the network config).
-    """
-    from safetensors.torch import save_file
-
-    tensors = {f"model.{k}": v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    opt_state = opt.state_dict()
-    scalars: dict[str, dict] = {}
-    for i, entry in opt_state["state"].items():
-        for key, value in entry.items():
-            if isinstance(value, torch.Tensor):
-                tensors[f"optim.{i}.{key}"] = value.detach().contiguous().cpu()
-            else:
-                scalars.setdefault(str(i), {})[key] = value
-    tensors["rng.cpu"] = torch.get_rng_state()
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        tensors["rng.cuda"] = torch.cuda.get_rng_state()
-    sched_state = {k: v for k, v in sched.state_dict().items() if k != "lr_lambdas"}
-    meta = {"format": STATE_FORMAT, "step": str(step), "steps": str(steps),
-            "param_groups": json.dumps(opt_state["param_groups"]), "scheduler": json.dumps(sched_state),
-            "optim_scalars": json.dumps(scalars), "extra": json.dumps(dict(extra or {}), sort_keys=True)}
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    os.replace(tmp, path)  # a crash mid-write leaves the previous state intact
-
-
-def load_train_state(path: str | Path, model: torch.nn.Module, opt: torch.optim.Optimizer,
-                     sched: torch.optim.lr_scheduler.LRScheduler) -> dict:
-    """Restore what :func:`save_train_state` wrote into a model, optimiser and scheduler built as for the first run
-    (and the torch RNG). Returns the metadata with ``step`` and ``steps`` as ints and ``extra`` decoded.
-
-    Raises FileNotFoundError when the file is missing, ValueError when it is no training state or does not fit.
-    """
-    from safetensors import safe_open
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"training state not found: {path} (written next to the checkpoint by a run with "
-                                "an output path; nothing to resume)")
-    with safe_open(str(path), framework="pt") as f:
-        meta = dict(f.metadata() or {})
-        if meta.get("format") != STATE_FORMAT:
-            raise ValueError(f"{path}: not a training state (format {meta.get('format')!r}, expected {STATE_FORMAT})")
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
-    model_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-    try:
-        model.load_state_dict(model_state, strict=True)
-    except RuntimeError as exc:
-        raise ValueError(f"{path}: the saved weights do not fit this network ({exc})") from exc
-    state: dict[int, dict] = {}
-    for key, value in tensors.items():
-        if key.startswith("optim."):
-            _, i, name = key.split(".", 2)
-            state.setdefault(int(i), {})[name] = value
-    for i, entry in json.loads(meta["optim_scalars"]).items():
-        state.setdefault(int(i), {}).update(entry)
-    opt.load_state_dict({"state": state, "param_groups": json.loads(meta["param_groups"])})
-    sched_state = json.loads(meta["scheduler"])
-    sched_state["lr_lambdas"] = [None] * len(opt.param_groups)
-    sched.load_state_dict(sched_state)
-    torch.set_rng_state(tensors["rng.cpu"])
-    if "rng.cuda" in tensors and torch.cuda.is_available():
-        torch.cuda.set_rng_state(tensors["rng.cuda"])
-    return {**meta, "step": int(meta["step"]), "steps": int(meta["steps"]), "extra": json.loads(meta["extra"])}
 
 
 def _open_csv(path: Path, start: int):
@@ -235,6 +154,8 @@ class TrainConfig:
     progress: redraw a progress bar with ETA on stderr after every step.
     accumulate: split each process's share of a batch into this many micro-batches, one forward/backward each
         (gradients summed, then one step): the memory of a smaller batch, the step of the whole one.
+    ema: keep a running average of the weights with this decay (:class:`~hmr_ros.training.ema.WeightAverage`;
+        0 = none) and write it, not the last step's weights, as the checkpoint (and as ``TrainResult.model``).
     """
 
     steps: int
@@ -256,6 +177,7 @@ class TrainConfig:
     log_csv: str | Path | None = None
     progress: bool = False
     accumulate: int = 1
+    ema: float = 0.0
 
     def validate(self) -> None:
         """ValueError naming what cannot run."""
@@ -270,6 +192,8 @@ class TrainConfig:
         if self.resume and (self.out_path is None or self.init_checkpoint):
             raise ValueError("train: resume needs out_path (the training state sits next to the checkpoint) and "
                              "no init_checkpoint (the state holds the weights)")
+        if not 0.0 <= self.ema < 1.0:
+            raise ValueError(f"train: ema is a decay in [0, 1) (0 = no weight average), got {self.ema}")
         if self.init_checkpoint and self.backbone_weights:
             raise ValueError("train: give init_checkpoint or backbone_weights, not both (a checkpoint holds a "
                              "backbone)")
@@ -329,6 +253,7 @@ def train(config: SIAMConfig, run: TrainConfig, *, data: Iterable[ClipBatch] | N
             + (f"; {len(fresh)} tensors the checkpoint's layout lacks keep their fresh init" if fresh else ""))
     model.to(device).train()
     distributed.broadcast_weights(model, world)
+    average = WeightAverage(model, run.ema) if run.ema else None
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]
     no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]  # norms and biases
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": run.weight_decay},
@@ -337,7 +262,7 @@ def train(config: SIAMConfig, run: TrainConfig, *, data: Iterable[ClipBatch] | N
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: lr_factor(i, steps, max(warmup, 1)))
     start = 0
     if run.resume:
-        state = load_train_state(train_state_path(out_path), model, opt, sched)
+        state = load_train_state(train_state_path(out_path), model, opt, sched, average)
         start = state["step"]
         if state["extra"].get("config", config.to_dict()) != config.to_dict():
             raise ValueError(f"train: the state was saved for {state['extra']['config']}, not {config.to_dict()}")
@@ -369,9 +294,10 @@ def train(config: SIAMConfig, run: TrainConfig, *, data: Iterable[ClipBatch] | N
         + (f", resuming after step {start}" if run.resume else "") + (f", clips from {shards}" if shards else ""))
 
     def save(done: int) -> None:
-        save_checkpoint(model, out_path)
+        with average.applied(model) if average else nullcontext():
+            save_checkpoint(model, out_path)
         save_train_state(train_state_path(out_path), model, opt, sched, done, steps,
-                         {"config": config.to_dict(), "loss_weights": asdict(weights)})
+                         {"config": config.to_dict(), "loss_weights": asdict(weights)}, average)
 
     csv_file, csv_writer = _open_csv(Path(log_csv), start) if log_csv else (None, None)
     try:
@@ -399,6 +325,8 @@ def train(config: SIAMConfig, run: TrainConfig, *, data: Iterable[ClipBatch] | N
                 torch.nn.utils.clip_grad_norm_(model.parameters(), run.grad_clip)
             opt.step()
             sched.step()
+            if average is not None:
+                average.update(model)
             result.history.append(distributed.average({k: float(losses[k].detach()) for k in LOSS_NAMES}, world))
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
@@ -429,4 +357,6 @@ def train(config: SIAMConfig, run: TrainConfig, *, data: Iterable[ClipBatch] | N
         log(f"wrote {out_path}")
     elif start >= steps:
         log(f"nothing to do: the run already made {start} of {steps} steps")
+    if average is not None:
+        model.load_state_dict(average.shadow)
     return result

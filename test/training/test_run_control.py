@@ -5,13 +5,15 @@ import itertools
 import json
 
 import pytest
+import torch
 from safetensors import safe_open
 
-from hmr_ros.checkpoint import read_config
+from hmr_ros.checkpoint import load_checkpoint, read_config
 from hmr_ros.cli import main
-from hmr_ros.model.siam import SIAMConfig
+from hmr_ros.model.siam import SIAM, SIAMConfig
 from hmr_ros.training.dataset import SyntheticClipDataset, collate
-from hmr_ros.training.loop import CSV_COLUMNS, LOSS_NAMES, TrainConfig, train, train_state_path
+from hmr_ros.training.loop import CSV_COLUMNS, LOSS_NAMES, TrainConfig, train
+from hmr_ros.training.train_state import train_state_path
 
 S, T, K = 64, 2, 2
 CFG = SIAMConfig(width="w18", input_size=S, window=T, max_people=K)
@@ -55,6 +57,29 @@ def test_a_resumed_run_repeats_the_uninterrupted_one_exactly(batch, tmp_path):
     assert [float(r["total"]) for r in rows] == pytest.approx([h["total"] for h in straight.history], rel=1e-5)
     assert float(rows[0]["lr"]) == pytest.approx(0.5e-3) and float(rows[1]["lr"]) == pytest.approx(1e-3)
     assert all(float(r["ms_per_step"]) > 0 for r in rows)
+
+
+def test_a_run_with_a_weight_average_writes_it_and_resumes_it_exactly(batch, tmp_path):
+    straight = run(3, tmp_path / "straight.safetensors", itertools.repeat(batch), ema=0.9)
+    out = tmp_path / "cut.safetensors"
+    with pytest.raises(ValueError, match="ran out after 2 of 3"):
+        run(3, out, [batch, batch], save_every=1, ema=0.9)
+    with pytest.raises(ValueError, match="same --ema"):  # the average is part of the run
+        run(3, out, itertools.repeat(batch), resume=True)
+    run(3, out, itertools.repeat(batch), resume=True, ema=0.9)
+    written, again = SIAM(CFG), SIAM(CFG)
+    load_checkpoint(written, tmp_path / "straight.safetensors")
+    load_checkpoint(again, out)
+    last_step = train_state_weights(tmp_path / "straight.safetensors")
+    for name, value in written.state_dict().items():
+        torch.testing.assert_close(again.state_dict()[name], value, rtol=0, atol=0)
+        assert torch.equal(straight.model.state_dict()[name].cpu(), value)  # the result is what was written
+    assert not all(torch.equal(last_step[n], v) for n, v in written.state_dict().items())  # the average, not step 3
+
+
+def train_state_weights(checkpoint) -> dict:
+    with safe_open(str(train_state_path(checkpoint)), framework="pt") as f:
+        return {k[len("model."):]: f.get_tensor(k) for k in f.keys() if k.startswith("model.")}
 
 
 def test_resume_needs_a_saved_state(tmp_path):
