@@ -122,9 +122,11 @@ def root_to_cam(root: torch.Tensor, center_lb: torch.Tensor, lb: Letterbox, K: n
 
 def center_cell(uv_lb: np.ndarray, size: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
     """(N, 2) letterbox pixels -> grid cells (N, 2) int64 (ix, iy), clipped to the S/stride grid, and flat indices
-    (N,). ``stride``: the backbone's letterbox pixels per cell (``SIAMConfig.stride``)."""
+    (N,). ``stride``: the backbone's letterbox pixels per cell (``SIAMConfig.stride``). A NaN pixel (a point behind
+    the camera, which the caller masks) gets cell (0, 0) rather than an undefined integer."""
     grid = size // stride
-    cell = np.clip(np.floor(np.asarray(uv_lb, dtype=np.float64) / stride), 0, grid - 1).astype(np.int64)
+    uv = np.nan_to_num(np.asarray(uv_lb, dtype=np.float64), nan=0.0)
+    cell = np.clip(np.floor(uv / stride), 0, grid - 1).astype(np.int64)
     return cell, cell[:, 1] * grid + cell[:, 0]
 
 

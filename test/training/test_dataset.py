@@ -158,6 +158,8 @@ def test_center_cell_clips_to_the_grid():
     cell, flat = center_cell(np.array([[-3.0, 5.0], [63.9, 64.5], [4.0, 7.99]]), S, STRIDE)
     assert cell.tolist() == [[0, 1], [15, 15], [1, 1]]
     assert flat.tolist() == [16, 255, 17]
+    with np.errstate(invalid="raise"):  # a root behind the camera projects to NaN: a defined cell, masked later
+        assert center_cell(np.array([[np.nan, np.nan]]), S, STRIDE)[1].tolist() == [0]
 
 
 def test_bad_inputs_are_rejected(body):
