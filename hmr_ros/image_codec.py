@@ -2,8 +2,8 @@
 
 The functions take the message fields (not the message), so they run and test without rclpy; the node
 passes ``msg.data`` (an ``array.array('B')`` in rclpy) straight through, which ``np.frombuffer`` wraps
-without a copy. Raw 8-bit colour encodings come back as views into the message buffer (strided when
-rows are padded or channels are reordered); the Estimator makes its own contiguous copy.
+without a copy. rgb8 comes back as a view into the message buffer (the Estimator copies it only when
+rows are padded); other encodings are converted in one OpenCV pass.
 
 Every rejection raises ``ImageDecodeError`` (a ``ValueError``) whose ``kind`` names the failure class, so
 the node can log once per kind and count them in diagnostics.
@@ -33,6 +33,8 @@ _RAW = {
     "16UC1": (1, 2, "mono"),   # e.g. depth in mm, shown as grey like mono16
 }
 SUPPORTED_ENCODINGS = tuple(_RAW)
+_TO_RGB = {(4, "rgb"): cv2.COLOR_RGBA2RGB, (3, "bgr"): cv2.COLOR_BGR2RGB, (4, "bgr"): cv2.COLOR_BGRA2RGB,
+           (1, "mono"): cv2.COLOR_GRAY2RGB}
 SUPPORTED_COMPRESSED = ("jpeg", "png")
 
 
@@ -63,9 +65,9 @@ def raw_to_rgb(data, height: int, width: int, encoding: str, step: int, is_bigen
         step: bytes per row including padding (>= width * bytes per pixel).
         is_bigendian: byte order of 16-bit encodings.
     Returns:
-        (height, width, 3) uint8 RGB. 8-bit colour encodings are views into ``data`` (zero-copy);
-        mono8 is broadcast to 3 channels (a read-only view); 16-bit encodings are scaled to 8 bits
-        (value >> 8), which makes a new array.
+        (height, width, 3) uint8 RGB. rgb8 is a view into ``data`` (zero-copy; strided when rows are
+        padded); every other encoding is converted by OpenCV into a new contiguous array (16-bit ones
+        scaled to 8 bits, value >> 8).
     """
     spec = _RAW.get(encoding)
     if spec is None:
@@ -87,13 +89,13 @@ def raw_to_rgb(data, height: int, width: int, encoding: str, step: int, is_bigen
     if depth == 2:
         dtype = np.dtype(">u2" if is_bigendian else "<u2")
         grey = (np.ascontiguousarray(rows).view(dtype).reshape(height, width) >> 8).astype(np.uint8)
-        return np.broadcast_to(grey[:, :, None], (height, width, 3))
+        return cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB)
     pixels = rows.reshape(height, width, channels)
-    if order == "mono":
-        return np.broadcast_to(pixels, (height, width, 3))
-    if order == "bgr":
-        return pixels[:, :, 2::-1]
-    return pixels[:, :, :3]
+    if channels == 3 and order == "rgb":
+        return pixels
+    # one pass in OpenCV (~0.5 ms at 1080p) instead of a strided view that the Estimator's contiguous copy
+    # would walk byte by byte in numpy (~7 ms)
+    return cv2.cvtColor(pixels, _TO_RGB[(channels, order)])
 
 
 def _png_size(data: bytes) -> tuple[int, int] | None:

@@ -127,9 +127,12 @@ class ResultBag:
 
     def _header(self, frame: SourceFrame):
         header = default_message(self.store, "std_msgs/msg/Header")
-        ns = int(round(frame.stamp * 1e9))
-        header.stamp.sec, header.stamp.nanosec = ns // 10**9, ns % 10**9
-        header.frame_id = frame.frame_id
+        ns = int(round(frame.stamp * 1e9))  # the log time: when the frame was taken
+        if frame.header is not None:        # a bag image: its header unchanged, as the node publishes it
+            header.stamp.sec, header.stamp.nanosec, header.frame_id = frame.header
+        else:
+            header.stamp.sec, header.stamp.nanosec = ns // 10**9, ns % 10**9
+            header.frame_id = frame.frame_id
         return header, ns
 
     def skip(self, frame: SourceFrame, reason: str) -> None:
@@ -143,7 +146,7 @@ class ResultBag:
         array.humans = [self._human(b, w, h) for b in bodies]
         self.writer.write(self.smpl, ns, bytes(self.store.serialize_cdr(array, SMPL_TYPE)))
         markers = self.marker_writer.build([b.vertices for b in bodies], (header.stamp.sec, header.stamp.nanosec),
-                                           frame.frame_id, colors=people_colors([b.id for b in bodies]))
+                                           header.frame_id, colors=people_colors([b.id for b in bodies]))
         self.writer.write(self.markers, ns, markers)
         self.messages += 2
 

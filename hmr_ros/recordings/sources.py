@@ -42,7 +42,9 @@ class SourceFrame:
     the video's position, or index / fps). frame_id: the camera frame. rgb: (H, W, 3) uint8 RGB, or None when
     ``error`` says why the frame is unusable. K: (3, 3) intrinsics the recording gives for this frame (a bag's
     CameraInfo, by the node's rules: ``hmr_ros.camera_messages``), or None. notes: what to tell about it (a
-    CameraInfo ignored, scaled or for another size, ...).
+    CameraInfo ignored, scaled or for another size, ...). header: a bag image's (sec, nanosec, frame_id) as
+    recorded, which result bags repeat exactly as the node does (a float ``stamp`` loses nanoseconds at epoch
+    times, and an empty frame_id or zero stamp is the publisher's to keep); None for videos and folders.
     """
 
     index: int
@@ -52,6 +54,7 @@ class SourceFrame:
     K: np.ndarray | None = None
     error: str | None = None
     notes: tuple[Note, ...] = ()
+    header: tuple[int, int, str] | None = None
 
 
 class Source(ABC):
@@ -174,7 +177,6 @@ class BagSource(Source):
             raise RecordingError(f"{path} has no Image or CompressedImage topic; its topics: {_listing(topics)}")
         self.info_topic = _pick_topic(topics, camera_info_topic, (CAMERA_INFO_TYPE,), "camera info",
                                       near=self.image_topic)
-        self.compressed = topics[self.image_topic].endswith("CompressedImage")
         wanted = {self.image_topic, self.info_topic}
         self.connections = [c for c in self.reader.connections if c.topic in wanted]
         self.frame_count = sum(c.msgcount for c in self.connections if c.topic == self.image_topic)
@@ -200,9 +202,10 @@ class BagSource(Source):
                 continue
             try:
                 f = message_frame(msg, cameras, timestamp * 1e-9)
-                # a writable copy: raw images are views into the bag's read-only message buffer
-                yield SourceFrame(i, f.stamp, f.frame_id or DEFAULT_FRAME_ID, np.array(f.rgb, order="C"), f.K,
-                                  notes=tuple(notes) + f.notes)
+                h = msg.header
+                # writable and contiguous: an rgb8 image is a view into the bag's read-only message buffer
+                yield SourceFrame(i, f.stamp, f.frame_id or DEFAULT_FRAME_ID, np.require(f.rgb, requirements="CW"),
+                                  f.K, notes=tuple(notes) + f.notes, header=(h.stamp.sec, h.stamp.nanosec, h.frame_id))
             except InputProblem as e:
                 stamp = stamp_seconds(msg.header.stamp) or timestamp * 1e-9
                 yield SourceFrame(i, stamp, msg.header.frame_id or DEFAULT_FRAME_ID, None, notes=tuple(notes),

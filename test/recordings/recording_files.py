@@ -38,11 +38,12 @@ def write_folder(folder: Path, frames: list[np.ndarray]) -> Path:
 def write_bag(path: Path, frames: list[np.ndarray], K: np.ndarray, storage: str = "sqlite3",
               compressed: bool = False, stamp0: float = 1700000000.25, corrupt: set[int] = frozenset(),
               extra_image_topic: str | None = None, with_info: bool = True,
-              infos: dict[int, tuple[np.ndarray, int, int]] | None = None) -> Path:
+              infos: dict[int, tuple[np.ndarray, int, int]] | None = None, stamp0_ns: int | None = None) -> Path:
     """Images on /front/image_raw (or .../compressed), CameraInfo on /front/camera_info before each image.
 
     ``corrupt``: indices whose image message has a wrong encoding and short data (decodes to an error).
-    ``infos``: index -> (K, width, height) of the CameraInfo written before that image instead of (K, its size)."""
+    ``infos``: index -> (K, width, height) of the CameraInfo written before that image instead of (K, its size).
+    ``stamp0_ns``: the first stamp exactly, in nanoseconds (instead of ``stamp0``, which a float rounds)."""
     from rosbags.rosbag2 import StoragePlugin, Writer
     from rosbags.typesys import Stores, get_typestore
 
@@ -58,8 +59,7 @@ def write_bag(path: Path, frames: list[np.ndarray], K: np.ndarray, storage: str 
                      if with_info else None)
         extra = writer.add_connection(extra_image_topic, image_type, typestore=store) if extra_image_topic else None
         for i, rgb in enumerate(frames):
-            t = stamp0 + i / FPS
-            ns = int(round(t * 1e9))
+            ns = int(round((stamp0 + i / FPS) * 1e9)) if stamp0_ns is None else stamp0_ns + int(i * 10**9 // FPS)
             header = default_message(store, "std_msgs/msg/Header")
             header.stamp.sec, header.stamp.nanosec, header.frame_id = ns // 10**9, ns % 10**9, FRAME_ID
             if with_info:

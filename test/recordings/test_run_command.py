@@ -115,6 +115,29 @@ def test_bag_in_bag_out_reads_back_with_rosbags(clip, tmp_path, storage):
     assert all(len(m.points) == 3 * len(range(0, faces, 8)) and all(p.z > 0.5 for p in m.points[:30]) for m in live)
 
 
+def test_result_bag_repeats_each_image_header_to_the_nanosecond(clip, tmp_path):
+    """As the node publishes the image's header unchanged: a float of epoch seconds cannot hold nanoseconds, so
+    an output stamp rebuilt from it would miss exact-time matching against the image topic."""
+    from rosbags.highlevel import AnyReader
+
+    from hmr_ros.recordings.bag_writer import typestore
+
+    bag = write_bag(tmp_path / "in", [f.rgb for f in clip.frames[:3]], clip.K, stamp0_ns=1733390000_123456789)
+    with AnyReader([bag], default_typestore=typestore()) as reader:
+        images = [c for c in reader.connections if c.topic == "/front/image_raw"]
+        sent = [(m.header.stamp.sec, m.header.stamp.nanosec, m.header.frame_id)
+                for m in (reader.deserialize(raw, c.msgtype) for c, _, raw in reader.messages(connections=images))]
+    assert main(["run", str(bag), "--out", str(tmp_path / "out"), "--bag-out", *FAST]) == 0
+    with AnyReader([tmp_path / "out" / "bag"], default_typestore=typestore()) as reader:
+        got = {c.topic: [] for c in reader.connections}
+        for c, _, raw in reader.messages():
+            msg = reader.deserialize(raw, c.msgtype)
+            headers = [msg.header] if c.topic == "/humans/smpl" else [m.header for m in msg.markers if m.action == 0]
+            got[c.topic] += [(h.stamp.sec, h.stamp.nanosec, h.frame_id) for h in headers]
+    assert got["/humans/smpl"] == sent
+    assert got["/humans/smpl/markers"] and set(got["/humans/smpl/markers"]) <= set(sent)
+
+
 def test_bad_input_and_options_exit_2_with_a_reason(clip, tmp_path, capsys):
     assert main(["run", str(tmp_path / "nothing.mp4"), "--out", str(tmp_path / "o"), *FAST]) == 2
     assert "does not exist" in capsys.readouterr().err
