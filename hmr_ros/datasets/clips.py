@@ -232,11 +232,13 @@ def pseudo_clips(labels: PseudoLabels, window: int, rng: np.random.Generator | N
 def shard_clips(folder, window: int, rng: np.random.Generator | None = None) -> Iterator[Clip]:
     """The pre-rendered synthetic clips of a shard directory (``render-shards``' OUT/train), in a random order with
     ``rng``, each cut to ``window`` frames at a random start: the synthetic half of a real-data mixture."""
-    from hmr_ros.clip_files import read_clip
+    from hmr_ros.clip_files import list_shards, read_clip
+    from hmr_ros.smpl.body_model import load_body_model
 
-    paths = sorted(Path(folder).glob("clip_*.npz"))
+    model = load_body_model("procedural")  # once: ~90 ms a load, and the shards were rendered with it
+    paths = list_shards(folder)  # not the .tmp files of a render still writing
     for path in _in_order(paths, rng):
-        clip = read_clip(path)
+        clip = read_clip(path, model)
         if len(clip.frames) < window:
             continue
         start = 0 if rng is None else int(rng.integers(len(clip.frames) - window + 1))

@@ -150,3 +150,17 @@ def test_an_empty_directory_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="one of data, shards and clip_stream"):
         train(CFG, TrainConfig(steps=1, batch_clips=1, lr=1e-3, device="cpu", seed=0, out_path=None, log_every=0),
               data=[], shards=tmp_path, log=lambda _: None)
+
+
+def test_the_mixture_reads_finished_shards_only(shard_dir, tmp_path):
+    """A render still writing leaves clip_N.npz.tmp.npz files: the real-data mixture must not read them."""
+    import shutil
+
+    from hmr_ros.datasets.clips import shard_clips
+
+    folder = tmp_path / "train"
+    shutil.copytree(shard_dir, folder)
+    shutil.copy(folder / "clip_000000.npz", folder / "clip_000003.npz.tmp.npz")
+    clips = list(shard_clips(folder, window=T, rng=np.random.default_rng(0)))
+    assert len(clips) == len(list_shards(shard_dir)) == 3
+    assert all(len(c.frames) == T for c in clips)
