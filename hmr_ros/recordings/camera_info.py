@@ -11,12 +11,14 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from hmr_ros.camera import MAX_IMAGE_SIDE, resolve_intrinsics
 from hmr_ros.camera_messages import Calibration
 
 
 def read_camera_yaml(path: str | Path) -> Calibration:
     """Parse ``camera_matrix`` (and ``image_width``/``image_height``); ValueError saying what is
-    wrong for anything else (missing file, not YAML, no 3x3 matrix, non-finite or non-positive focal lengths)."""
+    wrong for anything else (missing file, not YAML, no 3x3 matrix, a K that ``hmr_ros.camera.resolve_intrinsics``
+    refuses: non-finite, non-positive or huge focal lengths, a principal point far off the image)."""
     path = Path(path)
     try:
         doc = yaml.safe_load(path.read_text())
@@ -38,4 +40,10 @@ def read_camera_yaml(path: str | Path) -> Calibration:
         width, height = int(doc.get("image_width") or 0), int(doc.get("image_height") or 0)
     except (TypeError, ValueError):
         raise ValueError(f"camera info {path}: image_width/image_height must be integers") from None
+    # the core's rules, once here: a file it would refuse (fx = 1e7, a principal point far off the image) is one
+    # clear error now, not every frame skipped later; without a size the largest accepted image bounds it
+    try:
+        resolve_intrinsics(K, width or MAX_IMAGE_SIDE, height or MAX_IMAGE_SIDE)
+    except ValueError as e:
+        raise ValueError(f"camera info {path}: {e}") from None
     return Calibration(K, width, height, source=f"calibration file {path.name}")

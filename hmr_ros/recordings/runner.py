@@ -50,13 +50,20 @@ class RunSummary:
     seconds: float = 0.0
 
 
+#: the source's notes that announce default intrinsics: untrue for a frame a calibration file gives K to
+_DEFAULT_K_NOTES = frozenset({"no_camera_info", "camera_info_size_mismatch", "uncalibrated_camera"})
+
+
 def frame_intrinsics(frame: SourceFrame, camera: Calibration | None) -> tuple[np.ndarray | None, tuple[Note, ...]]:
-    """(the recording's K for this frame, else the calibration file's for this image size, else None; notes)."""
+    """(K: the recording's for this frame, else the calibration file's for this image size, else None; the notes
+    that hold for the frame: its own, less those announcing default intrinsics when the file gave K, plus the
+    file's)."""
     if frame.K is not None or camera is None:
-        return frame.K, ()
+        return frame.K, frame.notes
     h, w = frame.rgb.shape[:2]
     K, note = camera.K_for(w, h)
-    return K, (note,) if note else ()
+    notes = frame.notes if K is None else tuple(n for n in frame.notes if n.kind not in _DEFAULT_K_NOTES)
+    return K, notes + ((note,) if note else ())
 
 
 def count_notes(summary: "RunSummary", notes) -> None:
@@ -73,8 +80,9 @@ def run_recording(source: Source, pipeline: Pipeline, sinks: list[Sink], camera:
     for frame in source:
         summary.frames += 1
         reason = frame.error
-        count_notes(summary, frame.notes)
-        if reason is None:
+        if reason is not None:
+            count_notes(summary, frame.notes)
+        else:
             try:
                 K, notes = frame_intrinsics(frame, camera)
                 count_notes(summary, notes)

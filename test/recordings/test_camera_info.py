@@ -61,6 +61,10 @@ def test_a_calibration_for_another_aspect_ratio_is_not_stretched_to_fit(tmp_path
     ("camera_matrix: {rows: 3, cols: 3, data: [1, 2, 3]}", "must hold 9 numbers"),
     ("camera_matrix: {rows: 3, cols: 3, data: [0, 0, 1, 0, 0, 1, 0, 0, 1]}", "positive focal lengths"),
     ("camera_matrix: {rows: 3, cols: 3, data: [.nan, 0, 1, 0, 5, 1, 0, 0, 1]}", "positive focal lengths"),
+    # what the core refuses per frame is refused once, at load: a huge focal length, a principal point far off
+    ("camera_matrix: {rows: 3, cols: 3, data: [1.0e+9, 0, 320, 0, 1.0e+9, 240, 0, 0, 1]}", "at most"),
+    ("image_width: 640\nimage_height: 480\ncamera_matrix: {rows: 3, cols: 3, data: [600, 0, 99999, 0, 600, 240, "
+     "0, 0, 1]}", "principal point"),
 ])
 def test_broken_files_say_what_is_wrong(tmp_path, text, message):
     path = tmp_path / "c.yaml"

@@ -138,6 +138,22 @@ def test_result_bag_repeats_each_image_header_to_the_nanosecond(clip, tmp_path):
     assert got["/humans/smpl/markers"] and set(got["/humans/smpl/markers"]) <= set(sent)
 
 
+def test_a_calibration_file_replaces_the_missing_camera_info_and_says_so_truthfully(clip, tmp_path, capsys):
+    """A bag without CameraInfo, run with --camera-info: every frame uses the file's K, so no note may claim
+    'no CameraInfo ... using default intrinsics'."""
+    K = clip.K
+    h, w = clip.frames[0].rgb.shape[:2]
+    (tmp_path / "c.yaml").write_text(f"image_width: {w}\nimage_height: {h}\ncamera_matrix: {{rows: 3, cols: 3, "
+                                     f"data: {np.asarray(K).reshape(9).tolist()}}}\n")
+    bag = write_bag(tmp_path / "in", [f.rgb for f in clip.frames[:2]], K, with_info=False)
+    assert main(["run", str(bag), "--out", str(tmp_path / "o"), "--camera-info", str(tmp_path / "c.yaml"),
+                 *FAST]) == 0
+    err = capsys.readouterr().err
+    assert "no_camera_info" not in err and "default intrinsics" not in err
+    assert main(["run", str(bag), "--out", str(tmp_path / "o2"), *FAST]) == 0  # without the file it is told
+    assert "note [no_camera_info]" in capsys.readouterr().err
+
+
 def test_bad_input_and_options_exit_2_with_a_reason(clip, tmp_path, capsys):
     assert main(["run", str(tmp_path / "nothing.mp4"), "--out", str(tmp_path / "o"), *FAST]) == 2
     assert "does not exist" in capsys.readouterr().err
