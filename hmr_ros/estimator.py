@@ -119,7 +119,8 @@ class PreparedFrame:
 def step_many(estimators: list["Estimator"], frames: list[tuple]) -> list:
     """One frame per estimator (streams ``sharing`` one network), the frame network run once on all of them as a
     batch (``Backend.frame_batch``). frames: (rgb, stamp, K) each. Returns per estimator its bodies, or the
-    ValueError that rejected its frame (that stream then stays as it was)."""
+    ValueError that rejected its frame (that stream then stays as it was), or the exception its temporal stage
+    raised: one stream's failure does not throw away the frames the other streams have already taken in."""
     prepared: list = []
     for est, (rgb, stamp, K) in zip(estimators, frames):
         try:
@@ -139,7 +140,10 @@ def step_many(estimators: list["Estimator"], frames: list[tuple]) -> list:
     results = list(prepared)
     for j, i in enumerate(ok):
         prepared[i].t_frame = t_frame
-        results[i] = estimators[i].finish(prepared[i], tuple(x[j:j + 1] for x in out))
+        try:
+            results[i] = estimators[i].finish(prepared[i], tuple(x[j:j + 1] for x in out))
+        except Exception as exc:  # noqa: BLE001 -- handed back in that stream's slot, see the docstring
+            results[i] = exc
     return results
 
 

@@ -138,9 +138,15 @@ class Pipeline:
 def process_many(pipelines: list[Pipeline], frames: list[tuple]) -> list:
     """One frame per pipeline (cameras whose estimators share a network, ``Estimator.sharing``), the frame
     network run once on all of them as a batch. frames: (rgb, stamp, K, meta) each. Returns per pipeline its
-    ``FrameResult``, or the ValueError that rejected its frame (that pipeline then stays as it was)."""
+    ``FrameResult``, or the ValueError that rejected its frame (that pipeline then stays as it was), or the
+    exception that pipeline's own stage raised (``step_many``): the other cameras' results still come back."""
     t0 = time.perf_counter()
     resets = [p.estimator.resets for p in pipelines]
     outs = step_many([p.estimator for p in pipelines], [(rgb, stamp, K) for rgb, stamp, K, _ in frames])
-    return [out if isinstance(out, ValueError) else p._accepted_frame(out, rgb, stamp, meta, before, t0)
-            for p, out, (rgb, stamp, _, meta), before in zip(pipelines, outs, frames, resets)]
+    results: list = []
+    for p, out, (rgb, stamp, _, meta), before in zip(pipelines, outs, frames, resets):
+        try:
+            results.append(out if isinstance(out, Exception) else p._accepted_frame(out, rgb, stamp, meta, before, t0))
+        except Exception as exc:  # noqa: BLE001 -- that camera's slot, as step_many does
+            results.append(exc)
+    return results

@@ -114,3 +114,37 @@ def test_cameras_sharing_one_network_match_separate_pipelines(backend, tmp_path)
             for a, b in zip(result.bodies, want.bodies):
                 assert np.allclose(a.joints, b.joints, atol=1e-4) and a.id == b.id
     assert front.estimator.resets == rear.estimator.resets == 0
+
+
+def test_one_cameras_failure_does_not_drop_the_other_cameras_frames(monkeypatch):
+    """A fault inside one camera's own stage (here its tracker) comes back in that camera's slot; the other
+    camera's frame, already taken into its window, is still tracked and returned, so its window and its output
+    frames stay in step with a camera that runs alone."""
+    from hmr_ros.estimator import Estimator
+    from hmr_ros.pipeline import process_many
+
+    def config():
+        est = EstimatorConfig(SIAMConfig(input_size=S, window=T, max_people=K, score_threshold=0.0), backend="torch")
+        return PipelineConfig(est, TrackerConfig(min_hits=1, smoothing=False, seed=0))
+
+    front = Pipeline(config())
+    rear = Pipeline(config(), estimator=Estimator.sharing(front.estimator))
+    alone = Pipeline(config())
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("tracker fault")
+
+    for i in range(3):
+        if i == 1:
+            monkeypatch.setattr(rear.tracker, "update", broken)
+        elif i == 2:
+            monkeypatch.undo()
+        got = process_many([front, rear], [(frame(i), 0.1 * i, None, "front"), (frame(50 + i), 0.1 * i, None, "r")])
+        want = alone.process(frame(i), 0.1 * i, None, "front")
+        assert got[0].meta == "front" and [b.id for b in got[0].bodies] == [b.id for b in want.bodies]
+        for a, b in zip(got[0].bodies, want.bodies):
+            assert np.allclose(a.joints, b.joints, atol=1e-4)
+        if i == 1:
+            assert isinstance(got[1], RuntimeError) and "tracker fault" in str(got[1])
+        else:
+            assert got[1].meta == "r"

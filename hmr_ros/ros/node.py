@@ -157,10 +157,14 @@ class HmrNode(Node):
             try:
                 self._process(jobs)
             except Exception as exc:  # an unexpected failure must not kill the worker: report and go on
-                what = f"{type(exc).__name__}: {printable(exc, limit=300)}"
                 for camera, _ in jobs:
-                    camera.stats.on_inference_error(what)
-                    camera.log("inference_error", f"frame failed: {what}", level="error")
+                    self._failed(camera, exc)
+
+    @staticmethod
+    def _failed(camera: CameraInput, exc: BaseException) -> None:
+        what = f"{type(exc).__name__}: {printable(exc, limit=300)}"
+        camera.stats.on_inference_error(what)
+        camera.log("inference_error", f"frame failed: {what}", level="error")
 
     def _decode(self, camera: CameraInput, job: Pending):
         """The camera's image as a ``MessageFrame`` (``camera_messages``: the rules recordings follow too), or None
@@ -171,6 +175,9 @@ class HmrNode(Node):
             camera.stats.on_bad_input(exc.kind)
             camera.log(exc.kind, f"dropping image from '{printable(job.msg.header.frame_id)}': "
                        f"{printable(exc, limit=300)}")
+            return None
+        except Exception as exc:  # noqa: BLE001 -- a decoder bug on one camera: the other cameras' frames go on
+            self._failed(camera, exc)
             return None
         for note in frame.notes:
             camera.note(note)
@@ -188,8 +195,10 @@ class HmrNode(Node):
                 camera.stats.on_bad_input("rejected_image")
                 camera.log("rejected_image", f"dropping image from '{printable(job.msg.header.frame_id)}': "
                            f"{printable(result, limit=300)}")
-                continue
-            camera.publish(job, result)
+            elif isinstance(result, Exception):
+                self._failed(camera, result)
+            else:
+                camera.publish(job, result)
 
     def stop(self) -> None:
         with self.cv:
