@@ -160,6 +160,8 @@ def perspective_root(cam: torch.Tensor, center_lb: torch.Tensor, lb: Letterbox, 
     root_lb = center_lb + s * d * (lb.size / 2.0)
     u = (root_lb[:, 0] - lb.pad_x) / lb.scale
     v = (root_lb[:, 1] - lb.pad_y) / lb.scale
-    fx, fy, cx, cy = float(K[0, 0]), float(K[1, 1]), float(K[0, 2]), float(K[1, 2])
+    fx, fy, cx, cy, skew = float(K[0, 0]), float(K[1, 1]), float(K[0, 2]), float(K[1, 2]), float(K[0, 1])
     z = 2.0 * lb.scale * (0.5 * (fx + fy)) / (s[:, 0] * lb.size)
-    return torch.stack([(u - cx) * z / fx, (v - cy) * z / fy, z], dim=-1)
+    y = (v - cy) * z / fy
+    # u = fx x/z + skew y/z + cx: the inverse of geometry.projection.project, which the boxes and overlays use
+    return torch.stack([((u - cx) * z - skew * y) / fx, y, z], dim=-1)

@@ -326,7 +326,7 @@ class Estimator:
         translation = root - out.joints[:, 0]
         vertices = out.vertices + translation[:, None]
         joints = out.joints + translation[:, None]
-        # the box is the extent of the projected mesh: project only the per-axis extreme rays, in float32
+        # the box is the extent of the projected mesh (every vertex, float32)
         u, v = project(vertices, meta.K).unbind(-1)
         box = torch.stack([u.amin(1), v.amin(1), u.amax(1), v.amax(1)], dim=1)
         box = torch.minimum(box.clamp_min(0.0), box.new_tensor([lb.width, lb.height, lb.width, lb.height]))

@@ -83,9 +83,11 @@ def test_intrinsics_within_the_documented_bounds_are_accepted():
         assert not is_default and np.array_equal(K2, K)
 
 
-def test_perspective_root_inverts_the_weak_perspective_projection():
-    """Build the (s, dx, dy) a perfect network would predict for known roots; the camera must recover them."""
-    K = np.array([[600.0, 0, 300], [0, 620.0, 260], [0, 0, 1]])
+@pytest.mark.parametrize("skew", [0.0, 25.0])
+def test_perspective_root_inverts_the_weak_perspective_projection(skew):
+    """Build the (s, dx, dy) a perfect network would predict for known roots; the camera must recover them, with
+    the skew that ``project`` (boxes, overlays) applies too."""
+    K = np.array([[600.0, skew, 300], [0, 620.0, 260], [0, 0, 1]])
     lb = Letterbox.fit(640, 480, 256)
     roots = np.array([[0.3, -0.2, 3.0], [-1.5, 0.4, 6.0], [0.0, 0.0, 2.0]])
     f = 0.5 * (K[0, 0] + K[1, 1])
