@@ -16,21 +16,25 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from hmr_ros import smpl_human
 from hmr_ros.bodies import Body, box_roi
 from hmr_ros.palette import people_colors_u8
 from hmr_ros.recordings.overlay import draw_overlay
 from hmr_ros.recordings.sources import SourceFrame
 
 
+#: what the recording outputs keep of a person: name -> shape (the SMPL fields as the node's SMPLHuman has them)
+PERSON_FIELDS = {"score": (), "box": (4,), **smpl_human.FIELDS}
+
+
 def body_record(body: Body) -> dict:
     """One person as JSON-ready data: id, score, box [x0, y0, x1, y1] px, betas (10), global_orient (3),
-    body_pose (69), translation (3) m, joints (24 x 3) m."""
-    def floats(a) -> list:
-        return np.round(np.asarray(a, dtype=np.float64), 6).tolist()
-
-    return {"id": body.id, "score": round(float(body.score), 6), "box": floats(body.box), "betas": floats(body.betas),
-            "global_orient": floats(body.global_orient), "body_pose": floats(body.body_pose),
-            "translation": floats(body.translation), "joints": floats(np.reshape(body.joints, (24, 3)))}
+    body_pose (69), translation (3) m, joints (24 x 3) m (``PERSON_FIELDS``, rounded to 1e-6)."""
+    record = {"id": body.id, "score": round(float(body.score), 6)}
+    for name, shape in PERSON_FIELDS.items():
+        if shape:
+            record[name] = np.round(np.asarray(getattr(body, name), np.float64).reshape(shape), 6).tolist()
+    return record
 
 
 class JsonLines:
@@ -61,8 +65,7 @@ class ArraysNpz:
     ``betas`` (P, 10), ``global_orient`` (P, 3), ``body_pose`` (P, 69), ``translation`` (P, 3), ``joints``
     (P, 24, 3). Written on ``close`` (to a temporary name, then renamed)."""
 
-    FIELDS = {"score": (), "box": (4,), "betas": (10,), "global_orient": (3,), "body_pose": (69,),
-              "translation": (3,), "joints": (24, 3)}
+    FIELDS = PERSON_FIELDS
 
     def __init__(self, path: Path):
         self.path = path
