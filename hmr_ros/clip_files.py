@@ -57,7 +57,7 @@ _OPTIONAL_KEYS = ("joints_occluded", "joints_visible", "visible_pixels")
 
 
 def _encode(rgb: np.ndarray, image_format: str, quality: int) -> np.ndarray:
-    bgr = np.ascontiguousarray(rgb[..., ::-1])
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
     if image_format == "jpeg":
         ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     elif image_format == "png":
@@ -118,7 +118,8 @@ def read_clip(path: str | Path, body_model: BodyModel | None = None) -> Clip:
         raise ValueError(f"read_clip: {path} was rendered with a {int(a['num_vertices'])}-vertex body model, "
                          f"got {model.num_vertices} vertices")
     off = a["image_offsets"]
-    rgbs = [cv2.imdecode(a["images"][off[t]:off[t + 1]], cv2.IMREAD_COLOR)[..., ::-1].copy() for t in range(T)]
+    rgbs = [cv2.cvtColor(cv2.imdecode(a["images"][off[t]:off[t + 1]], cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+            for t in range(T)]
     geo = [pose_bodies(model, a["betas"][:, k], a["global_orient"][:, k], a["body_pose"][:, k],
                        a["translation"][:, k]) for k in range(P)]
     has_occ = all(k in a for k in _OPTIONAL_KEYS)
