@@ -23,8 +23,8 @@ CONFIG_KEY = "hmr_ros.siam_config"
 _SHOWN = 12  # keys listed per category in an error message
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 #: name -> file in WEIGHTS_DIR of the weights this project trained and ships: "synthetic" (procedural people only,
-#: 128 px) and "real" (fine-tuned from it on real street video labelled by the keypoint teacher, 256 px)
-BUNDLED = {"synthetic": "siam_w32_s128_synthetic.safetensors", "real": "siam_w32_s256_real.safetensors"}
+#: 128 px) and "real" (fine-tuned from it on real street video labelled by the keypoint teacher, 384 px)
+BUNDLED = {"synthetic": "siam_w32_s128_synthetic.safetensors", "real": "siam_w32_s384_real.safetensors"}
 
 
 def resolve_checkpoint(name_or_path: str | os.PathLike | None) -> Path | None:

@@ -123,7 +123,7 @@ PARAMS: tuple[ParamSpec, ...] = (
               "bag loop) resets the temporal window and the tracks, seconds", _MODEL, range=(0.001, 3600.0, 0)),
     ParamSpec("checkpoint", "estimator.checkpoint", "trained weights: 'synthetic' = the bundled weights trained on "
               "the project's synthetic people (not real humans, see README); 'real' = those fine-tuned on a real "
-              "street video labelled by a pose teacher (run them with input_size 256); or a .safetensors path "
+              "street video labelled by a pose teacher (run them with input_size 384); or a .safetensors path "
               "(yours from 'python -m hmr_ros adapt'); empty = UNTRAINED random weights", _MODEL,
               node_default="synthetic", to_config=_empty_is_none),
     ParamSpec("body_model", "estimator.body_model", "'procedural' (built-in SMPL-layout body, no licence needed) "
