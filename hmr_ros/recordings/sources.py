@@ -202,10 +202,10 @@ class BagSource(Source):
                 continue
             try:
                 f = message_frame(msg, cameras, timestamp * 1e-9)
-                h = msg.header
                 # writable and contiguous: an rgb8 image is a view into the bag's read-only message buffer
                 yield SourceFrame(i, f.stamp, f.frame_id or DEFAULT_FRAME_ID, np.require(f.rgb, requirements="CW"),
-                                  f.K, notes=tuple(notes) + f.notes, header=(h.stamp.sec, h.stamp.nanosec, h.frame_id))
+                                  f.K, notes=tuple(notes) + f.notes,
+                                  header=(f.header.stamp.sec, f.header.stamp.nanosec, f.header.frame_id))
             except InputProblem as e:
                 stamp = stamp_seconds(msg.header.stamp) or timestamp * 1e-9
                 yield SourceFrame(i, stamp, msg.header.frame_id or DEFAULT_FRAME_ID, None, notes=tuple(notes),
