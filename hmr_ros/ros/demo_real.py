@@ -1,5 +1,5 @@
 """The demo's second part, real people: frames of OpenCV's street video (vtest.avi, fetched by
-``scripts/fetch_vtest.sh``), the BlazePose teacher's labels for them, and the score of what hmr_node published
+``scripts/fetch_media.sh``), the BlazePose teacher's labels for them, and the score of what hmr_node published
 against those labels (the keypoint protocol: person recall / precision, PCK@0.5). ROS-free; ``demo.py`` sends the
 frames to the node.
 """
@@ -23,14 +23,14 @@ FIRST_FRAME = 600
 
 
 def default_video() -> Path:
-    """Where scripts/fetch_vtest.sh puts vtest.avi: the hmr_ros cache's media/."""
+    """Where scripts/fetch_media.sh puts vtest.avi: the hmr_ros cache's media/."""
     return default_cache_dir() / "media" / "vtest.avi"
 
 
 def read_frames(path: Path, first: int, count: int) -> list[np.ndarray]:
     """RGB frames first .. first + count - 1 of a video; ValueError naming the fetch script when it is missing."""
     if not Path(path).is_file():
-        raise ValueError(f"{path} is missing: fetch it with bash scripts/fetch_vtest.sh (make demo does)")
+        raise ValueError(f"{path} is missing: fetch it with bash scripts/fetch_media.sh (make demo does)")
     cap = cv2.VideoCapture(str(path))
     cap.set(cv2.CAP_PROP_POS_FRAMES, first)
     frames = []

@@ -217,7 +217,7 @@ def test_the_demo_then_shows_real_people_scored_against_the_teacher(tmp_path, mo
     from real_data import VTEST, need, teacher_dir
 
     teacher_dir()
-    need(VTEST, "bash scripts/fetch_vtest.sh")
+    need(VTEST, "bash scripts/fetch_media.sh")
     out, summary, console = run_demo(tmp_path, monkeypatch, capsys, "--checkpoint", "none", *TINY,
                                      "--real-frames", "3", "--real-first", "100", "--real-checkpoint", "none")
     real = summary["real"]

@@ -2,12 +2,15 @@
 
 A backbone is an ``nn.Module`` class in its own module here, built as ``cls(width)``:
 
-- ``forward``: (B, 3, S, S) ImageNet-normalised RGB -> a list of feature maps, finest first;
+- ``forward``: (B, 3, S, S) normalised RGB (ImageNet statistics, or the backbone's own ``PIXEL_MEAN`` /
+  ``PIXEL_STD`` in 0..255 units) -> a list of feature maps, finest first;
 - ``WIDTHS``: the width names it accepts (``SIAMConfig.width``), ``STRIDE``: input pixels per cell of its finest
   map, the grid of the centre heatmap (S / STRIDE cells a side), which ``InstanceHead`` fuses every map to, the
   training targets are drawn on and the backend checks measure in;
 - ``out_channels``: channels of each map (instance attribute: it depends on the width);
-- ``load_pretrained(source)``: initialise from published weights (``train --backbone-weights``).
+- ``load_pretrained(source)``: initialise from published weights (``train --backbone-weights``);
+- optional: ``CENTER_LOGITS`` = (map index, channel) of person-centre logits the backbone already predicts (SIAM's
+  centre heatmap then starts as the backbone's), ``PEAK_KERNEL`` (its heatmap-maximum window, default 3).
 
 Adding one: its module, a line in ``BACKBONES``, and its test (``test/model/backbones/``; the contract test there
 runs every registered backbone).
@@ -17,9 +20,10 @@ from __future__ import annotations
 from torch import nn
 
 from hmr_ros.model.backbones.hrnet import HRNet
+from hmr_ros.model.backbones.movenet import MoveNet
 
 #: name (``SIAMConfig.backbone``) -> backbone class
-BACKBONES: dict[str, type[nn.Module]] = {"hrnet": HRNet}
+BACKBONES: dict[str, type[nn.Module]] = {"hrnet": HRNet, "movenet": MoveNet}
 
 
 def backbone_class(name: str) -> type[nn.Module]:

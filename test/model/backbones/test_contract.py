@@ -37,7 +37,7 @@ def test_siam_reads_its_grid_from_the_backbone(name, width):
 
 
 def test_unknown_names_and_widths_are_refused_with_the_choices():
-    with pytest.raises(ValueError, match=r"unknown backbone 'vit'.*\['hrnet'\]"):
+    with pytest.raises(ValueError, match=r"unknown backbone 'vit'.*\['hrnet', 'movenet'\]"):
         build_backbone("vit", "w32")
     with pytest.raises(ValueError, match=r"backbone 'hrnet' has no width 'w99'.*w18"):
         build_backbone("hrnet", "w99")
