@@ -35,13 +35,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="inference backend, as the node's 'backend' parameter (auto on a CPU may export ONNX once "
                         "per checkpoint into the engine cache)")
     p.add_argument("--json", default=None, metavar="OUT", help="also write every number to this JSON file")
-    p.add_argument("--dataset", default="synthetic", choices=["synthetic", "3dpw", "panoptic", "agora", "keypoints"],
+    p.add_argument("--dataset", default="synthetic",
+                   choices=["synthetic", "3dpw", "panoptic", "agora", "keypoints", "photos"],
                    help="synthetic: the clips above; 3dpw / panoptic / agora: their protocols on your copy (--root); "
                         "keypoints: real images against 2D keypoint labels (a label directory's held-out frames or "
-                        "a COCO keypoints file): person recall/precision/F1, PCK@0.5, 2D jitter")
+                        "a COCO keypoints file): person recall/precision/F1, PCK@0.5, 2D jitter, and on a label "
+                        "directory PA-MPJPE against the teacher's 3D landmarks; photos: people in real photos against "
+                        "hand-drawn boxes (a photo-boxes .json, e.g. test/data/photo_boxes.json): found, missed, "
+                        "false, recall, precision")
     p.add_argument("--root", default=None, help="3DPW root (sequenceFiles/, imageFiles/), the folder of Panoptic "
                                                 "sequence folders, the folder of AGORA tables from convert-agora, "
-                                                "or a label directory / COCO keypoints .json (keypoints)")
+                                                "a label directory / COCO keypoints .json (keypoints), or a "
+                                                "photo-boxes .json (photos)")
     p.add_argument("--images", default=None, help="AGORA: the folder of the rendered images")
     p.add_argument("--trust-pickles", action="store_true",
                    help="AGORA: --root holds AGORA's own pickled tables, downloaded by you: convert them on the way")
@@ -80,6 +85,7 @@ def estimator_config(args):
 
 
 def run(args) -> int:
+    import dataclasses
     import json
     import sys
 
@@ -90,7 +96,7 @@ def run(args) -> int:
         print("warning: no --checkpoint: evaluating an UNTRAINED network (random weights); the numbers only show "
               "that the evaluation runs", file=sys.stderr)
     progress = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
-    if args.dataset in ("3dpw", "panoptic", "agora", "keypoints"):
+    if args.dataset in ("3dpw", "panoptic", "agora", "keypoints", "photos"):
         from hmr_ros.tracking.tracker import TrackerConfig
 
         if not args.root:
@@ -101,6 +107,11 @@ def run(args) -> int:
 
             result = evaluate_keypoints(config, args.root, tracking, progress)
             text = format_keypoints(result)
+        elif args.dataset == "photos":
+            from hmr_ros.eval.photo_protocol import evaluate_photos, format_photos
+
+            result = evaluate_photos(config, args.root, tracking, progress)
+            text = format_photos(result)
         elif args.dataset == "agora":
             from hmr_ros.eval.agora_protocol import evaluate_agora, format_agora
 
@@ -123,7 +134,7 @@ def run(args) -> int:
         print(text)
         if args.json:
             with open(args.json, "w") as f:
-                json.dump(result.__dict__, f, indent=1)
+                json.dump(dataclasses.asdict(result), f, indent=1)  # nested dataclasses too (the photos' rows)
         return 0
     report = evaluate_checkpoint(config, args.split, tracking=args.tracking, shards=args.shards, progress=progress)
     print(format_report(report))

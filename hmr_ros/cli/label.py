@@ -44,6 +44,12 @@ def add_label_flags(p: argparse.ArgumentParser) -> None:
                    help="BlazePose landmark model (default full; heavy is best and ~4x slower)")
     p.add_argument("--teacher-dir", default=None, help="folder of the .tflite files (default: the cache that "
                                                        "scripts/fetch_teacher.sh fills)")
+    p.add_argument("--proposals", choices=("movenet", "tiles"), default="movenet",
+                   help="where the teacher looks: 'movenet' (default, teacher version 2): around the people MoveNet "
+                        "MultiPose finds in the whole frame, one label per person, tiles only where it finds nobody "
+                        "(needs bash scripts/fetch_backbone.sh); 'tiles': tiles at several scales (version 1)")
+    p.add_argument("--movenet-size", type=int, default=384,
+                   help="MoveNet's input side for --proposals movenet (multiple of 32; default 384)")
     p.add_argument("--tiles", default="128,192,288,432",
                    help="proposal tile sides in pixels (default 128,192,288,432: the detector finds people who fill "
                         "a good part of a tile)")
@@ -99,6 +105,7 @@ def label_input(args, *, quiet: bool = False):
     """Label ``args.input`` into ``args.out`` as the flags say. Returns (exit code, LabelSummary or None)."""
     from hmr_ros.recordings.label import label_recording
     from hmr_ros.recordings.sources import RecordingError, open_source
+    from hmr_ros.pretrained import PretrainedMissing
     from hmr_ros.teacher import BlazePose, TeacherUnavailable
 
     try:
@@ -109,10 +116,16 @@ def label_input(args, *, quiet: bool = False):
         print(f"error: --tiles {args.tiles!r}: expected pixel sides >= 32, e.g. 192,288,432", file=sys.stderr)
         return 2, None
     try:
-        teacher = BlazePose(args.teacher_dir, args.teacher, threads=args.threads, tile_sizes=tiles)
+        proposer = None
+        if getattr(args, "proposals", "tiles") == "movenet":
+            from hmr_ros.teacher.movenet_people import MoveNetPeople
+
+            proposer = MoveNetPeople(args.movenet_size)
+        teacher = BlazePose(args.teacher_dir, args.teacher, threads=args.threads, tile_sizes=tiles,
+                            proposer=proposer)
         source = open_source(args.input, fps=args.fps, image_topic=args.image_topic)
         propose = siam_proposer(args.siam) if args.siam else None
-    except (TeacherUnavailable, RecordingError, ValueError) as e:
+    except (TeacherUnavailable, PretrainedMissing, RecordingError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2, None
     out = Path(args.out)

@@ -19,8 +19,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train on procedural synthetic clips, write a .safetensors checkpoint")
     network_args(p)  # --checkpoint: weights to start from
     p.add_argument("--backbone-weights", default=None,
-                   help="without --checkpoint: official HRNet ImageNet or pose .safetensors to initialise the "
-                        "backbone from (loaded/ignored keys are logged)")
+                   help="without --checkpoint: published weights to initialise the backbone from: official HRNet "
+                        "ImageNet or pose .safetensors (loaded/ignored keys are logged); MoveNet's model.json (default "
+                        "for --backbone movenet: the one scripts/fetch_backbone.sh fetched, sha256-checked)")
+    p.add_argument("--frame-head", choices=("auto", "dense", "light"), default="auto",
+                   help="the frame head's 3x3 steps: 'dense' convs or 'light' depthwise-separable ones (default auto: "
+                        "the checkpoint's, else light for --backbone movenet and dense for hrnet)")
+    p.add_argument("--freeze-backbone", action="store_true",
+                   help="keep the backbone's weights as they are (no gradient through it: the heads and the "
+                        "temporal network train at a fraction of the cost)")
     p.add_argument("--out", default=None,
                    help="output .safetensors checkpoint (required, here or in --config); the training state for "
                         "--resume is written next to it as <out without .safetensors>.state.safetensors")
@@ -181,11 +188,16 @@ def run(args) -> int:
         raise ValueError("--out is required (on the command line or in --config)")
     import os
 
+    from hmr_ros.checkpoint import read_config, resolve_checkpoint
     from hmr_ros.model.siam import SIAMConfig
     from hmr_ros.training.loop import TrainConfig, train
 
-    config = SIAMConfig(width=args.width, input_size=args.input_size, window=args.window,
-                        max_people=args.max_people, mode=args.mode)
+    frame_head = args.frame_head
+    if frame_head == "auto":  # a checkpoint's own head; else the light head for MoveNet, whose backbone is cheap
+        stored = read_config(resolve_checkpoint(args.checkpoint)) if args.checkpoint else {}
+        frame_head = stored.get("frame_head", "light" if args.backbone == "movenet" else "dense")
+    config = SIAMConfig(backbone=args.backbone, width=args.width, input_size=args.input_size, window=args.window,
+                        max_people=args.max_people, mode=args.mode, frame_head=frame_head)
     device = args.device
     if device == "auto":
         import torch
@@ -214,13 +226,17 @@ def run(args) -> int:
         def clip_stream(clips: int, seed: int):  # each process reads its own share of every batch
             return mixture_batches(sources, config, clips, seed, augment_with, workers)
     extra = {"body_model": body} if body is not None else {}
+    if config.backbone == "movenet" and not args.checkpoint and not args.backbone_weights:
+        from hmr_ros.pretrained import movenet_model
+
+        args.backbone_weights = str(movenet_model())  # an untrained MoveNet is no MoveNet: start from the published
     try:  # under torchrun every process runs this; training/distributed.py splits the batches
         train(config, TrainConfig(steps=args.steps, batch_clips=args.batch_clips, lr=args.lr, device=device,
               seed=args.seed, out_path=args.out, log_every=args.log_every, init_checkpoint=args.checkpoint,
               backbone_weights=args.backbone_weights, amp=not args.no_amp, save_every=args.save_every,
               loss_weights=parse_loss_weights(args.loss_weights), resume=args.resume, log_csv=args.log_csv,
               progress=sys.stderr.isatty() if args.progress is None else args.progress, accumulate=args.accumulate,
-              ema=args.ema),
+              ema=args.ema, freeze_backbone=args.freeze_backbone),
               clip_stream=clip_stream, **extra, workers=workers, shards=args.shards, max_people=args.people,
               **{} if args.shards or clip_stream is not None else {"image_sizes": sizes})
     finally:

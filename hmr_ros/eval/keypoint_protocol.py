@@ -15,6 +15,13 @@ elbows, wrists, hips, knees, ankles) are compared with the labels':
 - **jitter**: the mean 2D acceleration |p(t-1) - 2 p(t) + p(t+1)| (pixels / frame²) of the predicted body joints
   over a label track matched in three consecutive frames, on joints confident in all three; the labels' own value
   beside it (the teacher shakes too).
+- **3D** (label directories: COCO files have no 3D): over matched counted people with at least ``MIN_PA_JOINTS`` (6)
+  confident body joints, PA-MPJPE (mm; ``metrics.pa_mpjpe``: scale, rotation, translation fitted on those joints) of
+  the predicted SMPL joints at the 12 slots against the teacher's world landmarks of the same joints, averaged over
+  the people. Beside it the *mean pose*: the mean of those people's hip-centred 12-joint label skeletons (taken from
+  the evaluation set itself, so a slightly optimistic baseline), scored the same way, and the ratio of the two (a
+  network that learned 3D poses scores well below 1; the target is 0.75). SMPL's joints and BlazePose's landmarks
+  are defined a little differently (SMPL's hips sit inside the pelvis), which adds a floor of a few tens of mm.
 """
 from __future__ import annotations
 
@@ -28,11 +35,15 @@ import numpy as np
 from hmr_ros.datasets.clips import COCO_SLOTS
 from hmr_ros.datasets.coco import COCO17
 from hmr_ros.datasets.pseudo_labels import CONFIDENT, LabelledFrame, LabelledPerson, PseudoLabels
-from hmr_ros.teacher.landmarks import COCO_BODY12
+from hmr_ros.teacher.landmarks import COCO17_FROM_BLAZEPOSE, COCO_BODY12
 
 #: The 12 COCO body joints (indices into COCO-17) and the SMPL slot each is read from.
 BODY12 = COCO_BODY12
 SMPL_OF_BODY12 = tuple(COCO_SLOTS[COCO17[i]] for i in BODY12)
+#: The teacher's BlazePose landmark of each of the 12 body joints (its world landmarks are stored as the 33).
+BLAZEPOSE_OF_BODY12 = tuple(COCO17_FROM_BLAZEPOSE[i] for i in BODY12)
+HIPS12 = (BODY12.index(11), BODY12.index(12))   # the hips among the 12: the root of the label skeletons
+MIN_PA_JOINTS = 6
 MIN_JOINTS = 8
 MATCH_TORSO = 1.0
 PCK_TORSO = 0.5
@@ -54,6 +65,10 @@ class KeypointResult:
     jitter_px: float = float("nan")
     label_jitter_px: float = float("nan")
     jitter_triples: int = 0
+    pa_mpjpe_mm: float = float("nan")            # predicted 12 joints vs the teacher's world landmarks
+    mean_pose_pa_mpjpe_mm: float = float("nan")  # the labels' mean pose vs the same landmarks
+    pa_ratio: float = float("nan")               # pa_mpjpe_mm / mean_pose_pa_mpjpe_mm
+    pa_people: int = 0                           # people scored in 3D
     source: str = ""
     notes: list[str] = field(default_factory=list)
 
@@ -69,6 +84,31 @@ def body12_2d(joints: np.ndarray, K: np.ndarray) -> np.ndarray:
     from hmr_ros.geometry.projection import project
 
     return project(np.asarray(joints, np.float64)[list(SMPL_OF_BODY12)], K)
+
+
+def body12_3d(joints: np.ndarray) -> np.ndarray:
+    """(12, 3) metres, camera frame: a person's (24, 3) SMPL joints in the COCO body-joint slots."""
+    return np.asarray(joints, np.float64)[list(SMPL_OF_BODY12)]
+
+
+def label_world12(person: LabelledPerson) -> np.ndarray | None:
+    """(12, 3) metres: the teacher's world landmarks at the 12 body joints, hip-centred (the hips' midpoint at 0);
+    None when the label has none (a COCO file's people: all zero)."""
+    world = np.asarray(person.world, np.float64)[list(BLAZEPOSE_OF_BODY12)]
+    if not world.any():
+        return None
+    return world - world[list(HIPS12)].mean(0)
+
+
+def pa_against_mean_pose(pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[float, float]:
+    """Mean PA-MPJPE (mm) of the predictions and of the labels' mean pose over ``pairs`` of (12, 3) predicted
+    joints, (12, 3) hip-centred label joints (metres) and the (12,) bool confident joints each is scored on."""
+    from hmr_ros.eval.metrics import pa_mpjpe
+
+    mean_pose = np.mean([gt for _, gt, _ in pairs], axis=0)
+    pred = [float(pa_mpjpe(p[ok], gt[ok])) for p, gt, ok in pairs]
+    base = [float(pa_mpjpe(mean_pose[ok], gt[ok])) for _, gt, ok in pairs]
+    return float(np.mean(pred)), float(np.mean(base))
 
 
 def match_frame(predicted: list[np.ndarray], labels: list[LabelledPerson], min_joints: int = MIN_JOINTS,
@@ -97,12 +137,14 @@ def match_frame(predicted: list[np.ndarray], labels: list[LabelledPerson], min_j
 
 
 def score(frames: list[LabelledFrame], predictions: list[list[np.ndarray]], min_joints: int = MIN_JOINTS,
-          match_torso: float = MATCH_TORSO) -> KeypointResult:
-    """The metrics of the module docstring from labelled frames and each frame's predicted (12, 2) joints."""
+          match_torso: float = MATCH_TORSO, joints_3d: list[list[np.ndarray]] | None = None) -> KeypointResult:
+    """The metrics of the module docstring from labelled frames and each frame's predicted (12, 2) joints (pixels);
+    ``joints_3d``, the same predictions' (12, 3) joints (metres, camera frame: ``body12_3d``), adds the 3D numbers."""
     r = KeypointResult(frames=len(frames))
+    pa_pairs = []
     hits, joints = np.zeros(12), np.zeros(12)
     tracks: dict[int, dict[int, tuple[np.ndarray, LabelledPerson]]] = {}
-    for frame, preds in zip(frames, predictions):
+    for n, (frame, preds) in enumerate(zip(frames, predictions)):
         pairs, ignored = match_frame(preds, frame.people, min_joints, match_torso)
         counted = [g for g in frame.people if g.confident() >= min_joints]
         r.labelled += len(counted)
@@ -117,6 +159,9 @@ def score(frames: list[LabelledFrame], predictions: list[list[np.ndarray]], min_
             hits += ok & (d <= PCK_TORSO * max(torso_size(g.coco17), 1.0))
             joints += ok
             tracks.setdefault(g.id, {})[frame.frame] = (preds[i], g)
+            world = label_world12(g) if joints_3d is not None else None
+            if world is not None and ok.sum() >= MIN_PA_JOINTS:
+                pa_pairs.append((np.asarray(joints_3d[n][i], np.float64), world, ok))
     r.recall = r.matched / r.labelled if r.labelled else 0.0
     r.precision = r.matched / r.predicted if r.predicted else 0.0
     r.f1 = 2 * r.recall * r.precision / (r.recall + r.precision) if r.recall + r.precision else 0.0
@@ -132,6 +177,9 @@ def score(frames: list[LabelledFrame], predictions: list[list[np.ndarray]], min_
                     acc_p.append(np.linalg.norm((p0 - 2 * p1 + p2)[ok], axis=1).mean())
                     kp = [g.coco17[list(BODY12), :2] for g in (g0, g1, g2)]
                     acc_g.append(np.linalg.norm((kp[0] - 2 * kp[1] + kp[2])[ok], axis=1).mean())
+    if pa_pairs:
+        r.pa_mpjpe_mm, r.mean_pose_pa_mpjpe_mm = pa_against_mean_pose(pa_pairs)
+        r.pa_ratio, r.pa_people = r.pa_mpjpe_mm / max(r.mean_pose_pa_mpjpe_mm, 1e-9), len(pa_pairs)
     r.jitter_triples = len(acc_p)
     if acc_p:
         r.jitter_px, r.label_jitter_px = float(np.mean(acc_p)), float(np.mean(acc_g))
@@ -187,7 +235,7 @@ def evaluate_keypoints(config, root, tracking=None, progress=None, min_joints: i
 
     frames, fps, source = keypoint_frames(root)
     pipeline = Pipeline(PipelineConfig(config, tracking))
-    predictions = []
+    predictions, joints_3d = [], []
     for n, f in enumerate(frames):
         bgr = cv2.imread(str(f.frame.image), cv2.IMREAD_COLOR)
         if bgr is None:
@@ -195,10 +243,12 @@ def evaluate_keypoints(config, root, tracking=None, progress=None, min_joints: i
         if n and f.frame.frame != frames[n - 1].frame.frame + 1:
             pipeline.reset()  # a gap: a new stream, as the node does on a jump
         result = pipeline.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), f.frame.frame / fps, f.K)
-        predictions.append([body12_2d(b.joints, f.K) for b in result.bodies] if result.ready else [])
+        bodies = result.bodies if result.ready else []
+        predictions.append([body12_2d(b.joints, f.K) for b in bodies])
+        joints_3d.append([body12_3d(b.joints) for b in bodies])
         if progress is not None and (n + 1) % 25 == 0:
             progress(f"{n + 1}/{len(frames)} frames")
-    result = score([f.frame for f in frames], predictions, min_joints)
+    result = score([f.frame for f in frames], predictions, min_joints, joints_3d=joints_3d)
     result.source = source
     return result
 
@@ -211,7 +261,12 @@ def format_keypoints(r: KeypointResult) -> str:
         "|---|---|---|---|---|---|---|---|",
         f"| {r.recall:.3f} | {r.precision:.3f} | {r.f1:.3f} | {r.pck:.3f} | {r.jitter_px:.2f} | "
         f"{r.label_jitter_px:.2f} | {r.predicted} | {r.matched} |",
-        "PCK@0.5 by joint: " + ", ".join(f"{name} {v:.2f}" for name, v in r.pck_by_joint.items())])
+        "PCK@0.5 by joint: " + ", ".join(f"{name} {v:.2f}" for name, v in r.pck_by_joint.items()),
+        f"3D on {r.pa_people} people (12 body joints vs the teacher's world landmarks, >= {MIN_PA_JOINTS} confident): "
+        f"PA-MPJPE {r.pa_mpjpe_mm:.1f} mm, mean pose {r.mean_pose_pa_mpjpe_mm:.1f} mm, ratio {r.pa_ratio:.2f} "
+        "(target <= 0.75)" if r.pa_people else
+        "3D: no person scored (COCO files have no world landmarks; a label directory's matched people need "
+        f">= {MIN_PA_JOINTS} confident body joints)"])
 
 
 def result_json(r: KeypointResult) -> str:

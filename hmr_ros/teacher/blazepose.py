@@ -19,6 +19,7 @@ import numpy as np
 
 from hmr_ros.teacher import anchors as ssd
 from hmr_ros.teacher.landmarks import COCO17_FROM_BLAZEPOSE
+from hmr_ros.teacher.movenet_people import one_per_proposal
 from hmr_ros.teacher.proposals import box_iou, box_regions, nms, rotated_square, tile_regions, TILE_SIZES
 
 LANDMARK_MODELS = ("lite", "full", "heavy")
@@ -116,12 +117,14 @@ class BlazePose:
     """Detector + landmark model. ``landmark``: "full" (default), "heavy" (best, ~4x slower) or "lite".
 
     ``tile_sizes``: proposal tiles (pixels); ``min_detection``: detector score to keep a region's detection;
-    ``min_pose``: pose flag to keep a person; ``threads``: LiteRT threads per model.
+    ``min_pose``: pose flag to keep a person; ``threads``: LiteRT threads per model; ``proposer``: a whole-image
+    person finder (``movenet_people.MoveNetPeople``, teacher version 2): the detector then looks around its people
+    only, at most one person is kept per proposal, and the tiles are the fallback for a frame where it finds nobody.
     """
 
     def __init__(self, model_dir: str | os.PathLike | None = None, landmark: str = "full", threads: int = 1,
                  tile_sizes=TILE_SIZES, min_detection: float = 0.5, min_pose: float = 0.5,
-                 detection_iou: float = 0.3, person_iou: float = 0.5):
+                 detection_iou: float = 0.3, person_iou: float = 0.5, proposer=None):
         if landmark not in LANDMARK_MODELS:
             raise ValueError(f"teacher landmark model must be one of {LANDMARK_MODELS}, got {landmark!r}")
         folder = Path(model_dir) if model_dir is not None else default_model_dir()
@@ -130,7 +133,8 @@ class BlazePose:
         if missing:
             raise TeacherUnavailable(f"BlazePose model files missing in {folder}: {', '.join(missing)}; fetch them "
                                      f"with: {FETCH_COMMAND}")
-        self.name = f"blazepose-{landmark}"
+        self.proposer = proposer
+        self.name = f"blazepose-{landmark}" + (f"+{proposer.name}" if proposer is not None else "")
         self.version = VERSION
         self.tile_sizes = tuple(tile_sizes)
         self.min_detection, self.min_pose = float(min_detection), float(min_pose)
@@ -232,7 +236,11 @@ class BlazePose:
             raise ValueError(f"teacher: expected an (H, W, 3) uint8 RGB image of at least 16 px, got {rgb.dtype} "
                              f"{rgb.shape}")
         height, width = rgb.shape[:2]
-        regions = tile_regions(width, height, self.tile_sizes)
+        found = self.proposer(rgb) if self.proposer is not None else None
+        if found is not None and len(found.boxes):
+            regions = box_regions(found.boxes)
+        else:
+            regions = tile_regions(width, height, self.tile_sizes)
         if boxes is not None and len(boxes):
             regions = np.r_[regions, box_regions(boxes)]
         _, keypoints, scores = self.detect(rgb, regions)
@@ -245,7 +253,8 @@ class BlazePose:
             person = self.landmarks(rgb, centre, side, rotation, score)
             if person.score >= self.min_pose:
                 people.append(person)
-        return merge_people(people, self.person_iou)
+        people = merge_people(people, self.person_iou)
+        return one_per_proposal(people, found) if found is not None and len(found.boxes) else people
 
 
 def merge_people(people: list[TeacherPerson], iou: float, same_body: float = 0.15) -> list[TeacherPerson]:

@@ -156,6 +156,8 @@ class TrainConfig:
         (gradients summed, then one step): the memory of a smaller batch, the step of the whole one.
     ema: keep a running average of the weights with this decay (:class:`~hmr_ros.training.ema.WeightAverage`;
         0 = none) and write it, not the last step's weights, as the checkpoint (and as ``TrainResult.model``).
+    freeze_backbone: the backbone keeps its weights (no gradient, not in the optimiser, eval mode): a pretrained
+        real-image backbone stays what it was, and a step costs the backbone's forward pass only.
     """
 
     steps: int
@@ -178,6 +180,7 @@ class TrainConfig:
     progress: bool = False
     accumulate: int = 1
     ema: float = 0.0
+    freeze_backbone: bool = False
 
     def validate(self) -> None:
         """ValueError naming what cannot run."""
@@ -252,10 +255,13 @@ def train(config: SIAMConfig, run: TrainConfig, *, data: Iterable[ClipBatch] | N
         log(f"backbone initialised from {run.backbone_weights}: {report}"
             + (f"; {len(fresh)} tensors the checkpoint's layout lacks keep their fresh init" if fresh else ""))
     model.to(device).train()
+    if run.freeze_backbone:
+        model.frame_net.backbone.requires_grad_(False).eval()  # eval: frozen batch-norm statistics too
     distributed.broadcast_weights(model, world)
     average = WeightAverage(model, run.ema) if run.ema else None
-    decay = [p for n, p in model.named_parameters() if p.ndim > 1]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]  # norms and biases
+    trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    decay = [p for n, p in trained if p.ndim > 1]
+    no_decay = [p for n, p in trained if p.ndim <= 1]  # norms and biases
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": run.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=lr)
     warmup = min(100, steps // 10) if run.warmup_steps is None else run.warmup_steps

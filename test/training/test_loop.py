@@ -124,3 +124,15 @@ def test_focal_loss_stays_finite_for_saturated_bfloat16_logits():
     logits[0, 0, 1, 1] = 20.0
     low = center_focal_loss(logits.bfloat16(), target)
     assert torch.isfinite(low) and float(low) == pytest.approx(float(center_focal_loss(logits, target)), abs=1e-3)
+
+
+def test_a_frozen_backbone_keeps_its_weights_while_the_heads_learn(batch):
+    cfg = SIAMConfig(backbone="movenet", width="lightning", frame_head="light", input_size=S, window=T, max_people=K)
+    torch.manual_seed(0)
+    before = {k: v.clone() for k, v in SIAM(cfg).state_dict().items()}
+    result = train(cfg, TrainConfig(steps=2, batch_clips=1, lr=1e-3, device="cpu", seed=0, out_path=None, amp=False,
+                   freeze_backbone=True), data=itertools.repeat(batch), log=lambda _: None)
+    after = result.model.state_dict()
+    backbone = [k for k in before if k.startswith("frame_net.backbone.")]
+    assert backbone and all(torch.equal(before[k], after[k]) for k in backbone)
+    assert not torch.equal(before["frame_net.head.center.out.weight"], after["frame_net.head.center.out.weight"])
