@@ -25,6 +25,7 @@ from hmr_ros.bodies import Body
 from hmr_ros.smpl.body_model import load_body_model
 from hmr_ros.camera import MAX_IMAGE_SIDE, Letterbox, letterbox, perspective_root, resolve_intrinsics
 from hmr_ros.checkpoint import load_checkpoint, read_config, resolve_checkpoint
+from hmr_ros.pretrained import movenet_model
 from hmr_ros.frame_buffer import FrameBuffer, FrameSlot
 from hmr_ros.geometry.projection import project
 from hmr_ros.geometry.rotations import rotmat_to_axis_angle
@@ -165,6 +166,9 @@ class Estimator:
         self.network = SIAM(config.network)
         if config.checkpoint:
             load_checkpoint(self.network, config.checkpoint)
+        elif config.network.backbone == "movenet":
+            # heads untrained, but MoveNet is only MoveNet with its published weights: the people found are real
+            self.network.frame_net.backbone.load_pretrained(movenet_model())
         self.network.eval()
         # The backend runs frame_net/temporal_net; its device is where everything downstream lives.
         self.backend = create_backend(config.backend, self.network, config.device, config.precision,
@@ -173,8 +177,12 @@ class Estimator:
         self.body_model = load_body_model(config.body_model, allow_pickle=config.allow_pickle).to(self.device)
         self._new_stream()
         if self.untrained:
-            log.warning("SIAM has no checkpoint: its weights are random, so the people it returns are not real "
-                        "detections (pass EstimatorConfig(checkpoint=...))")
+            if config.network.backbone == "movenet":
+                log.warning("SIAM-M has no checkpoint: MoveNet's published backbone finds the people, but the heads "
+                            "are random, so their meshes are not real poses (pass EstimatorConfig(checkpoint=...))")
+            else:
+                log.warning("SIAM has no checkpoint: its weights are random, so the people it returns are not real "
+                            "detections (pass EstimatorConfig(checkpoint=...))")
 
     def _new_stream(self) -> None:
         """The state of one camera's stream (everything but the network, backend and body model)."""

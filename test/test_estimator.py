@@ -221,3 +221,19 @@ def test_config_from_a_checkpoint_takes_its_architecture_and_leaves_deployment_c
     assert cfg.checkpoint == str(path) and cfg.device == "cpu"
     with pytest.raises(FileNotFoundError):
         EstimatorConfig.from_checkpoint(str(tmp_path / "missing.safetensors"))
+
+
+def test_untrained_siam_m_finds_the_footballer_with_movenets_published_backbone():
+    from real_data import VTEST, need
+    from hmr_ros.pretrained import FETCH_BACKBONE, movenet_dir
+    import cv2
+
+    need(movenet_dir() / "movenet-multipose.json", FETCH_BACKBONE)
+    rgb = cv2.cvtColor(cv2.imread(str(need(VTEST.with_name("messi5.jpg"), "bash scripts/fetch_media.sh"))),
+                       cv2.COLOR_BGR2RGB)
+    est = Estimator(config(backbone="movenet", width="lightning", frame_head="light", input_size=256, window=1,
+                           max_people=6, score_threshold=0.5))
+    bodies = est.step(rgb, 0.0)
+    assert len(bodies) == 1 and bodies[0].score > 0.9          # MoveNet's centre score for him is 0.96
+    cx, cy = (bodies[0].box[:2] + bodies[0].box[2:]) / 2
+    assert 66 < cx < 460 and 58 < cy < 337                    # his hand-drawn box (test/data/photo_boxes.json)

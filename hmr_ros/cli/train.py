@@ -25,6 +25,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frame-head", choices=("auto", "dense", "light"), default="auto",
                    help="the frame head's 3x3 steps: 'dense' convs or 'light' depthwise-separable ones (default auto: "
                         "the checkpoint's, else light for --backbone movenet and dense for hrnet)")
+    p.add_argument("--temporal-from", default=None, metavar="CHECKPOINT",
+                   help="start the temporal network (SIA, FD, SMPL head) from this checkpoint's, e.g. 'synthetic' "
+                        "under a new backbone (its token width and layers must match)")
     p.add_argument("--freeze-backbone", action="store_true",
                    help="keep the backbone's weights as they are (no gradient through it: the heads and the "
                         "temporal network train at a fraction of the cost)")
@@ -236,7 +239,7 @@ def run(args) -> int:
               backbone_weights=args.backbone_weights, amp=not args.no_amp, save_every=args.save_every,
               loss_weights=parse_loss_weights(args.loss_weights), resume=args.resume, log_csv=args.log_csv,
               progress=sys.stderr.isatty() if args.progress is None else args.progress, accumulate=args.accumulate,
-              ema=args.ema, freeze_backbone=args.freeze_backbone),
+              ema=args.ema, freeze_backbone=args.freeze_backbone, temporal_checkpoint=args.temporal_from),
               clip_stream=clip_stream, **extra, workers=workers, shards=args.shards, max_people=args.people,
               **{} if args.shards or clip_stream is not None else {"image_sizes": sizes})
     finally:

@@ -67,7 +67,7 @@ class KeypointResult:
     jitter_triples: int = 0
     pa_mpjpe_mm: float = float("nan")            # predicted 12 joints vs the teacher's world landmarks
     mean_pose_pa_mpjpe_mm: float = float("nan")  # the labels' mean pose vs the same landmarks
-    pa_ratio: float = float("nan")               # pa_mpjpe_mm / mean_pose_pa_mpjpe_mm
+    pa_ratio: float = float("nan")               # pa_mpjpe_mm / mean_pose_pa_mpjpe_mm (nan: a zero baseline)
     pa_people: int = 0                           # people scored in 3D
     source: str = ""
     notes: list[str] = field(default_factory=list)
@@ -179,7 +179,9 @@ def score(frames: list[LabelledFrame], predictions: list[list[np.ndarray]], min_
                     acc_g.append(np.linalg.norm((kp[0] - 2 * kp[1] + kp[2])[ok], axis=1).mean())
     if pa_pairs:
         r.pa_mpjpe_mm, r.mean_pose_pa_mpjpe_mm = pa_against_mean_pose(pa_pairs)
-        r.pa_ratio, r.pa_people = r.pa_mpjpe_mm / max(r.mean_pose_pa_mpjpe_mm, 1e-9), len(pa_pairs)
+        # one person (or identical ones) makes the mean pose the label itself: no baseline to divide by
+        base = r.mean_pose_pa_mpjpe_mm
+        r.pa_ratio, r.pa_people = (r.pa_mpjpe_mm / base if base > 1e-3 else float("nan")), len(pa_pairs)
     r.jitter_triples = len(acc_p)
     if acc_p:
         r.jitter_px, r.label_jitter_px = float(np.mean(acc_p)), float(np.mean(acc_g))

@@ -156,6 +156,8 @@ class TrainConfig:
         (gradients summed, then one step): the memory of a smaller batch, the step of the whole one.
     ema: keep a running average of the weights with this decay (:class:`~hmr_ros.training.ema.WeightAverage`;
         0 = none) and write it, not the last step's weights, as the checkpoint (and as ``TrainResult.model``).
+    temporal_checkpoint: a checkpoint whose temporal network (SIA, FD, SMPL head: they see tokens, not pixels) starts
+        this one's, whatever its backbone; with ``backbone_weights`` a new frame network meets a trained temporal one.
     freeze_backbone: the backbone keeps its weights (no gradient, not in the optimiser, eval mode): a pretrained
         real-image backbone stays what it was, and a step costs the backbone's forward pass only.
     """
@@ -181,6 +183,7 @@ class TrainConfig:
     accumulate: int = 1
     ema: float = 0.0
     freeze_backbone: bool = False
+    temporal_checkpoint: str | Path | None = None
 
     def validate(self) -> None:
         """ValueError naming what cannot run."""
@@ -254,6 +257,9 @@ def train(config: SIAMConfig, run: TrainConfig, *, data: Iterable[ClipBatch] | N
         report, fresh = model.frame_net.backbone.load_pretrained(run.backbone_weights)
         log(f"backbone initialised from {run.backbone_weights}: {report}"
             + (f"; {len(fresh)} tensors the checkpoint's layout lacks keep their fresh init" if fresh else ""))
+    if run.temporal_checkpoint:
+        load_checkpoint(model, run.temporal_checkpoint, part="temporal_net.")
+        log(f"temporal network initialised from {run.temporal_checkpoint}")
     model.to(device).train()
     if run.freeze_backbone:
         model.frame_net.backbone.requires_grad_(False).eval()  # eval: frozen batch-norm statistics too

@@ -136,3 +136,15 @@ def test_a_frozen_backbone_keeps_its_weights_while_the_heads_learn(batch):
     backbone = [k for k in before if k.startswith("frame_net.backbone.")]
     assert backbone and all(torch.equal(before[k], after[k]) for k in backbone)
     assert not torch.equal(before["frame_net.head.center.out.weight"], after["frame_net.head.center.out.weight"])
+
+
+def test_the_temporal_network_can_start_from_a_checkpoint_of_another_backbone(run, batch):
+    _, hrnet_path, _ = run
+    cfg = SIAMConfig(backbone="movenet", width="lightning", frame_head="light", input_size=S, window=T, max_people=K)
+    lines = []
+    result = train(cfg, TrainConfig(steps=1, batch_clips=1, lr=1e-12, device="cpu", seed=0, out_path=None, amp=False,
+                   temporal_checkpoint=hrnet_path), data=itertools.repeat(batch), log=lines.append)
+    stored = load_file(str(hrnet_path))
+    temporal = {k: v for k, v in result.model.state_dict().items() if k.startswith("temporal_net.")}
+    assert temporal and all(torch.allclose(v, stored[k], atol=1e-6) for k, v in temporal.items())
+    assert any("temporal network initialised from" in line for line in lines)
