@@ -231,7 +231,7 @@ def test_untrained_siam_m_finds_the_footballer_with_movenets_published_backbone(
     need(movenet_dir() / "movenet-multipose.json", FETCH_BACKBONE)
     rgb = cv2.cvtColor(cv2.imread(str(need(VTEST.with_name("messi5.jpg"), "bash scripts/fetch_media.sh"))),
                        cv2.COLOR_BGR2RGB)
-    est = Estimator(config(backbone="movenet", width="lightning", frame_head="light", input_size=256, window=1,
+    est = Estimator(config(backbone="movenet", width="lightning", input_size=256, window=1,
                            max_people=6, score_threshold=0.5))
     bodies = est.step(rgb, 0.0)
     assert len(bodies) == 1 and bodies[0].score > 0.9          # MoveNet's centre score for him is 0.96

@@ -22,9 +22,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="without --checkpoint: published weights to initialise the backbone from: official HRNet "
                         "ImageNet or pose .safetensors (loaded/ignored keys are logged); MoveNet's model.json (default "
                         "for --backbone movenet: the one scripts/fetch_backbone.sh fetched, sha256-checked)")
-    p.add_argument("--frame-head", choices=("auto", "dense", "light"), default="auto",
-                   help="the frame head's 3x3 steps: 'dense' convs or 'light' depthwise-separable ones (default auto: "
-                        "the checkpoint's, else light for --backbone movenet and dense for hrnet)")
     p.add_argument("--temporal-from", default=None, metavar="CHECKPOINT",
                    help="start the temporal network (SIA, FD, SMPL head) from this checkpoint's, e.g. 'synthetic' "
                         "under a new backbone (its token width and layers must match)")
@@ -191,16 +188,11 @@ def run(args) -> int:
         raise ValueError("--out is required (on the command line or in --config)")
     import os
 
-    from hmr_ros.checkpoint import read_config, resolve_checkpoint
     from hmr_ros.model.siam import SIAMConfig
     from hmr_ros.training.loop import TrainConfig, train
 
-    frame_head = args.frame_head
-    if frame_head == "auto":  # a checkpoint's own head; else the light head for MoveNet, whose backbone is cheap
-        stored = read_config(resolve_checkpoint(args.checkpoint)) if args.checkpoint else {}
-        frame_head = stored.get("frame_head", "light" if args.backbone == "movenet" else "dense")
     config = SIAMConfig(backbone=args.backbone, width=args.width, input_size=args.input_size, window=args.window,
-                        max_people=args.max_people, mode=args.mode, frame_head=frame_head)
+                        max_people=args.max_people, mode=args.mode)
     device = args.device
     if device == "auto":
         import torch

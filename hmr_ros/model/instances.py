@@ -142,7 +142,8 @@ class InstanceHead(nn.Module):
         center_prior: (map index, channel) of the backbone's own person-centre logits (its ``CENTER_LOGITS``), added
             to the head's, or None.
         peak_kernel: side of the max-pool that keeps heatmap maxima (the backbone's ``PEAK_KERNEL``, else 3).
-        light: depthwise-separable 3x3 steps (``SIAMConfig.frame_head == "light"``).
+        light: depthwise-separable 3x3 steps, a tenth of the FLOPs (the backbone's ``LIGHT_HEAD``: a cheap backbone
+            should not carry a head several times its own cost).
     """
 
     def __init__(self, in_channels: list[int], dim: int, max_people: int, stride: int,

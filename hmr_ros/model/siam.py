@@ -19,7 +19,6 @@ from hmr_ros.model.sia import SIA
 from hmr_ros.model.smpl_head import SMPLHead, SMPLParams
 
 MODES = ("causal", "centered")
-FRAME_HEADS = ("dense", "light")
 #: ImageNet statistics, applied inside the graph so callers (and engines) take plain uint8 RGB.
 RGB_MEAN = (0.485, 0.456, 0.406)
 RGB_STD = (0.229, 0.224, 0.225)
@@ -45,8 +44,6 @@ class SIAMConfig:
     window: int = 9               # T, frames the temporal network sees
     mode: str = "causal"          # "causal": output the newest frame | "centered": output frame T//2
     dim: int = 256                # D, token width
-    frame_head: str = "dense"     # "dense": 3x3 convs on the fused map (HRNet) | "light": 1x1 + depthwise 3x3, a
-                                  # tenth of the FLOPs, for backbones whose own cost is small (MoveNet)
     sia_layers: int = 4
     sia_heads: int = 8
     max_window: int = 16          # time-embedding length, the largest usable window
@@ -65,8 +62,6 @@ class SIAMConfig:
             raise bad("width", f"one of {backbone_class(self.backbone).WIDTHS} for backbone {self.backbone!r}")
         if self.mode not in MODES:
             raise bad("mode", f"one of {MODES}")
-        if self.frame_head not in FRAME_HEADS:
-            raise bad("frame_head", f"one of {FRAME_HEADS}")
         if self.input_size < 64 or self.input_size % 32:
             raise bad("input_size", "a multiple of 32, at least 64")
         if not 1 <= self.max_people <= 64:
@@ -112,7 +107,7 @@ class FrameNet(nn.Module):
         self.head = InstanceHead(list(self.backbone.out_channels), cfg.dim, cfg.max_people,
                                  stride=bb.STRIDE, input_size=cfg.input_size,
                                  center_prior=getattr(bb, "CENTER_LOGITS", None),
-                                 peak_kernel=getattr(bb, "PEAK_KERNEL", 3), light=cfg.frame_head == "light")
+                                 peak_kernel=getattr(bb, "PEAK_KERNEL", 3), light=getattr(bb, "LIGHT_HEAD", False))
         mean = getattr(bb, "PIXEL_MEAN", tuple(255.0 * m for m in RGB_MEAN))
         std = getattr(bb, "PIXEL_STD", tuple(255.0 * s for s in RGB_STD))
         self.register_buffer("rgb_mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)

@@ -127,7 +127,7 @@ def test_focal_loss_stays_finite_for_saturated_bfloat16_logits():
 
 
 def test_a_frozen_backbone_keeps_its_weights_while_the_heads_learn(batch):
-    cfg = SIAMConfig(backbone="movenet", width="lightning", frame_head="light", input_size=S, window=T, max_people=K)
+    cfg = SIAMConfig(backbone="movenet", width="lightning", input_size=S, window=T, max_people=K)
     torch.manual_seed(0)
     before = {k: v.clone() for k, v in SIAM(cfg).state_dict().items()}
     result = train(cfg, TrainConfig(steps=2, batch_clips=1, lr=1e-3, device="cpu", seed=0, out_path=None, amp=False,
@@ -140,7 +140,7 @@ def test_a_frozen_backbone_keeps_its_weights_while_the_heads_learn(batch):
 
 def test_the_temporal_network_can_start_from_a_checkpoint_of_another_backbone(run, batch):
     _, hrnet_path, _ = run
-    cfg = SIAMConfig(backbone="movenet", width="lightning", frame_head="light", input_size=S, window=T, max_people=K)
+    cfg = SIAMConfig(backbone="movenet", width="lightning", input_size=S, window=T, max_people=K)
     lines = []
     result = train(cfg, TrainConfig(steps=1, batch_clips=1, lr=1e-12, device="cpu", seed=0, out_path=None, amp=False,
                    temporal_checkpoint=hrnet_path), data=itertools.repeat(batch), log=lines.append)

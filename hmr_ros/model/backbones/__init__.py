@@ -10,7 +10,8 @@ A backbone is an ``nn.Module`` class in its own module here, built as ``cls(widt
 - ``out_channels``: channels of each map (instance attribute: it depends on the width);
 - ``load_pretrained(source)``: initialise from published weights (``train --backbone-weights``);
 - optional: ``CENTER_LOGITS`` = (map index, channel) of person-centre logits the backbone already predicts (SIAM's
-  centre heatmap then starts as the backbone's), ``PEAK_KERNEL`` (its heatmap-maximum window, default 3).
+  centre heatmap then starts as the backbone's), ``PEAK_KERNEL`` (its heatmap-maximum window, default 3),
+  ``LIGHT_HEAD`` (True: SIAM's frame head uses depthwise-separable 3x3 steps, for a backbone cheaper than the head).
 
 Adding one: its module, a line in ``BACKBONES``, and its test (``test/model/backbones/``; the contract test there
 runs every registered backbone).

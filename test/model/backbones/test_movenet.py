@@ -126,7 +126,7 @@ def test_more_people_than_the_published_six(movenet, photo):
 
 
 def test_untrained_siam_m_detects_the_people_movenet_detects(movenet, photo):
-    cfg = SIAMConfig(backbone="movenet", width="lightning", frame_head="light", input_size=S, window=2,
+    cfg = SIAMConfig(backbone="movenet", width="lightning", input_size=S, window=2,
                      max_people=6)
     torch.manual_seed(0)
     siam = SIAM(cfg).eval()
