@@ -4,6 +4,7 @@
     python bench/bench_pipeline.py --grid full          # W32/W48 x 384/512 x window 1/9/16 x 1/5/10 people
     python bench/bench_pipeline.py --rss-frames 10000   # host RSS drift over a long run (GPU machines)
     python bench/bench_pipeline.py --grid targets --rss-frames 10000   # just what the targets need, with verdicts
+    python bench/bench_pipeline.py --grid cpu-movenet --backend onnxruntime   # SIAM-M on a CPU, 6 people, 256 and 384
     . install/setup.bash && python bench/bench_pipeline.py   # adds message/marker build and publish stages
 
 Stages per frame (median ms): decode (640x480 rgb8 message payload), preprocess (letterbox), frame_net, buffer
@@ -46,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 
 from hmr_ros.backends.base import Backend, FrameOutputs  # noqa: E402
 from hmr_ros.estimator import Estimator, EstimatorConfig  # noqa: E402
+from hmr_ros.model.backbones import BACKBONES  # noqa: E402
 from hmr_ros.model.siam import SIAMConfig  # noqa: E402
 from hmr_ros.frame_buffer import FrameBuffer, FrameSlot  # noqa: E402
 from hmr_ros.image_codec import raw_to_rgb  # noqa: E402
@@ -55,6 +57,8 @@ W, H = 640, 480
 MAX_PEOPLE = 16
 FULL_GRID = [(v, s, t, n) for v in ("w32", "w48") for s in (384, 512) for t in (1, 9, 16) for n in (1, 5, 10)]
 TARGET_GRID = [("w32", 512, t, 10) for t in (1, 9, 16)]
+#: issue 29: SIAM-M on the 2-core CPU, 6 people, >= 15 FPS at 256 and >= 8 at 384 end to end
+CPU_MOVENET_GRID = [("lightning", 256, 9, 6), ("lightning", 384, 9, 6)]
 REDUCED_GRID = [("w32", 384, 9, 1), ("w32", 384, 9, 5), ("w32", 384, 9, 10), ("w32", 384, 1, 5),
                 ("w32", 384, 16, 5), ("w32", 512, 9, 5), ("w48", 384, 9, 5)]
 
@@ -184,9 +188,11 @@ def buffer_ms(window: int, device: torch.device, repeats: int = 50) -> float:
 
 
 def run_case(args, width: str, size: int, window: int, people: int, payload: bytes, ros) -> dict:
-    cfg = EstimatorConfig(SIAMConfig(width=width, input_size=size, window=window, max_people=MAX_PEOPLE,
-                                     score_threshold=0.0),
-                          checkpoint=(args.checkpoint or None) if width == "w32" else None, backend=args.backend,
+    backbone = next(name for name, cls in BACKBONES.items() if width in cls.WIDTHS)
+    checkpoint = {"w32": args.checkpoint, "lightning": args.movenet_checkpoint}.get(width) or None
+    cfg = EstimatorConfig(SIAMConfig(backbone=backbone, width=width, input_size=size, window=window,
+                                     max_people=MAX_PEOPLE, score_threshold=0.0),
+                          checkpoint=checkpoint, backend=args.backend,
                           device=args.device, precision=args.precision, engine_cache_dir=args.cache)
     t = time.perf_counter()
     est = Estimator(cfg)
@@ -367,11 +373,14 @@ def verdict_table(rows: list[tuple[str, str, str]]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--grid", choices=["reduced", "full", "targets"], default="reduced")
+    ap.add_argument("--grid", choices=["reduced", "full", "targets", "cpu-movenet"], default="reduced")
     ap.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime", "tensorrt"])
     ap.add_argument("--device", default="auto")
     ap.add_argument("--precision", default="auto", choices=["auto", "fp16", "fp32"])
     ap.add_argument("--checkpoint", default="synthetic", help="weights for the W32 cases ('' = untrained)")
+    ap.add_argument("--movenet-checkpoint", default="",
+                    help="weights for the MoveNet ('lightning') cases ('' = MoveNet's published backbone, heads "
+                         "untrained: the same cost)")
     ap.add_argument("--frames", type=int, default=8, help="timed frames per case")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=0, help="torch/ORT CPU threads (0 = leave torch's default)")
@@ -383,7 +392,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    grid = {"full": FULL_GRID, "targets": TARGET_GRID, "reduced": REDUCED_GRID}[args.grid]
+    grid = {"full": FULL_GRID, "targets": TARGET_GRID, "reduced": REDUCED_GRID,
+            "cpu-movenet": CPU_MOVENET_GRID}[args.grid]
     if args.cases:
         grid = [(v, int(s), int(t), int(n)) for v, s, t, n in (c.split(":") for c in args.cases.split(","))]
     payload, _ = camera_frame()

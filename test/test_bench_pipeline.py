@@ -18,11 +18,12 @@ def test_bench_runs_a_tiny_grid_and_reports_stages_ratio_rss_and_verdicts(tmp_pa
     out = tmp_path / "bench.json"
     run = subprocess.run(
         [sys.executable, str(BENCH / "bench_pipeline.py"), "--backend", "torch", "--threads", "1",
-         "--cases", "w32:64:1:2,w32:64:16:2", "--frames", "2", "--warmup", "1", "--rss-frames", "20",
+         "--cases", "w32:64:1:2,w32:64:16:2,lightning:64:1:2", "--frames", "2", "--warmup", "1", "--rss-frames", "20",
          "--rss-size", "64", "--json", str(out)], capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
     report = json.loads(out.read_text())
-    one, sixteen = report["cases"]
+    one, sixteen, movenet = report["cases"]
+    assert movenet["width"] == "lightning"
     assert (one["window"], one["people"], sixteen["window"], sixteen["people"]) == (1, 2, 16, 2)
     for case in report["cases"]:
         assert STAGES <= set(case["stages_ms"]) and case["backend"] == "torch (cpu, fp32)"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hmr_ros.cli.common import image_sizes, network_args
+from hmr_ros.cli.common import image_sizes, network_args, network_config
 from hmr_ros.parameters import RENAMED
 
 
@@ -188,11 +188,9 @@ def run(args) -> int:
         raise ValueError("--out is required (on the command line or in --config)")
     import os
 
-    from hmr_ros.model.siam import SIAMConfig
     from hmr_ros.training.loop import TrainConfig, train
 
-    config = SIAMConfig(backbone=args.backbone, width=args.width, input_size=args.input_size, window=args.window,
-                        max_people=args.max_people, mode=args.mode)
+    config = network_config(args)  # backbone / width / input size left at auto: --checkpoint's, else the defaults
     device = args.device
     if device == "auto":
         import torch

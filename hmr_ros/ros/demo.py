@@ -37,7 +37,7 @@ from hmr_ros.checkpoint import BUNDLED, read_config, resolve_checkpoint
 from hmr_ros.eval.metrics import MATCH_FRACTION
 from hmr_ros.palette import to_u8
 from hmr_ros.recordings.overlay import draw_overlay
-from hmr_ros.ros.demo_real import FIRST_FRAME, default_video, intrinsics, play_real, read_frames
+from hmr_ros.ros.demo_real import FIRST_FRAME, default_video, intrinsics, play_photos, play_real, read_frames
 from hmr_ros.ros.demo_scoring import score_frame, totals, verdict
 from hmr_ros.parameters import read_params_file
 from hmr_ros.clips import Clip
@@ -48,10 +48,13 @@ from hmr_ros.sim.clips import make_clip
 CLOTHES_U8 = ((52, 66, 112), (122, 82, 52), (66, 66, 72), (104, 98, 64))
 DEFAULT_CHECKPOINT = "synthetic"
 DEFAULT_REAL_CHECKPOINT = "real"
+#: hand-drawn boxes of OpenCV's photos, beside the package in a source checkout (the demo runs from one)
+DEFAULT_PHOTOS = Path(__file__).resolve().parents[2] / "test" / "data" / "photo_boxes.json"
 #: Seconds without an answer after which the demo sends a clip frame again.
 RETRY_S = 15.0
 #: What a demo run writes into its output folder (and removes first): nothing else there is touched.
-OUTPUTS = ("smpl/frame_*.json", "overlay/frame_*.png", "real/overlay/frame_*.png", "summary.json", "hmr_node.log",
+OUTPUTS = ("smpl/frame_*.json", "overlay/frame_*.png", "real/overlay/frame_*.png", "real/photos/*.png",
+           "summary.json", "hmr_node.log",
            "hmr_node_real.log", "demo_overrides.yaml", "demo_real_overrides.yaml")
 DEFAULT_INPUT_SIZE = 128  # the bundled weights' training size, when a checkpoint does not record its own
 
@@ -158,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
                                                                          "of training)")
     ap.add_argument("--video", type=Path, default=default_video(), help="the real video (default: the cached "
                                                                         "vtest.avi)")
+    ap.add_argument("--photos", type=Path, default=DEFAULT_PHOTOS,
+                    help="after the video, the photos of this file (hand-drawn boxes, eval.photo_protocol's format; "
+                         "default: the opencv-doc photos of test/data/photo_boxes.json when present) as still clips")
     ap.add_argument("--real-checkpoint", default=DEFAULT_REAL_CHECKPOINT,
                     help="weights for the real video (default 'real': the bundled weights that learnt real people "
                          "from the teacher; 'none' = untrained)")
@@ -342,6 +348,9 @@ def main(argv: list[str] | None = None) -> int:
             warm_up(frames[0], camera_info(intrinsics(frames[0]), frames[0].shape[1], frames[0].shape[0]), 1_900_000)
             summary["real"] = play_real(exchange, camera_info, out, weights_label(real_checkpoint), frames,
                                         args.real_first, args.video)
+            if args.photos is not None and args.photos.is_file():
+                summary["photos"] = play_photos(exchange, camera_info, out, weights_label(real_checkpoint),
+                                                args.photos)
     except (RuntimeError, ValueError) as exc:
         print(f"[demo] FAILED: {exc}", file=sys.stderr)
         code = 1
@@ -373,6 +382,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[demo] real video: {r['matched']} of the {r['teacher_people']} people the teacher labels were found "
               f"(recall {r['recall']:.2f}), {r['published'] - r['matched']} published people nobody labels "
               f"(precision {r['precision']:.2f}), PCK@0.5 {r['pck']:.2f}; overlays in {out}/real/overlay/", flush=True)
+    if "photos" in summary:
+        r = summary["photos"]
+        print(f"[demo] photos of other scenes: {r['found']} of the {r['people']} people drawn by hand found, "
+              f"{r['false']} false; overlays in {out}/real/photos/", flush=True)
     return code
 
 

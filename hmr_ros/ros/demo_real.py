@@ -120,3 +120,44 @@ def play_real(exchange, camera_info, out: Path, weights: str, frames: list[np.nd
               f"{latency:.2f} s", flush=True)
     return {"video": str(video), "first": first, "weights": weights,
             **summarise([lab for lab, _ in labelled], predictions)}
+
+
+def play_photos(exchange, camera_info, out: Path, weights: str, boxes_file: Path, repeats: int = 9) -> dict:
+    """Send each photo of ``boxes_file`` (``eval.photo_protocol``'s format: the opencv-doc photos with hand-drawn
+    boxes) to the node ``repeats`` times as a still clip, score the people of the last answer against the drawn
+    boxes and draw them (``real/photos/NAME.png``: meshes, the drawn boxes in white)."""
+    from hmr_ros.eval.photo_protocol import clip_boxes, read_photo_boxes, score_photo, total
+
+    photos, _ = read_photo_boxes(boxes_file)
+    folder = out / "real" / "photos"
+    folder.mkdir(parents=True, exist_ok=True)
+    scores = []
+    for n, photo in enumerate(photos):
+        rgb = cv2.cvtColor(cv2.imread(str(photo.image)), cv2.COLOR_BGR2RGB)
+        K = intrinsics(rgb)
+        info = camera_info(K, rgb.shape[1], rgb.shape[0])
+        for t in range(repeats):   # a still clip after a gap: a new stream whose window and tracks fill with it
+            msg, by_index, latency = exchange(rgb, info, (3_000_000 + 100 * n + t // 10, (t % 10) * 100_000_000),
+                                              f"{photo.image.name} ({t + 1}/{repeats})")
+        boxes = clip_boxes([(h.roi.x_offset, h.roi.y_offset, h.roi.x_offset + h.roi.width,
+                             h.roi.y_offset + h.roi.height) for h in msg.humans], rgb.shape[1], rgb.shape[0])
+        s = score_photo(boxes, photo.people, photo.ignore, photo.image.name)
+        scores.append(s)
+        meshes, colors, labels, rois = [], [], [], []
+        for k, h in enumerate(msg.humans):
+            mk = by_index.get(k)
+            if mk is not None:
+                meshes.append(np.array([[p.x, p.y, p.z] for p in mk.points], np.float64))
+                colors.append(to_u8((mk.color.r, mk.color.g, mk.color.b)))
+                labels.append(f"{h.id or '#' + str(k)} {h.score:.2f}")
+                rois.append((int(h.roi.x_offset), int(h.roi.y_offset), int(h.roi.width), int(h.roi.height)))
+        header = [photo.image.name, weights, f"{s.found}/{s.people} found, {s.false} false (white: drawn by hand)"]
+        img = overlay(rgb, K, meshes, colors, labels, rois, [], header)
+        for x0, y0, x1, y1 in photo.people.astype(int):
+            cv2.rectangle(img, (x0, y0), (x1 - 1, y1 - 1), (255, 255, 255), 1)
+        cv2.imwrite(str(folder / f"{photo.image.stem}.png"), img)
+        print(f"[demo] {photo.image.name}: {len(msg.humans)} published, {s.found} of {s.people} found, {s.false} "
+              f"false, {latency:.2f} s", flush=True)
+    r = total(scores, str(boxes_file))
+    return {"photos": len(scores), "people": r.people, "found": r.found, "false": r.false,
+            "recall": round(r.recall, 3), "precision": round(r.precision, 3)}
