@@ -4,8 +4,10 @@ TensorRT 11 and TensorRT for RTX build strongly typed networks only (there is no
 every tensor's type is the one the ONNX graph gives it. An FP16 engine therefore starts from an FP16 ONNX graph,
 and this module decides, per sub-module, which precision each part of the graph has:
 
-- FP16: the HRNet backbone and the instance head's branch fusion and centre convolutions (almost all the FLOPs of
-  ``frame_net``); SIA and Feature Decomposition (the attention and MLPs of ``temporal_net``).
+- FP16: the backbone and the instance head's branch fusion and centre convolutions (almost all the FLOPs of
+  ``frame_net``); SIA and Feature Decomposition (the attention and MLPs of ``temporal_net``). A backbone names
+  sub-modules that stay FP32 in ``FP32_MODULES``: MoveNet's six heads, whose centre logits rank the people (in FP16
+  neighbouring cells tie and detections moved by a cell).
 - FP32: the image normalisation (uint8 -> float), the heatmap sigmoid, top-K and token gathering (near-ties
   between peaks decide who is detected, and the position encoding's high frequencies need fp32 coordinates),
   and the SMPL head (6D -> rotation matrices by Gram-Schmidt, the iterative refinement).
@@ -70,6 +72,10 @@ def fp16_frame_net(frame_net: nn.Module) -> nn.Module:
     net = copy.deepcopy(frame_net).float()
     half, f32 = torch.float16, torch.float32
     net.backbone = Region(net.backbone, half)
+    for name in getattr(type(frame_net.backbone), "FP32_MODULES", ()):  # e.g. MoveNet's heads: they rank people
+        parent, _, leaf = name.rpartition(".")
+        owner = net.backbone.module.get_submodule(parent) if parent else net.backbone.module
+        owner.register_module(leaf, Region(getattr(owner, leaf), f32, out=f32))
     net.head.fusion = Region(net.head.fusion, half, out=f32)  # tokens are gathered and normalised in fp32
     net.head.center = Region(net.head.center, half, out=f32)  # the heatmap's peaks are ranked in fp32
     return net

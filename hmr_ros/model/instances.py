@@ -52,11 +52,11 @@ class BranchFusion(nn.Module):
 
 
 class CenterHead(nn.Module):
-    """Body-centre heatmap logits (B, 1, h, w) from fused features (B, D, h, w), plus the backbone's own centre
-    logits (B, 1, h, w) when it has them (``prior``).
+    """Body-centre heatmap logits (B, 1, h, w) from fused features (B, D, h, w).
 
-    With a prior the head learns a correction to a pretrained detector: its output starts at zero, so the untrained
-    network detects exactly as the backbone does. Without one it starts at the focal-loss prior (nobody found).
+    With a backbone that predicts centres itself (``has_prior``) this is a learnt correction added to the backbone's
+    logits (``InstanceHead.features``): it starts at zero, so the untrained network detects exactly as the backbone
+    does. Without one it starts at the focal-loss prior (nobody found).
     """
 
     def __init__(self, dim: int, has_prior: bool = False, light: bool = False):
@@ -66,9 +66,8 @@ class CenterHead(nn.Module):
         nn.init.zeros_(self.out.weight)
         nn.init.constant_(self.out.bias, 0.0 if has_prior else HEATMAP_PRIOR_BIAS)
 
-    def forward(self, x: torch.Tensor, prior: torch.Tensor | None = None) -> torch.Tensor:
-        logits = self.out(self.body(x))
-        return logits if prior is None else logits + prior
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.body(x))
 
 
 @functools.lru_cache(maxsize=8)
@@ -164,11 +163,12 @@ class InstanceHead(nn.Module):
     def features(self, feats: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Backbone branches -> fused map (B, D, h, w) and heatmap logits (B, 1, h, w)."""
         fused = self.fusion(feats)
-        prior = None
+        logits = self.center(fused)
         if self.center_prior is not None:
+            # added outside CenterHead: in the FP16 graph the sum stays in the float32 of both terms
             index, channel = self.center_prior
-            prior = feats[index][:, channel:channel + 1]
-        return fused, self.center(fused, prior)
+            logits = logits + feats[index][:, channel:channel + 1].to(logits.dtype)
+        return fused, logits
 
     def tokens_at(self, fused: torch.Tensor, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Tokens (B, K, D) and centres (B, K, 2, network pixels) at flat grid indices (B, K).

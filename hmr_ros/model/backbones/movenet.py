@@ -138,6 +138,9 @@ class MoveNet(nn.Module):
     CENTER_LOGITS = (1, 0)
     #: MoveNet's peak test: a centre is a maximum of its 5 x 5 neighbourhood
     PEAK_KERNEL = 5
+    #: sub-modules that stay float32 in an FP16 graph (backends/graph_precision.py): the heads rank people by
+    #: their centre logits, and in FP16 neighbouring cells tie (detections moved by a cell against FP32)
+    FP32_MODULES = tuple(f"heads.{name}" for name in HEADS)
     #: SIAM's frame head with depthwise-separable 3x3 steps: the dense head would cost 4x this backbone's 1.9 GFLOP
     LIGHT_HEAD = True
 

@@ -161,3 +161,15 @@ def test_missing_and_corrupt_backbone_files_are_one_clear_line(tmp_path):
     (tmp_path / "movenet-multipose.bin").write_bytes(bytes(data))
     with pytest.raises(PretrainedMissing, match=r"movenet-multipose.bin is corrupt .*sha256.*fetch_backbone"):
         movenet_model(tmp_path)
+
+
+def test_the_fp16_graph_keeps_movenets_heads_in_float32():
+    from hmr_ros.backends.graph_precision import fp16_frame_net
+
+    siam = SIAM(SIAMConfig(backbone="movenet", width="lightning", input_size=64, window=1, max_people=2))
+    net = fp16_frame_net(siam.frame_net)
+    assert net.backbone.module.conv1[1].weight.dtype == torch.float16           # the MobileNet in FP16
+    for name in MoveNet.FP32_MODULES:
+        region = net.backbone.module.get_submodule(name)
+        assert region.dtype == region.out == torch.float32
+        assert all(p.dtype == torch.float32 for p in region.parameters())
