@@ -39,9 +39,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             action.help = "the adapted weights (.safetensors, float16)"
     p.add_argument("--work", default=None, help="work folder (default: OUT without .safetensors + .adapt)")
     p.add_argument("--checkpoint", default="synthetic", help="weights to start from (default: synthetic)")
-    p.add_argument("--input-size", type=int, default=256,
-                   help="network input side in pixels (default 256: people 60 px tall in a 768 px frame are 20 px "
-                        "in the network; the node must then run input_size 256 too)")
+    p.add_argument("--input-size", type=int, default=None,
+                   help="network input side in pixels (default: the checkpoint's; at least 256 for people 60 px tall "
+                        "in a 768 px frame, who are 20 px there; the node must then run that input_size too)")
     p.add_argument("--window", type=int, default=3, help="training window (frames per clip; default 3)")
     p.add_argument("--steps", type=int, default=300, help="optimiser steps (default 300)")
     p.add_argument("--batch-clips", type=int, default=2, help="clips per step (default 2)")
@@ -116,6 +116,8 @@ def _adapt(args) -> int:
     device = "cuda" if args.device == "auto" and torch.cuda.is_available() else \
         ("cpu" if args.device == "auto" else args.device)
     labels_dir = work / "labels"
+    if args.input_size is None:
+        args.input_size = EstimatorConfig.from_checkpoint(args.checkpoint).network.input_size
 
     print(f"[1/4] labelling {args.recording} -> {labels_dir}", file=sys.stderr)
     code, _ = label_input(SimpleNamespace(**{**vars(args), "input": args.recording, "out": str(labels_dir)}),
@@ -156,9 +158,13 @@ def _adapt(args) -> int:
                                  network.window)
     state = work / "adapt.safetensors"
     resume = train_state_path(state).is_file()
+    # a pretrained real-image backbone stays as published: a few hundred labelled frames would only narrow it; and
+    # bfloat16 autocast runs MoveNet's depthwise convolutions ~10x slower than float32 on CPUs without native bf16
+    movenet = network.backbone == "movenet"
     train(network, TrainConfig(steps=args.steps, batch_clips=args.batch_clips, lr=args.lr, device=device, seed=0,
           out_path=state, log_every=25, init_checkpoint=None if resume else args.checkpoint, resume=resume,
-          save_every=args.save_every, progress=not args.quiet and sys.stderr.isatty()), body_model=body,
+          save_every=args.save_every, progress=not args.quiet and sys.stderr.isatty(), freeze_backbone=movenet,
+          amp=not (movenet and device == "cpu")), body_model=body,
           clip_stream=lambda clips, seed: mixture_batches(sources, network, clips, seed, body, 0),
           log=lambda line: print(line, file=sys.stderr))
     model = SIAM(network)
