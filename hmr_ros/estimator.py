@@ -29,6 +29,7 @@ from hmr_ros.pretrained import movenet_model
 from hmr_ros.frame_buffer import FrameBuffer, FrameSlot
 from hmr_ros.geometry.projection import project
 from hmr_ros.geometry.rotations import rotmat_to_axis_angle
+from hmr_ros.model.backbones import BACKBONES, backbone_class
 from hmr_ros.model.siam import DEPLOYMENT_FIELDS, SIAM, SIAMConfig
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,55 @@ class EstimatorConfig:
         all_net = {f.name for f in fields(SIAMConfig)}
         network = SIAMConfig(**{**stored, **{k: v for k, v in overrides.items() if k in all_net}})
         return cls(network, checkpoint=str(checkpoint), **{k: v for k, v in overrides.items() if k not in all_net})
+
+
+#: the SIAMConfig fields a deployment may leave to its checkpoint (the node's ``auto`` parameters)
+CHECKPOINT_CHOICES = ("backbone", "width", "input_size")
+
+
+def default_width(backbone: str) -> str:
+    """The width of ``backbone`` without a checkpoint: SIAMConfig's default where it has it, else its first."""
+    widths = backbone_class(backbone).WIDTHS
+    return SIAMConfig.width if SIAMConfig.width in widths else widths[0]
+
+
+def _stored_choices(checkpoint: str | None) -> dict:
+    """The valid backbone / width / input size in a checkpoint's metadata; {} without one, without metadata, or
+    for a file that cannot be read (loading it reports that)."""
+    path = resolve_checkpoint(checkpoint)
+    try:
+        stored = read_config(path) if path is not None and path.is_file() else {}
+    except (SafetensorError, OSError, ValueError, TypeError):
+        return {}
+    out = {}
+    if stored.get("backbone") in BACKBONES:  # (read_config gives old ``variant`` files backbone "hrnet")
+        out["backbone"] = stored["backbone"]
+        if stored.get("width") in backbone_class(out["backbone"]).WIDTHS:
+            out["width"] = stored["width"]
+    size = stored.get("input_size")
+    if type(size) is int and size >= 64 and size % 32 == 0:
+        out["input_size"] = size
+    return out
+
+
+def resolve_network(checkpoint: str | None, **given) -> tuple[dict, dict]:
+    """Backbone, width and input size to build for ``checkpoint`` (a bundled name, a path or None):
+    ({field: value}, {field: "set" | "checkpoint" | "default"}). A value given (not None) wins; else the
+    checkpoint's, read once from its metadata (the width only with the checkpoint's backbone); else SIAMConfig's
+    default (the width: ``default_width`` of the backbone). A given value that contradicts the checkpoint stays:
+    loading reports the mismatch by field."""
+    given = {k: v for k, v in given.items() if v is not None}
+    stored = _stored_choices(checkpoint) if set(CHECKPOINT_CHOICES) - set(given) else {}
+    out, sources = {}, {}
+    for name in CHECKPOINT_CHOICES:
+        if name in given:
+            out[name], sources[name] = given[name], "set"
+        elif name in stored and (name != "width" or stored["backbone"] == out["backbone"]):
+            out[name], sources[name] = stored[name], "checkpoint"
+        else:
+            out[name] = default_width(out["backbone"]) if name == "width" else getattr(SIAMConfig, name)
+            sources[name] = "default"
+    return out, sources
 
 
 @dataclass

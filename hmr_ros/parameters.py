@@ -9,6 +9,10 @@ Everything else is derived from ``PARAMS``:
 - ``add_cli_flags(parser, names)``: ``--input-size`` style flags for the commands of ``python -m hmr_ros``;
 - the ROS descriptors (``hmr_ros.ros.params.declare_and_read``).
 
+``backbone``, ``width`` and ``input_size`` default to the checkpoint's (``auto`` / ``0``): ``make_config`` reads
+them once from its metadata (``estimator.resolve_network``), so the node, ``run`` and every network command build
+the network the weights were trained as (``NodeConfig.network_config()``) and say so (``network_summary()``).
+
 No ROS import here: the declaration is usable and testable without rclpy.
 """
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any
 
 from hmr_ros.backends import BACKEND_NAMES, PRECISION_CHOICES
 from hmr_ros.backends.tensorrt_flavour import FLAVOUR_CHOICES
-from hmr_ros.estimator import EstimatorConfig
+from hmr_ros.estimator import CHECKPOINT_CHOICES, EstimatorConfig, default_width, resolve_network
 from hmr_ros.model.backbones import BACKBONES, WIDTHS
 from hmr_ros.model.siam import MODES, SIAMConfig
 from hmr_ros.pipeline import PipelineConfig
@@ -50,6 +54,7 @@ class ParamSpec:
     node_default: Any = _NODE
     to_config: Any = None  # callable(value) -> config value
     read_only: bool = True  # changing it needs a restart (the model is built once)
+    auto: Any = None  # the value meaning "the checkpoint's" (``make_config`` resolves it), beside range/choices
 
     @property
     def default(self) -> bool | int | float | str:
@@ -72,10 +77,11 @@ class ParamSpec:
             return f"expected {self.type.__name__}, got {type(value).__name__} {value!r}"
         if self.choices is not None and value not in self.choices:
             return f"expected one of {', '.join(repr(c) for c in self.choices)}, got {value!r}"
-        if self.range is not None:
+        if self.range is not None and not (self.auto is not None and value == self.auto):
             lo, hi, step = self.range
             if not (math.isfinite(value) and lo <= value <= hi):
-                return f"expected a value in [{lo:g}, {hi:g}], got {value!r}"
+                auto = f"{self.auto!r} (auto) or " if self.auto is not None else ""
+                return f"expected {auto}a value in [{lo:g}, {hi:g}], got {value!r}"
             if step and (value - lo) % step:
                 return f"expected a multiple of {step:g} from {lo:g}, got {value!r}"
         return None
@@ -91,6 +97,10 @@ def _cache_dir(value: str) -> str | None:
 
 _IN, _MODEL, _BACKEND, _TRACK, _OUT, _DIAG = ("input", "model", "inference backend", "tracking", "output",
                                              "diagnostics")
+AUTO = "auto"  # backbone / width: the checkpoint's (input_size says it with 0)
+_NET = SIAMConfig()  # the network without a checkpoint
+
+
 PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("cameras", "node", "camera names, comma-separated (e.g. 'front,rear'): each gets '<name>/image', "
               "'<name>/camera_info' and its own outputs '<name>/humans/smpl' and '<name>/humans/smpl/markers', its "
@@ -103,13 +113,17 @@ PARAMS: tuple[ParamSpec, ...] = (
               "when every publisher on 'image' is reliable, else best effort); 'best_effort' (sensor data) or "
               "'reliable' fix it. Images over ~0.5 MB from a best-effort publisher need the Fast DDS profile of "
               "docs/ros.md (large images)", _IN, choices=("auto", "best_effort", "reliable"), node_default="auto"),
-    ParamSpec("backbone", "network.backbone", "the frame network's backbone (must match the checkpoint)", _MODEL,
-              choices=tuple(BACKBONES)),
-    ParamSpec("width", "network.width", "the backbone's width, HRNet: w18 / w32 / w48 (must match the checkpoint)",
-              _MODEL, choices=WIDTHS),
-    ParamSpec("input_size", "network.input_size", "network input side in pixels (images are letterboxed to it; "
-              "detection works best at the size the checkpoint was trained at: 128 for the bundled 'synthetic' "
-              "weights)", _MODEL, range=(64, 1024, 32), node_default=128),
+    ParamSpec("backbone", "network.backbone", "the frame network's backbone; 'auto' = the checkpoint's (without "
+              f"a checkpoint: {_NET.backbone}); an explicit value must match the checkpoint", _MODEL,
+              choices=(AUTO, *BACKBONES), node_default=AUTO, auto=AUTO),
+    ParamSpec("width", "network.width", "the backbone's width (HRNet: w18 / w32 / w48; MoveNet: lightning); 'auto' = "
+              "the checkpoint's (without a checkpoint: "
+              + ", ".join(f"{b} {default_width(b)}" for b in BACKBONES) + "); an explicit value must match the "
+              "checkpoint", _MODEL, choices=(AUTO, *WIDTHS), node_default=AUTO, auto=AUTO),
+    ParamSpec("input_size", "network.input_size", "network input side in pixels (images are letterboxed to it); "
+              "0 = the checkpoint's training size (128 for the bundled 'synthetic' weights, 384 for 'real'; without "
+              f"a checkpoint: {_NET.input_size}), which is where detection works best", _MODEL, range=(64, 1024, 32),
+              node_default=0, auto=0),
     ParamSpec("window", "network.window", "frames in the temporal window (the time embedding covers 16)", _MODEL,
               range=(1, 16, 1)),
     ParamSpec("max_people", "network.max_people", "most people reconstructed per image", _MODEL,
@@ -123,9 +137,9 @@ PARAMS: tuple[ParamSpec, ...] = (
               "bag loop) resets the temporal window and the tracks, seconds", _MODEL, range=(0.001, 3600.0, 0)),
     ParamSpec("checkpoint", "estimator.checkpoint", "trained weights: 'synthetic' = the bundled weights trained on "
               "the project's synthetic people (not real humans, see README); 'real' = those fine-tuned on a real "
-              "street video labelled by a pose teacher (run them with input_size 384); or a .safetensors path "
-              "(yours from 'python -m hmr_ros adapt'); empty = UNTRAINED random weights", _MODEL,
-              node_default="synthetic", to_config=_empty_is_none),
+              "street video labelled by a pose teacher (trained at 384 px); or a .safetensors path (yours from "
+              "'python -m hmr_ros adapt'); empty = UNTRAINED random weights. The network parameters left at "
+              "auto/0 follow it", _MODEL, node_default="synthetic", to_config=_empty_is_none),
     ParamSpec("body_model", "estimator.body_model", "'procedural' (built-in SMPL-layout body, no licence needed) "
               "or the path to a licensed SMPL model file (.npz)", _MODEL),
     ParamSpec("allow_pickle", "estimator.allow_pickle", "allow a .pkl body model (unpickling can run code: only "
@@ -189,11 +203,22 @@ class ParameterError(ValueError):
     """An invalid parameter value; the message is the one line the node prints before exiting."""
 
 
+def resolve_parameters(values: dict) -> tuple[dict, dict]:
+    """``estimator.resolve_network`` for parameter values (``auto`` / ``0`` = the checkpoint's): backbone, width
+    and input size as built, and where each came from."""
+    return resolve_network(values["checkpoint"] or None, **{name: None if values[name] == SPECS[name].auto
+                                                            else values[name] for name in CHECKPOINT_CHOICES})
+
+
 @dataclass(frozen=True)
 class NodeConfig:
-    """Validated values of all parameters: ``config.values[name]``, or ``config.<name>``."""
+    """Validated values of all parameters: ``config.values[name]``, or ``config.<name>`` (as declared: ``auto``
+    stays ``auto``); ``network`` holds backbone / width / input_size as built, ``network_sources`` where each came
+    from ("set", "checkpoint", "default"; ``estimator.resolve_network``)."""
 
     values: dict
+    network: dict = dataclasses.field(default_factory=dict)
+    network_sources: dict = dataclasses.field(default_factory=dict)
 
     def __getattr__(self, name: str):
         try:
@@ -210,7 +235,18 @@ class NodeConfig:
         return out
 
     def network_config(self) -> SIAMConfig:
-        return SIAMConfig(**self._section("network"))
+        """The network to build: the parameters, with backbone / width / input_size resolved."""
+        return SIAMConfig(**{**self._section("network"), **(self.network or resolve_parameters(self.values)[0])})
+
+    def network_summary(self) -> str:
+        """For logs: backbone, width and input size as built and where from, e.g. "backbone hrnet, width w32,
+        input_size 384 (auto: checkpoint 'real')" or "... width w32 (auto: checkpoint 'real'), input_size 256 (set)"."""
+        said = {"set": "set", "checkpoint": f"auto: checkpoint '{self.values['checkpoint']}'",
+                "default": "auto: default" + ("" if self.values["checkpoint"] else ", no checkpoint")}
+        notes = [said[self.network_sources[name]] for name in self.network]
+        if len(set(notes)) == 1:  # all from one place: said once
+            return ", ".join(f"{n} {v}" for n, v in self.network.items()) + f" ({notes[0]})"
+        return ", ".join(f"{n} {v} ({note})" for (n, v), note in zip(self.network.items(), notes))
 
     def estimator_config(self) -> EstimatorConfig:
         return EstimatorConfig(network=self.network_config(), **self._section("estimator"))
@@ -250,7 +286,8 @@ def make_config(values: dict) -> NodeConfig:
         problem = spec.check(values[spec.name])
         if problem:
             raise ParameterError(f"invalid parameter '{spec.name}': {problem} ({spec.description})")
-    config = NodeConfig({spec.name: values[spec.name] for spec in PARAMS})
+    declared = {spec.name: values[spec.name] for spec in PARAMS}
+    config = NodeConfig(declared, *resolve_parameters(declared))  # the checkpoint's metadata, read once
     try:
         config.network_config().validate()
     except ValueError as exc:  # a combination the ranges cannot express
@@ -283,7 +320,8 @@ def _limits(spec: ParamSpec) -> str:
         return " / ".join(f"`{c}`" for c in spec.choices)
     if spec.range is not None:
         lo, hi, step = spec.range
-        return f"{lo:g} … {hi:g}" + (f", step {step:g}" if step and step != 1 else "")
+        auto = f"`{spec.auto!r}` (auto) or " if spec.auto is not None else ""
+        return auto + f"{lo:g} … {hi:g}" + (f", step {step:g}" if step and step != 1 else "")
     return ""
 
 

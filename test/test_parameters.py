@@ -54,7 +54,8 @@ def test_readme_parameter_table_is_generated_from_the_declaration():
 
 def test_defaults_come_from_the_configs_they_set():
     """A default is written once, on the dataclass field the parameter sets."""
-    deployment = {"checkpoint", "engine_cache_dir", "input_size"}  # the node runs the bundled weights at their size
+    # the node runs the bundled weights, as the network they were trained as (backbone, width, input size: auto)
+    deployment = {"checkpoint", "engine_cache_dir", "backbone", "width", "input_size"}
     for spec in PARAMS:
         if spec.target == "node" or spec.name in deployment:
             continue
@@ -120,7 +121,9 @@ def test_every_range_of_a_tracker_parameter_makes_a_valid_tracker_config():
 @pytest.mark.parametrize("name,value,expected", [
     ("input_size", 32, "in [64, 1024]"),
     ("input_size", 200, "multiple of 32"),
-    ("width", "w64", "one of 'w18', 'w32', 'w48'"),
+    ("input_size", -32, "expected 0 (auto) or a value in [64, 1024]"),
+    ("width", "w64", "one of 'auto', 'w18', 'w32', 'w48', 'lightning'"),
+    ("backbone", "vit", "one of 'auto', 'hrnet', 'movenet'"),
     ("window", 0, "in [1, 16]"),
     ("window", 17, "in [1, 16]"),
     ("mode", "sideways", "one of 'causal', 'centered'"),

@@ -14,13 +14,19 @@ def network_args(p: argparse.ArgumentParser, **defaults) -> None:
     """The network flags every network command takes, derived from the node's parameter declaration
     (``hmr_ros.parameters``); ``defaults`` override a declared default for this command. Unlike the node, a
     command starts untrained unless given ``--checkpoint`` (a bundled name or a path): these commands build any
-    width, and the bundled weights fit only theirs."""
+    width, and the bundled weights fit only theirs. ``--backbone`` / ``--width`` / ``--input-size`` default, as the
+    node's parameters do, to the checkpoint's (without one: SIAMConfig's defaults)."""
     add_cli_flags(p, NETWORK_FLAGS, **{"checkpoint": "", **defaults})
 
 
 def network_config(args) -> SIAMConfig:
-    """The validated SIAMConfig of the parsed network flags (ParameterError, a ValueError, when invalid)."""
-    return config_from_args(args).network_config()
+    """The validated SIAMConfig of the parsed network flags (ParameterError, a ValueError, when invalid), with
+    ``auto`` backbone / width / input size resolved against ``--checkpoint`` (``estimator.resolve_network``);
+    ``args.backbone``, ``args.width`` and ``args.input_size`` are set to the resolved values, which the commands
+    print."""
+    config = config_from_args(args).network_config()
+    args.backbone, args.width, args.input_size = config.backbone, config.width, config.input_size
+    return config
 
 
 def build_network(args):

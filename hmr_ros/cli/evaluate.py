@@ -65,21 +65,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def estimator_config(args):
     """The EstimatorConfig to evaluate: the checkpoint's network (``EstimatorConfig.from_checkpoint``) with each
-    network flag given on top; without a checkpoint, an untrained network of SIAMConfig's defaults at
-    ``UNTRAINED_INPUT_SIZE`` px. Raises FileNotFoundError / ValueError for a missing or unreadable checkpoint
-    and ValueError for an invalid network."""
+    network flag given on top (``auto`` / ``0`` count as not given); without a checkpoint, an untrained network of
+    SIAMConfig's defaults (the backbone's default width) at ``UNTRAINED_INPUT_SIZE`` px. Raises FileNotFoundError /
+    ValueError for a missing or unreadable checkpoint and ValueError for an invalid network."""
     from hmr_ros.cli.common import NETWORK_FLAGS
-    from hmr_ros.estimator import EstimatorConfig
+    from hmr_ros.estimator import EstimatorConfig, resolve_network
     from hmr_ros.model.siam import SIAMConfig
+    from hmr_ros.parameters import SPECS
 
     given = {name: getattr(args, name) for name in NETWORK_FLAGS if name != "checkpoint"
-             and getattr(args, name) is not None}
+             and getattr(args, name) not in (None, SPECS[name].auto)}
     run_as = dict(device=args.device, backend=args.backend, body_model=args.body_model)
     if args.checkpoint:
         config = EstimatorConfig.from_checkpoint(args.checkpoint, **given, **run_as)
     else:
-        config = EstimatorConfig(SIAMConfig(**{"input_size": UNTRAINED_INPUT_SIZE, **given}), checkpoint=None,
-                                 **run_as)
+        network, _ = resolve_network(None, **{"input_size": UNTRAINED_INPUT_SIZE, **given})
+        config = EstimatorConfig(SIAMConfig(**{**given, **network}), checkpoint=None, **run_as)
     config.network.validate()
     return config
 

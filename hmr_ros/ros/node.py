@@ -90,6 +90,8 @@ class HmrNode(Node):
             raise ParameterError(f"invalid parameter 'cameras': {exc}") from None
         if self.cfg.torch_threads:
             torch.set_num_threads(self.cfg.torch_threads)
+        # backbone / width / input size as built (auto: the checkpoint's), said before the weights are loaded
+        self.get_logger().info(f"network: {self.cfg.network_summary()}")
         first = Pipeline(self.cfg.pipeline_config())  # ValueError/OSError -> caller exits
         self.estimator = est = first.estimator
         # every further camera: its own frame buffer and tracker on the same network, backend and body model
@@ -99,11 +101,11 @@ class HmrNode(Node):
         self.cv = threading.Condition()  # guards every camera's pending image; the worker waits on it
         self._stop = False
         weights = self.cfg.checkpoint or "UNTRAINED (no checkpoint)"
+        net = est.config.network  # as built: backbone, width and input size resolved (auto = the checkpoint's)
         info = diagnostics.StaticInfo(
             backend=est.backend.describe(),
             backend_selection="; ".join(est.backend.selection),
-            model=f"SIAM {self.cfg.width} {self.cfg.input_size}px T={self.cfg.window} "
-                  f"K={self.cfg.max_people} {self.cfg.mode}",
+            model=f"SIAM {net.backbone} {net.width} {net.input_size}px T={net.window} K={net.max_people} {net.mode}",
             weights=weights, body_model=est.body_model_name, input_topic="", untrained=est.untrained,
             tracking=self._tracking_summary(first))
         self.cameras = [CameraInput(self, name, p, info) for name, p in zip(names or [""], pipelines)]

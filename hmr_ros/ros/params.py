@@ -19,6 +19,8 @@ def declare_and_read(node) -> NodeConfig:
             desc.additional_constraints = "one of: " + ", ".join(spec.choices)
         if spec.range is not None:
             lo, hi, step = spec.range
+            if spec.auto is not None:  # input_size 0 = the checkpoint's: the range starts there (step from it);
+                lo = min(lo, spec.auto)  # make_config's check refuses what lies between, in the node's words
             if spec.type is int:
                 desc.integer_range = [IntegerRange(from_value=int(lo), to_value=int(hi), step=int(step))]
             else:

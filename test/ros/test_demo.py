@@ -165,7 +165,7 @@ def test_a_checkpoint_reaches_the_node_with_its_own_input_size(tmp_path, monkeyp
     o = summary["overrides"]
     assert (o["checkpoint"], o["input_size"], o["width"]) == (str(weights), 96, "w18")
     assert "score_threshold" not in o, "trained weights keep the configured threshold"
-    assert "SIAM w18 96px" in (out / "hmr_node.log").read_text(), "the node did not build the checkpoint's network"
+    assert "SIAM hrnet w18 96px" in (out / "hmr_node.log").read_text(), "the node did not build the checkpoint's network"
     assert "UNTRAINED" not in console
     assert_recorded_and_drawn(out, summary)
 

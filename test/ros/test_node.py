@@ -114,7 +114,9 @@ def test_diagnostics_report_rates_drops_latency_and_model(ros):
                 "live tracks"):
         assert key in values, key
     assert values["body model"] == "procedural"
-    assert values["model"].startswith("SIAM w32 128px T=2")
+    assert values["model"].startswith("SIAM hrnet w32 128px T=2")  # as built: auto resolved, never "auto"
+    assert "network: backbone hrnet (auto: default, no checkpoint), width w32 (auto: default, no checkpoint), " \
+           "input_size 128 (set)" in ros.proc.log()
     assert values["tracking"].startswith("on (min_hits=3")
     assert int(values["frames processed"]) >= 3
     assert status.level[0] >= WARN and "UNTRAINED" in status.message  # no checkpoint given

@@ -15,6 +15,11 @@ ros_harness.require_ros()
 
 @pytest.mark.parametrize("overrides,code,expected", [
     (dict(input_size=100), 2, "invalid parameter 'input_size'"),
+    # 0 is auto (the ROS range starts there); what lies between is refused in the node's words
+    (dict(input_size=32), 2, "invalid parameter 'input_size': expected 0 (auto) or a value in [64, 1024], got 32"),
+    (dict(backbone="vit"), 2, "invalid parameter 'backbone': expected one of 'auto', 'hrnet', 'movenet'"),
+    # an explicit width that contradicts the weights is never replaced: the loader's mismatch, by field
+    (dict(checkpoint="real", width="w18", input_size=0), 2, "config fields differing (file, model): width='w32'/'w18'"),
     (dict(mode="sideways"), 2, "invalid parameter 'mode': expected one of 'causal', 'centered'"),
     (dict(input_sise=256), 2, "unknown parameter(s) input_sise"),
     (dict(variant="w32"), 2, "unknown parameter(s) variant for hmr_node; 'variant' is now 'width'"),
@@ -61,6 +66,23 @@ def test_bad_configuration_is_one_line_and_a_non_zero_exit(overrides, code, expe
     assert "Traceback" not in done.stderr
     lines = [line for line in done.stderr.splitlines() if line.startswith("hmr_node:")]
     assert len(lines) == 1 and expected in lines[0], done.stderr
+
+
+def test_the_network_is_the_checkpoints_and_the_node_says_so(tmp_path, monkeypatch):
+    """checkpoint: real and nothing else: backbone, width and input size are the weights' (384 px), logged at start
+    and in the ready line (the diagnostics' model)."""
+    ros_harness.isolate_ros_environment(monkeypatch)
+    proc = ros_harness.NodeProcess({"backend": "torch", "checkpoint": "real", "window": 1, "torch_threads": 1},
+                                   tmp_path)
+    try:
+        deadline = time.monotonic() + 120.0
+        while "ready:" not in proc.log() and proc.alive() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        log = proc.log()
+    finally:
+        proc.stop()
+    assert "ready: SIAM hrnet w32 384px T=1" in log, log[-3000:]
+    assert "network: backbone hrnet, width w32, input_size 384 (auto: checkpoint 'real')" in log, log[-3000:]
 
 
 def test_ctrl_c_during_start_up_is_one_line(tmp_path, monkeypatch):
