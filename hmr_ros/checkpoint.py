@@ -5,7 +5,9 @@ the file and the network you build is reported by name (keys, shapes, config fie
 
 Bundled weights (``hmr_ros/weights/``, trained by this project; docs/training.md says how each was made and what it
 does and does not see): ``resolve_checkpoint("synthetic")``, its own synthetic people; ``"real"``, those weights
-fine-tuned on real street video labelled by the BlazePose teacher.
+fine-tuned on real street video labelled by the BlazePose teacher; ``"movenet"``, SIAM-M: MoveNet MultiPose's
+published backbone (pretrained on real photos, Apache-2.0) with heads this project trained, which sees people of any
+scene.
 """
 from __future__ import annotations
 
@@ -23,8 +25,10 @@ CONFIG_KEY = "hmr_ros.siam_config"
 _SHOWN = 12  # keys listed per category in an error message
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 #: name -> file in WEIGHTS_DIR of the weights this project trained and ships: "synthetic" (procedural people only,
-#: 128 px) and "real" (fine-tuned from it on real street video labelled by the keypoint teacher, 384 px)
-BUNDLED = {"synthetic": "siam_w32_s128_synthetic.safetensors", "real": "siam_w32_s384_real.safetensors"}
+#: 128 px), "real" (fine-tuned from it on real street video labelled by the keypoint teacher, 384 px) and "movenet"
+#: (SIAM-M on MoveNet's backbone, trained without any vtest frame, 384 px)
+BUNDLED = {"synthetic": "siam_w32_s128_synthetic.safetensors", "real": "siam_w32_s384_real.safetensors",
+           "movenet": "siam_movenet_s384.safetensors"}
 
 
 def resolve_checkpoint(name_or_path: str | os.PathLike | None) -> Path | None:
@@ -92,6 +96,12 @@ def load_checkpoint(model: SIAM, path: str | os.PathLike, part: str = "") -> dic
     except (SafetensorError, OSError, ValueError) as e:
         raise ValueError(f"checkpoint {path} is not a readable safetensors file: {e}") from e
     stored = _stored_config(meta)
+    asked = (model.config.backbone, model.config.width)
+    trained = (stored.get("backbone", asked[0]), stored.get("width", asked[1]))
+    if trained != asked:  # the common mistake, in one line instead of a thousand missing keys
+        raise ValueError(f"checkpoint {path} is a {trained[0]} {trained[1]} network, but backbone {asked[0]!r} width "
+                         f"{asked[1]!r} was asked for: leave backbone and width at 'auto' (or set {trained[0]} / "
+                         f"{trained[1]})")
     # buffers older versions saved that are now run-time settings (score_threshold): not a mismatch
     state = {k: v for k, v in state.items() if k not in RETIRED_STATE_KEYS}
 

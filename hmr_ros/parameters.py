@@ -121,9 +121,9 @@ PARAMS: tuple[ParamSpec, ...] = (
               + ", ".join(f"{b} {default_width(b)}" for b in BACKBONES) + "); an explicit value must match the "
               "checkpoint", _MODEL, choices=(AUTO, *WIDTHS), node_default=AUTO, auto=AUTO),
     ParamSpec("input_size", "network.input_size", "network input side in pixels (images are letterboxed to it); "
-              "0 = the checkpoint's training size (128 for the bundled 'synthetic' weights, 384 for 'real'; without "
-              f"a checkpoint: {_NET.input_size}), which is where detection works best", _MODEL, range=(64, 1024, 32),
-              node_default=0, auto=0),
+              "0 = the checkpoint's training size (128 for the bundled 'synthetic' weights, 384 for 'real' and "
+              f"'movenet'; without a checkpoint: {_NET.input_size}), which is where detection works best", _MODEL,
+              range=(64, 1024, 32), node_default=0, auto=0),
     ParamSpec("window", "network.window", "frames in the temporal window (the time embedding covers 16)", _MODEL,
               range=(1, 16, 1)),
     ParamSpec("max_people", "network.max_people", "most people reconstructed per image", _MODEL,
@@ -137,9 +137,11 @@ PARAMS: tuple[ParamSpec, ...] = (
               "bag loop) resets the temporal window and the tracks, seconds", _MODEL, range=(0.001, 3600.0, 0)),
     ParamSpec("checkpoint", "estimator.checkpoint", "trained weights: 'synthetic' = the bundled weights trained on "
               "the project's synthetic people (not real humans, see README); 'real' = those fine-tuned on a real "
-              "street video labelled by a pose teacher (trained at 384 px); or a .safetensors path (yours from "
-              "'python -m hmr_ros adapt'); empty = UNTRAINED random weights. The network parameters left at "
-              "auto/0 follow it", _MODEL, node_default="synthetic", to_config=_empty_is_none),
+              "street video labelled by a pose teacher (trained at 384 px); 'movenet' = SIAM-M, MoveNet "
+              "MultiPose's backbone pretrained on real photos with heads trained by the project: people of any "
+              "scene (384 px); or a .safetensors path (yours from 'python -m hmr_ros adapt'); empty = UNTRAINED "
+              "random weights. The network parameters left at auto/0 follow it", _MODEL, node_default="synthetic",
+              to_config=_empty_is_none),
     ParamSpec("body_model", "estimator.body_model", "'procedural' (built-in SMPL-layout body, no licence needed) "
               "or the path to a licensed SMPL model file (.npz)", _MODEL),
     ParamSpec("allow_pickle", "estimator.allow_pickle", "allow a .pkl body model (unpickling can run code: only "

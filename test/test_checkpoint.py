@@ -154,5 +154,15 @@ def test_files_from_before_the_backbone_contract_name_the_width_variant_and_stil
     assert "variant" not in stored and (stored["backbone"], stored["width"]) == ("hrnet", CFG.width)
     assert SIAMConfig(**stored) == CFG
     load_checkpoint(build(5), old)
-    with pytest.raises(ValueError, match="width='w32'/'w18'"):
+    with pytest.raises(ValueError, match="is a hrnet w32 network, but backbone 'hrnet' width 'w18' was asked for"):
         load_checkpoint(build(6, SIAMConfig(**{**CFG.to_dict(), "width": "w18"})), old)
+
+
+def test_a_checkpoint_of_another_backbone_is_one_line_naming_both(saved):
+    _, path = saved
+    movenet = SIAMConfig(backbone="movenet", width="lightning", input_size=CFG.input_size, window=CFG.window,
+                         max_people=CFG.max_people)
+    with pytest.raises(ValueError) as err:
+        load_checkpoint(build(7, movenet), path)
+    message = str(err.value)
+    assert "\n" not in message and "is a hrnet w32 network, but backbone 'movenet' width 'lightning'" in message

@@ -98,7 +98,8 @@ def test_stored_values_that_are_no_valid_parameter_are_ignored(tmp_path):
 def test_an_explicit_width_that_contradicts_the_checkpoint_is_the_loaders_mismatch_error():
     cfg = make_config({**defaults(), "checkpoint": "real", "width": "w18", "window": 2, "backend": "torch"})
     assert cfg.network_config().width == "w18"  # explicit wins: never silently replaced
-    with pytest.raises(ValueError, match=r"does not match the network.*\n.*width='w32'/'w18'"):
+    with pytest.raises(ValueError, match=r"is a hrnet w32 network, but backbone 'hrnet' width 'w18' was asked for: "
+                                         r"leave backbone and width at 'auto'"):
         Estimator(cfg.estimator_config())
 
 

@@ -1,7 +1,7 @@
 """The fresh-machine demo: a clip rendered from the procedural body, then frames of a real street video, played to
 the installed hmr_node; what it publishes is recorded, drawn and scored.
 
-    python -m hmr_ros.ros.demo --out demo_out [--checkpoint synthetic|none|W.safetensors] [--real-checkpoint real]
+    python -m hmr_ros.ros.demo --out demo_out [--checkpoint synthetic|none|W.safetensors] [--real-checkpoint movenet]
 
 Starts ``hmr_node`` (the colcon install) with config/hmr.yaml plus the few demo overrides printed at start,
 publishes CameraInfo and one frame at a time (waiting for each result, so no frame is dropped), and writes:
@@ -47,7 +47,7 @@ from hmr_ros.sim.clips import make_clip
 #: palette's grey included, so a mesh never blends into the person it covers.
 CLOTHES_U8 = ((52, 66, 112), (122, 82, 52), (66, 66, 72), (104, 98, 64))
 DEFAULT_CHECKPOINT = "synthetic"
-DEFAULT_REAL_CHECKPOINT = "real"
+DEFAULT_REAL_CHECKPOINT = "movenet"
 #: hand-drawn boxes of OpenCV's photos, beside the package in a source checkout (the demo runs from one)
 DEFAULT_PHOTOS = Path(__file__).resolve().parents[2] / "test" / "data" / "photo_boxes.json"
 #: Seconds without an answer after which the demo sends a clip frame again.
@@ -165,8 +165,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="after the video, the photos of this file (hand-drawn boxes, eval.photo_protocol's format; "
                          "default: the opencv-doc photos of test/data/photo_boxes.json when present) as still clips")
     ap.add_argument("--real-checkpoint", default=DEFAULT_REAL_CHECKPOINT,
-                    help="weights for the real video (default 'real': the bundled weights that learnt real people "
-                         "from the teacher; 'none' = untrained)")
+                    help="weights for the real video and the photos (default 'movenet': SIAM-M, the bundled weights "
+                         "on MoveNet's real-image backbone, which never saw this video; 'none' = untrained)")
     args = ap.parse_args(argv)
     checkpoint = "" if is_untrained(args.checkpoint) else args.checkpoint
     real_checkpoint = "" if is_untrained(args.real_checkpoint) else args.real_checkpoint

@@ -228,3 +228,8 @@ def test_the_demo_then_shows_real_people_scored_against_the_teacher(tmp_path, mo
     assert [p.name for p in images] == ["frame_0100.png", "frame_0101.png", "frame_0102.png"]
     assert cv2.imread(str(images[0])).shape == (576, 768, 3)
     assert re.search(r"^\[demo\] real video: \d+ of the \d+ people the teacher labels were found", console, re.M)
+    photos = summary["photos"]                          # then the opencv-doc photos, against hand-drawn boxes
+    assert photos["photos"] == 3 and photos["people"] == 5 and 0 <= photos["found"] <= 5
+    assert sorted(p.name for p in (out / "real" / "photos").glob("*.png")) == [
+        "basketball1.png", "basketball2.png", "messi5.png"]
+    assert re.search(r"^\[demo\] photos of other scenes: \d+ of the 5 people drawn by hand found", console, re.M)

@@ -148,3 +148,13 @@ def test_the_temporal_network_can_start_from_a_checkpoint_of_another_backbone(ru
     temporal = {k: v for k, v in result.model.state_dict().items() if k.startswith("temporal_net.")}
     assert temporal and all(torch.allclose(v, stored[k], atol=1e-6) for k, v in temporal.items())
     assert any("temporal network initialised from" in line for line in lines)
+
+
+def test_training_on_movenet_without_its_published_files_stops_with_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty"))
+    out = tmp_path / "m.safetensors"
+    rc = main(["train", "--backbone", "movenet", "--input-size", str(S), "--window", str(T), "--steps", "1",
+               "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and not out.exists() and "\n" not in err
+    assert "movenet-multipose.json is missing: run bash scripts/fetch_backbone.sh" in err
