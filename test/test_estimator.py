@@ -237,3 +237,22 @@ def test_untrained_siam_m_finds_the_footballer_with_movenets_published_backbone(
     assert len(bodies) == 1 and bodies[0].score > 0.9          # MoveNet's centre score for him is 0.96
     cx, cy = (bodies[0].box[:2] + bodies[0].box[2:]) / 2
     assert 66 < cx < 460 and 58 < cy < 337                    # his hand-drawn box (test/data/photo_boxes.json)
+
+
+def test_the_bundled_movenet_weights_find_both_men_in_a_photo_of_another_scene():
+    from real_data import VTEST, need
+    import cv2
+    import json
+    from pathlib import Path
+
+    rgb = cv2.cvtColor(cv2.imread(str(need(VTEST.with_name("basketball2.png"), "bash scripts/fetch_media.sh"))),
+                       cv2.COLOR_BGR2RGB)
+    drawn = next(p["people"] for p in json.loads((Path(__file__).parent / "data" / "photo_boxes.json").read_text())
+                 ["photos"] if p["image"] == "basketball2.png")
+    est = Estimator(EstimatorConfig.from_checkpoint("movenet", window=1, backend="torch"))
+    assert est.network.config.input_size == 384 and est.network.config.backbone == "movenet"
+    bodies = est.step(rgb, 0.0)
+    assert len(bodies) == 2
+    centres = sorted(((b.box[:2] + b.box[2:]) / 2).tolist() for b in bodies)
+    for (cx, cy), (x0, y0, x1, y1) in zip(centres, sorted(drawn)):
+        assert x0 < cx < x1 and y0 < cy < y1       # each mesh centred on its man (the boxes are not tight yet)
