@@ -19,7 +19,8 @@ ros_harness.require_ros()
     (dict(input_size=32), 2, "invalid parameter 'input_size': expected 0 (auto) or a value in [64, 1024], got 32"),
     (dict(backbone="vit"), 2, "invalid parameter 'backbone': expected one of 'auto', 'hrnet', 'movenet'"),
     # an explicit width that contradicts the weights is never replaced: the loader's mismatch, by field
-    (dict(checkpoint="real", width="w18", input_size=0), 2, "config fields differing (file, model): width='w32'/'w18'"),
+    (dict(checkpoint="real", width="w18", input_size=0), 2,
+     "is a hrnet w32 network, but backbone 'hrnet' width 'w18' was asked"),
     (dict(mode="sideways"), 2, "invalid parameter 'mode': expected one of 'causal', 'centered'"),
     (dict(input_sise=256), 2, "unknown parameter(s) input_sise"),
     (dict(variant="w32"), 2, "unknown parameter(s) variant for hmr_node; 'variant' is now 'width'"),
