@@ -98,9 +98,8 @@ def load_checkpoint(model: SIAM, path: str | os.PathLike, part: str = "") -> dic
     stored = _stored_config(meta)
     asked = (model.config.backbone, model.config.width)
     trained = (stored.get("backbone", asked[0]), stored.get("width", asked[1]))
-    if trained != asked and not (part and not "frame_net.".startswith(part)):
-        # the common mistake, in one line instead of a thousand missing keys (a temporal network alone may move
-        # between backbones: it sees tokens)
+    loads_frame_net = not part or "frame_net.".startswith(part)  # a temporal network alone sees tokens only
+    if trained != asked and loads_frame_net:  # the common mistake, in one line instead of a thousand missing keys
         raise ValueError(f"checkpoint {path} is a {trained[0]} {trained[1]} network, but backbone {asked[0]!r} width "
                          f"{asked[1]!r} was asked for: leave backbone and width at 'auto' (or set {trained[0]} / "
                          f"{trained[1]})")

@@ -10,10 +10,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from hmr_ros.backends.engine_cache import default_cache_dir
 from hmr_ros.camera import default_intrinsics
 from hmr_ros.datasets.pseudo_labels import LabelledFrame, person_from_record, person_record
 from hmr_ros.eval.keypoint_protocol import body12_2d, score
+from hmr_ros.eval.photo_protocol import default_media_dir
 from hmr_ros.recordings.label import Linker, draw_labels, keep
 from hmr_ros.palette import to_u8
 from hmr_ros.teacher import BlazePose, TeacherUnavailable
@@ -24,7 +24,7 @@ FIRST_FRAME = 600
 
 def default_video() -> Path:
     """Where scripts/fetch_media.sh puts vtest.avi: the hmr_ros cache's media/."""
-    return default_cache_dir() / "media" / "vtest.avi"
+    return default_media_dir() / "vtest.avi"
 
 
 def read_frames(path: Path, first: int, count: int) -> list[np.ndarray]:
@@ -73,6 +73,20 @@ def overlay(rgb: np.ndarray, K: np.ndarray, meshes, colors, labels, rois, record
     return draw_labels(drawn, records, "")
 
 
+def published(msg, by_index: dict) -> tuple[list, list, list, list]:
+    """What ``overlay`` draws of a received SMPLHumanArray and its mesh markers by person index: meshes (V, 3)
+    metres, RViz colours, "id score" labels and ROIs (x, y, w, h) of the people whose marker arrived."""
+    meshes, colors, labels, rois = [], [], [], []
+    for k, h in enumerate(msg.humans):
+        mk = by_index.get(k)
+        if mk is not None:
+            meshes.append(np.array([[p.x, p.y, p.z] for p in mk.points], np.float64))
+            colors.append(to_u8((mk.color.r, mk.color.g, mk.color.b)))
+            labels.append(f"{h.id or '#' + str(k)} {h.score:.2f}")
+            rois.append((int(h.roi.x_offset), int(h.roi.y_offset), int(h.roi.width), int(h.roi.height)))
+    return meshes, colors, labels, rois
+
+
 def summarise(labelled: list[LabelledFrame], predictions: list[list[np.ndarray]]) -> dict:
     r = score(labelled, predictions)
     return {"frames": r.frames, "teacher_people": r.labelled, "ignored": r.ignored, "published": r.predicted,
@@ -103,15 +117,7 @@ def play_real(exchange, camera_info, out: Path, weights: str, frames: list[np.nd
         msg, by_index, latency = exchange(rgb, info, stamp, f"real frame {first + n}")
         joints = [np.array([[p.x, p.y, p.z] for p in h.joints], np.float64) for h in msg.humans]
         predictions.append([body12_2d(j, K) for j in joints])
-        meshes, colors, labels, rois = [], [], [], []
-        for k, h in enumerate(msg.humans):
-            mk = by_index.get(k)
-            if mk is None:
-                continue
-            meshes.append(np.array([[p.x, p.y, p.z] for p in mk.points], np.float64))
-            colors.append(to_u8((mk.color.r, mk.color.g, mk.color.b)))
-            labels.append(f"{h.id or '#' + str(k)} {h.score:.2f}")
-            rois.append((int(h.roi.x_offset), int(h.roi.y_offset), int(h.roi.width), int(h.roi.height)))
+        meshes, colors, labels, rois = published(msg, by_index)
         header = [f"vtest.avi frame {first + n}", weights, f"{len(msg.humans)} published, {len(label.people)} "
                   f"labelled by the teacher (skeletons)"]
         img = overlay(rgb, K, meshes, colors, labels, rois, records, header)
@@ -143,14 +149,7 @@ def play_photos(exchange, camera_info, out: Path, weights: str, boxes_file: Path
                              h.roi.y_offset + h.roi.height) for h in msg.humans], rgb.shape[1], rgb.shape[0])
         s = score_photo(boxes, photo.people, photo.ignore, photo.image.name)
         scores.append(s)
-        meshes, colors, labels, rois = [], [], [], []
-        for k, h in enumerate(msg.humans):
-            mk = by_index.get(k)
-            if mk is not None:
-                meshes.append(np.array([[p.x, p.y, p.z] for p in mk.points], np.float64))
-                colors.append(to_u8((mk.color.r, mk.color.g, mk.color.b)))
-                labels.append(f"{h.id or '#' + str(k)} {h.score:.2f}")
-                rois.append((int(h.roi.x_offset), int(h.roi.y_offset), int(h.roi.width), int(h.roi.height)))
+        meshes, colors, labels, rois = published(msg, by_index)
         header = [photo.image.name, weights, f"{s.found}/{s.people} found, {s.false} false (white: drawn by hand)"]
         img = overlay(rgb, K, meshes, colors, labels, rois, [], header)
         for x0, y0, x1, y1 in photo.people.astype(int):

@@ -38,14 +38,12 @@ class MoveNetPeople:
     cache that scripts/fetch_backbone.sh fills, sha256-checked).
     """
 
-    def __init__(self, input_size: int = 384, max_people: int = 16, min_score: float = 0.2, model_json=None,
-                 threads: int | None = None):
+    def __init__(self, input_size: int = 384, max_people: int = 16, min_score: float = 0.2, model_json=None):
         if input_size % 32 or input_size < 64:
             raise ValueError(f"MoveNet proposals: input_size must be a multiple of 32 >= 64, got {input_size}")
         self.input_size, self.max_people, self.min_score = int(input_size), int(max_people), float(min_score)
         self.net = MoveNet().eval()
         self.net.load_pretrained(model_json or movenet_model())
-        self.threads = threads
         self.name = f"movenet-multipose@{self.input_size}"
 
     def __call__(self, rgb: np.ndarray) -> Proposals:
