@@ -31,6 +31,7 @@ from hmr_ros.geometry.projection import project
 from hmr_ros.geometry.rotations import rotmat_to_axis_angle
 from hmr_ros.model.backbones import BACKBONES, backbone_class
 from hmr_ros.model.siam import DEPLOYMENT_FIELDS, SIAM, SIAMConfig
+from hmr_ros.smpl.keypoint_fit import fit_to_keypoints
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ class EstimatorConfig:
     tensorrt_flavour: str = "auto"    # "auto" | "tensorrt" (10.x/11.x) | "tensorrt_rtx" (backends/tensorrt_flavour)
     allow_pickle: bool = False        # opt-in to read a .pkl body model (pickle can run code)
     max_gap_s: float = 1.0            # a stamp jump larger than this resets the frame buffer, seconds
+    keypoint_fit: bool = True         # place each body on the backbone's 2D keypoints (smpl/keypoint_fit.py), where
+                                      # the backbone has keypoint heads (MoveNet); False: the network's camera alone
     seed: int = 0                     # initialisation of an untrained network (reproducible demos/tests)
 
     @classmethod
@@ -126,6 +129,7 @@ class FrameMeta:
     letterbox: Letterbox
     K: np.ndarray          # (3, 3) intrinsics used (default when the camera gave none)
     default_K: bool
+    keypoints: torch.Tensor | None = None  # (K, 17, 3) the frame graph's keypoints, network pixels + score
 
 
 @dataclass
@@ -303,14 +307,14 @@ class Estimator:
         bodies."""
         self._follow_clock(frame.stamp)
         self.last_default_intrinsics = frame.default_K
-        tokens, centers, scores, mask = out
+        tokens, centers, scores, mask, keypoints = out
         with torch.inference_mode():
             t = time.perf_counter()
             # A body centre in the letterbox padding is not a person of this image (an untrained or confused
             # network can fire there): drop it before the temporal network ever attends to it.
             mask = mask & _inside(centers, frame.letterbox)
             self.buffer.push(tokens[0], mask[0], centers[0], scores[0],
-                             FrameSlot(frame.stamp, FrameMeta(frame.letterbox, frame.K, frame.default_K)))
+                             FrameSlot(frame.stamp, FrameMeta(frame.letterbox, frame.K, frame.default_K, keypoints[0])))
             t_push = time.perf_counter() - t
             t = time.perf_counter()
             win_tokens, win_mask, win_centers = self.buffer.window_view()
@@ -379,9 +383,18 @@ class Estimator:
         lb = meta.letterbox
         keep = torch.nonzero(mask).flatten()
         n = len(keep)
-        out = self.body_model(betas[keep], rotmats[keep])
+        betas, rotmats = betas[keep], rotmats[keep]
         root = perspective_root(cam[keep].double(), centers[keep].double(), lb, meta.K).float()
-        translation = root - out.joints[:, 0]
+        keypoints = meta.keypoints[keep] if meta.keypoints is not None else None
+        if self.config.keypoint_fit and keypoints is not None and bool((keypoints[..., 2] > 0).any()):
+            joints = self.body_model.joints(betas, rotmats)
+            uv = (keypoints[..., :2] - keypoints.new_tensor([lb.pad_x, lb.pad_y])) / lb.scale
+            rotmats, translation = fit_to_keypoints(joints, rotmats, root - joints[:, 0],
+                                                    torch.cat([uv, keypoints[..., 2:]], -1), meta.K)
+            out = self.body_model(betas, rotmats)
+        else:
+            out = self.body_model(betas, rotmats)
+            translation = root - out.joints[:, 0]
         vertices = out.vertices + translation[:, None]
         joints = out.joints + translation[:, None]
         # the box is the extent of the projected mesh (every vertex, float32)
@@ -389,8 +402,8 @@ class Estimator:
         box = torch.stack([u.amin(1), v.amin(1), u.amax(1), v.amax(1)], dim=1)
         box = torch.minimum(box.clamp_min(0.0), box.new_tensor([lb.width, lb.height, lb.width, lb.height]))
         center = (centers[keep] - centers.new_tensor([lb.pad_x, lb.pad_y])) / lb.scale
-        pose = rotmat_to_axis_angle(rotmats[keep]).reshape(n, -1)
-        small = torch.cat([scores[keep, None].float(), box.float(), center.float(), betas[keep].float(),
+        pose = rotmat_to_axis_angle(rotmats).reshape(n, -1)
+        small = torch.cat([scores[keep, None].float(), box.float(), center.float(), betas.float(),
                            pose.float(), translation.float(), joints.reshape(n, -1).float()], dim=1)
         small, vertices, tokens = (small.cpu().numpy(), vertices.float().cpu().numpy(),
                                    tokens[keep].float().cpu().numpy())

@@ -135,6 +135,10 @@ PARAMS: tuple[ParamSpec, ...] = (
               _MODEL, range=(0.0, 1.0, 0)),
     ParamSpec("max_gap_s", "estimator.max_gap_s", "a stamp jump larger than this (or any backwards jump, e.g. a "
               "bag loop) resets the temporal window and the tracks, seconds", _MODEL, range=(0.001, 3600.0, 0)),
+    ParamSpec("keypoint_fit", "estimator.keypoint_fit", "place each body on the backbone's 2D keypoints (MoveNet's; "
+              "a backbone without keypoint heads ignores it): the translation and the limbs are fitted to them, so "
+              "meshes of any size line up with the person in the image; false = the network's camera alone",
+              _MODEL),
     ParamSpec("checkpoint", "estimator.checkpoint", "trained weights: 'synthetic' = the bundled weights trained on "
               "the project's synthetic people (not real humans, see README); 'real' = those fine-tuned on a real "
               "street video labelled by a pose teacher (trained at 384 px); 'movenet' = SIAM-M, MoveNet "

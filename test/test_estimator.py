@@ -89,7 +89,7 @@ def test_streaming_equals_a_full_window_recompute(est):
             tokens = torch.zeros(1, T, K, 256)
             mask = torch.zeros(1, T, K, dtype=torch.bool)
             centers = torch.zeros(1, T, K, 2)
-            for j, (tok, c, _, m) in enumerate(outs):
+            for j, (tok, c, _, m, _) in enumerate(outs):
                 j = T - len(outs) + j
                 tokens[0, j], mask[0, j], centers[0, j] = tok[0], m[0], c[0]
             rotmats, betas, cam, _ = net.temporal_net(tokens, mask, centers)

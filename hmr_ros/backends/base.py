@@ -1,7 +1,8 @@
 """The interface every inference backend implements: SIAM's two static-shape graphs behind two calls.
 
     frame(image)           uint8 (1, S, S, 3) RGB            -> FrameOutputs(tokens (1, K, D) float32,
-                                                                centers (1, K, 2) px, scores (1, K), mask (1, K) bool)
+                                                                centers (1, K, 2) px, scores (1, K), mask (1, K) bool,
+                                                                keypoints (1, K, 17, 3) px + score)
     temporal(tokens, mask, centers)
                            tokens (1, T, K, D), mask (1, T, K), -> TemporalOutputs(rotmats (1, K, 24, 3, 3),
                            centers (1, T, K, 2) px                  betas (1, K, 10), cam (1, K, 3), tokens (1, K, D))
@@ -29,6 +30,7 @@ class FrameOutputs(NamedTuple):
     centers: torch.Tensor   # (1, K, 2) float32, network-input pixels
     scores: torch.Tensor    # (1, K) float32 in [0, 1]
     mask: torch.Tensor      # (1, K) bool
+    keypoints: torch.Tensor  # (1, K, 17, 3) float32: COCO-17 x, y network-input pixels, score (0: no keypoint head)
 
 
 class TemporalOutputs(NamedTuple):
@@ -58,9 +60,10 @@ class Backend(ABC):
         #: centre score in [0, 1] below which ``frame`` masks a slot out; may be changed between frames.
         self.score_threshold = float(score_threshold)
 
-    def _frame_outputs(self, tokens: torch.Tensor, centers: torch.Tensor, scores: torch.Tensor) -> FrameOutputs:
-        """The frame graph's three outputs plus the mask, thresholded identically for every backend."""
-        return FrameOutputs(tokens, centers, scores, scores >= self.score_threshold)
+    def _frame_outputs(self, tokens: torch.Tensor, centers: torch.Tensor, scores: torch.Tensor,
+                       keypoints: torch.Tensor) -> FrameOutputs:
+        """The frame graph's four outputs plus the mask, thresholded identically for every backend."""
+        return FrameOutputs(tokens, centers, scores, scores >= self.score_threshold, keypoints)
 
     @abstractmethod
     def frame(self, image: torch.Tensor) -> FrameOutputs:

@@ -1,6 +1,6 @@
 """ONNX export of SIAM's two graphs (their parity with PyTorch: ``onnx_backend.onnx_parity``).
 
-Static shapes and float32/bool/uint8 inputs and outputs in both graph dtypes: FrameNet takes (1, S, S, 3) uint8 and outputs the top-K peaks (tokens, centres, scores) whatever their
+Static shapes and float32/bool/uint8 inputs and outputs in both graph dtypes: FrameNet takes (1, S, S, 3) uint8 and outputs the top-K peaks (tokens, centres, scores, keypoints) whatever their
 score; TemporalNet takes (1, T, K, D) float32 tokens, a (1, T, K) bool mask and (1, T, K, 2) float32 centres
 (network pixels). The score threshold is not in any
 graph: the backends compute the frame mask from ``scores`` at run time (``hmr_ros.backends.base``), so one export
@@ -21,7 +21,7 @@ from hmr_ros.backends.graph_precision import GRAPH_DTYPES, fp16_frame_net, fp16_
 from hmr_ros.model.siam import SIAM, FrameNet
 
 FRAME_INPUTS = ["image"]
-FRAME_OUTPUTS = ["tokens", "centers", "scores"]
+FRAME_OUTPUTS = ["tokens", "centers", "scores", "keypoints"]
 TEMPORAL_INPUTS = ["window_tokens", "window_mask", "window_centers"]
 TEMPORAL_OUTPUTS = ["rotmats", "betas", "cam", "out_tokens"]
 OPSET = 17
@@ -34,7 +34,7 @@ class ExportResult:
 
 
 class FrameGraph(torch.nn.Module):
-    """What ``frame_net.onnx`` holds: ``FrameNet.detect``, uint8 (1, S, S, 3) -> tokens, centers, scores."""
+    """What ``frame_net.onnx`` holds: ``FrameNet.detect``, uint8 (1, S, S, 3) -> tokens, centers, scores, keypoints."""
 
     def __init__(self, frame_net: FrameNet):
         super().__init__()

@@ -119,7 +119,8 @@ class PositionEncoding(nn.Module):
 class Instances:
     """Per-frame output of the frame head (static shapes): the top-K peaks, whatever their score.
 
-    tokens (B, K, D); centers (B, K, 2) network-input pixels; scores (B, K) in [0, 1], descending. Which slots
+    tokens (B, K, D); centers (B, K, 2) network-input pixels; scores (B, K) in [0, 1], descending; index (B, K) the
+    peaks' flat cells in the (h, w) grid (where a backbone with keypoint heads reads each person's keypoints). Which slots
     count as people (``scores >= threshold``) is decided outside the head, so the threshold is a run-time choice
     that no exported graph or engine bakes in.
     """
@@ -127,6 +128,7 @@ class Instances:
     tokens: torch.Tensor
     centers: torch.Tensor
     scores: torch.Tensor
+    index: torch.Tensor
 
 
 class InstanceHead(nn.Module):
@@ -192,7 +194,7 @@ class InstanceHead(nn.Module):
         scores, index = heatmap_peaks(torch.sigmoid(logits.float()), self.max_people, self.tie_order,
                                       self.peak_kernel)
         tokens, centers = self.tokens_at(fused, index)
-        return Instances(tokens, centers, scores)
+        return Instances(tokens, centers, scores, index)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # Checkpoints written before the threshold became a run-time choice hold it as a buffer; it is not a

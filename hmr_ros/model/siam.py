@@ -1,7 +1,8 @@
 """SIAM as two static-shape graphs: ``FrameNet`` (once per frame) and ``TemporalNet`` (once per frame, on the
 window of cached tokens). The split is what makes the feature cache and the exported engines simple.
 
-    uint8 image (B, S, S, 3) --FrameNet--> tokens (B, K, D), centers (B, K, 2), scores (B, K), mask (B, K)
+    uint8 image (B, S, S, 3) --FrameNet--> tokens (B, K, D), centers (B, K, 2), scores (B, K), mask (B, K),
+                                           keypoints (B, K, 17, 3) (the backbone's COCO-17 keypoints; 0 without)
     tokens (B, T, K, D), mask (B, T, K), centers (B, T, K, 2) --TemporalNet--> rotmats (B, K, 24, 3, 3), betas (B, K, 10),
                                                          cam (B, K, 3), tokens (B, K, D)   [output frame]
 """
@@ -20,6 +21,8 @@ from hmr_ros.model.smpl_head import SMPLHead, SMPLParams
 
 MODES = ("causal", "centered")
 #: ImageNet statistics, applied inside the graph so callers (and engines) take plain uint8 RGB.
+#: COCO-17 keypoints per person in the frame graph's ``keypoints`` output
+NUM_KEYPOINTS = 17
 RGB_MEAN = (0.485, 0.456, 0.406)
 RGB_STD = (0.229, 0.224, 0.225)
 #: SIAMConfig fields chosen at run time: no graph depends on them, so they stay out of export/engine cache keys.
@@ -92,11 +95,15 @@ class SIAMConfig:
 
 
 class FrameNet(nn.Module):
-    """uint8 RGB (B, S, S, 3) -> (tokens (B, K, D), centers (B, K, 2) px, scores (B, K), mask (B, K) bool).
+    """uint8 RGB (B, S, S, 3) -> (tokens (B, K, D), centers (B, K, 2) px, scores (B, K), mask (B, K) bool,
+    keypoints (B, K, 17, 3)).
 
-    ``detect`` is the exported graph (tokens, centers, scores of the top-K peaks); ``forward`` adds
-    ``mask = scores >= score_threshold``, the same comparison every backend applies to the graph's scores. The
-    threshold is a plain float, not a buffer: it is no weight, and changing it must not change a cached export.
+    ``detect`` is the exported graph (tokens, centers, scores of the top-K peaks and each peak's keypoints);
+    ``forward`` adds ``mask = scores >= score_threshold``, the same comparison every backend applies to the graph's
+    scores. The threshold is a plain float, not a buffer: it is no weight, and changing it must not change a cached
+    export. ``keypoints``: x, y network pixels and a score in [0, 1] of the 17 COCO keypoints, read by the backbone's
+    own keypoint heads at each person's centre (MoveNet: ``keypoints_at``); all zero (score 0: unknown) for a
+    backbone without them. They place the SMPL body in the image (``hmr_ros.smpl.keypoint_fit``).
     """
 
     def __init__(self, cfg: SIAMConfig):
@@ -122,14 +129,20 @@ class FrameNet(nn.Module):
         """Fused map (B, D, S/s, S/s) and heatmap logits (B, 1, S/s, S/s), s the backbone stride; for training."""
         return self.head.features(self.backbone(self.normalize(image)))
 
-    def detect(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """uint8 (B, S, S, 3) -> tokens (B, K, D), centers (B, K, 2) network pixels, scores (B, K) in [0, 1]."""
-        inst = self.head(self.backbone(self.normalize(image)))
-        return inst.tokens, inst.centers, inst.scores
+    def detect(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """uint8 (B, S, S, 3) -> tokens (B, K, D), centers (B, K, 2) network pixels, scores (B, K) in [0, 1],
+        keypoints (B, K, 17, 3)."""
+        feats = self.backbone(self.normalize(image))
+        inst = self.head(feats)
+        if hasattr(self.backbone, "keypoints_at"):
+            keypoints = self.backbone.keypoints_at(feats, inst.index).float()
+        else:
+            keypoints = inst.scores.new_zeros(*inst.scores.shape, NUM_KEYPOINTS, 3).float()
+        return inst.tokens, inst.centers, inst.scores, keypoints
 
     def forward(self, image: torch.Tensor):
-        tokens, centers, scores = self.detect(image)
-        return tokens, centers, scores, scores >= self.score_threshold
+        tokens, centers, scores, keypoints = self.detect(image)
+        return tokens, centers, scores, scores >= self.score_threshold, keypoints
 
 
 class TemporalNet(nn.Module):

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from hmr_ros.smpl.kinematic_tree import NUM_JOINTS
-from hmr_ros.smpl.lbs import lbs
+from hmr_ros.smpl.lbs import batch_rigid_transform, lbs
 
 __all__ = [
     "BodyModel",
@@ -167,6 +167,10 @@ class BodyModel(nn.Module):
         self.register_buffer("lbs_weights", torch.as_tensor(data["weights"], dtype=f32))
         self.register_buffer("parents", torch.as_tensor(data["parents"], dtype=torch.long))
         self.register_buffer("body_joints", torch.as_tensor(_BODY_JOINTS[J], dtype=torch.long))
+        # non-persistent: derived from the arrays above, not part of the model file
+        self.register_buffer("J_template", self.J_regressor @ self.v_template, persistent=False)
+        self.register_buffer("J_shapedirs", torch.einsum("jv,vcb->jcb", self.J_regressor, self.shapedirs),
+                             persistent=False)
         # static Python copies of the tree and joint selection: keep tracing/ONNX graphs free of
         # data-dependent indexing
         self._parents = tuple(int(p) for p in data["parents"])
@@ -202,6 +206,27 @@ class BodyModel(nn.Module):
         Returns:
             :class:`BodyModelOutput` with vertices (N, V, 3) and joints (N, 24, 3), metres, model frame.
         """
+        self._check(betas, rotmats)
+        betas, rotmats = self._model_inputs(betas, rotmats)
+        vertices, joints = lbs(
+            betas, rotmats, self.v_template, self.shapedirs, self.posedirs,
+            self.J_regressor, self._parents, self.lbs_weights,
+        )
+        if self.num_joints != NUM_JOINTS:
+            joints = joints[:, self._body_joints]
+        return BodyModelOutput(vertices=vertices, joints=joints)
+
+    def joints(self, betas: torch.Tensor, rotmats: torch.Tensor) -> torch.Tensor:
+        """The posed joints (N, 24, 3) of ``forward`` without the mesh: metres, model frame, a few microseconds a
+        person instead of skinning every vertex (for fitting the pose before the one ``forward``)."""
+        self._check(betas, rotmats)
+        betas, rotmats = self._model_inputs(betas, rotmats)
+        # the joints of the shaped template: the regressor is linear, so regress the template and directions once
+        rest = self.J_template + torch.einsum("nb,jcb->njc", betas, self.J_shapedirs)
+        joints, _ = batch_rigid_transform(rotmats, rest, self._parents)
+        return joints[:, self._body_joints] if self.num_joints != NUM_JOINTS else joints
+
+    def _check(self, betas: torch.Tensor, rotmats: torch.Tensor) -> None:
         if rotmats.dim() != 4 or rotmats.shape[1:] != (NUM_JOINTS, 3, 3):
             raise ValueError(f"rotmats must be (N, {NUM_JOINTS}, 3, 3), got {tuple(rotmats.shape)}")
         if betas.dim() != 2 or betas.shape != (rotmats.shape[0], self._num_betas):
@@ -209,19 +234,17 @@ class BodyModel(nn.Module):
                 f"betas must be (N, {self._num_betas}) with N = {rotmats.shape[0]} as in rotmats, "
                 f"got {tuple(betas.shape)}"
             )
+
+    def _model_inputs(self, betas: torch.Tensor, rotmats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(betas, rotmats) in the model's dtype, rotmats padded with identities to the model's joints (SMPL-H/X:
+        jaw, eyes and fingers at rest)."""
         dtype = self.v_template.dtype
         betas, rotmats = betas.to(dtype), rotmats.to(dtype)
         extra = self.num_joints - 22
         if extra != 2:
             eye = torch.eye(3, dtype=dtype, device=rotmats.device)
             rotmats = torch.cat([rotmats[:, :22], eye.expand(rotmats.shape[0], extra, 3, 3)], dim=1)
-        vertices, joints = lbs(
-            betas, rotmats, self.v_template, self.shapedirs, self.posedirs,
-            self.J_regressor, self._parents, self.lbs_weights,
-        )
-        if extra != 2:
-            joints = joints[:, self._body_joints]
-        return BodyModelOutput(vertices=vertices, joints=joints)
+        return betas, rotmats
 
 
 def load_body_model(spec: str = "procedural", *, allow_pickle: bool = False, num_betas: int = 10) -> BodyModel:

@@ -55,6 +55,7 @@ def test_onnxruntime_matches_torch_fp32_on_both_graphs(network, ort_backend):
         want_t, got_t = ref.temporal(*window), ort_backend.temporal(*window)
     assert torch.equal(want_f.mask, got_f.mask) and torch.equal(want_f.centers, got_f.centers)
     assert max_diff(want_f.tokens, got_f.tokens) < 1e-4 and max_diff(want_f.scores, got_f.scores) < 1e-5
+    assert got_f.keypoints.shape == (1, 4, 17, 3) and max_diff(want_f.keypoints, got_f.keypoints) < 1e-4
     for name in ("rotmats", "betas", "cam", "tokens"):
         assert max_diff(getattr(want_t, name), getattr(got_t, name)) < 1e-4, name
     for out in (got_f, got_t):
@@ -234,3 +235,17 @@ def test_check_backends_command_prints_the_table_and_exit_code(cache, capsys):
 def test_estimator_config_default_backend_is_auto():
     assert EstimatorConfig().backend == "auto" and EstimatorConfig().precision == "auto"
     assert np.isclose(EstimatorConfig().network.score_threshold, 0.3)
+
+
+def test_onnxruntime_decodes_movenets_keypoints_as_torch_does(tmp_path):
+    """The frame graph's keypoint decoding (argmax over weighted heatmaps, gathers at each person's cells) exports:
+    SIAM-M's keypoints from ONNX Runtime equal PyTorch's, slot by slot (random weights: the graph, not the model)."""
+    torch.manual_seed(0)
+    net = SIAM(SIAMConfig(backbone="movenet", width="lightning", input_size=64, window=2, max_people=3,
+                          score_threshold=0.0)).eval()
+    image = torch.randint(0, 256, (1, 64, 64, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(4))
+    with torch.inference_mode():
+        want, got = TorchBackend(net, "cpu").frame(image), OnnxRuntimeBackend(net, "cpu", tmp_path).frame(image)
+    assert torch.equal(want.centers, got.centers)
+    assert got.keypoints.shape == (1, 3, 17, 3) and max_diff(want.keypoints, got.keypoints) < 1e-3
+    assert want.keypoints[..., :2].abs().sum() > 0  # decoded, not the zeros of a backbone without keypoints

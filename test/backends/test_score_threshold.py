@@ -61,7 +61,7 @@ def test_the_frame_graph_has_no_mask_output(cache):
     import onnx
 
     backend = OnnxRuntimeBackend(network(0.3), "cpu", cache)
-    assert FRAME_OUTPUTS == ["tokens", "centers", "scores"]
+    assert FRAME_OUTPUTS == ["tokens", "centers", "scores", "keypoints"]
     assert [o.name for o in onnx.load(str(backend.paths.frame_net)).graph.output] == FRAME_OUTPUTS
 
 

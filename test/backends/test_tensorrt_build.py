@@ -77,7 +77,7 @@ def test_fp16_engines_hold_fp16_weights(built):
         fp32, fp16 = ((out[p][1] / engine).stat().st_size for p in ("fp32", "fp16"))
         assert fp16 < 0.75 * fp32, engine  # half-width weights (the SMPL head and heatmap stay fp32)
     frame = json.loads((out["fp16"][1] / BUILD_FILE).read_text())["frame_net.engine"]["io"]
-    assert [t["dtype"] for t in frame] == ["UINT8", "FLOAT", "FLOAT", "FLOAT"]  # FP16 inside, same I/O
+    assert [t["dtype"] for t in frame] == ["UINT8", "FLOAT", "FLOAT", "FLOAT", "FLOAT"]  # FP16 inside, same I/O
 
 
 def test_a_valid_entry_is_reused_without_building(built):

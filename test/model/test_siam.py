@@ -26,11 +26,13 @@ def window(seed=0, dim=256):
 @torch.inference_mode()
 def test_frame_net_shapes(model):
     image = torch.randint(0, 256, (2, 64, 64, 3), dtype=torch.uint8)
-    tokens, centers, scores, mask = model.frame_net(image)
+    tokens, centers, scores, mask, keypoints = model.frame_net(image)
     assert tokens.shape == (2, K, 256) and centers.shape == (2, K, 2) and scores.shape == (2, K)
     assert mask.dtype == torch.bool and mask.shape == (2, K)
     assert ((centers >= 0) & (centers <= 64)).all()
     assert (scores[:, :-1] >= scores[:, 1:]).all()  # sorted by score
+    # HRNet has no keypoint heads: every keypoint is unknown (score 0), which the body fit ignores
+    assert keypoints.shape == (2, K, 17, 3) and not keypoints.any()
 
 
 @torch.inference_mode()
@@ -136,7 +138,7 @@ def test_frame_net_masks_its_own_scores_with_the_configured_threshold():
         m.frame_net.head.center.out.weight.normal_(0.0, 0.5)  # a non-flat heatmap: scores on both sides of 0.25
     image = torch.randint(0, 256, (2, 64, 64, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
     tokens, centers, scores = m.frame_net.detect(image)
-    t2, c2, s2, mask = m.frame_net(image)
+    t2, c2, s2, mask, _ = m.frame_net(image)
     assert torch.equal(tokens, t2) and torch.equal(centers, c2) and torch.equal(scores, s2)
     assert torch.equal(mask, scores >= 0.25)
 

@@ -27,12 +27,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from hmr_ros.model.backbones.movenet_decode import HEADS, PEAK_KERNEL, STRIDE, keypoints_at
 from hmr_ros.model.backbones.tfjs_weights import GraphModel, read_graph_model
 
 __all__ = ["MoveNet", "HEADS", "MOBILENET_BLOCKS"]
 
-#: head name -> output channels, in the order of the heads map ``forward`` returns
-HEADS = {"center": 1, "kpt_heatmap": 17, "kpt_regress": 34, "kpt_offset": 34, "box_scale": 2, "box_offset": 2}
 #: TF.js name of each head's sub-graph and the index of its separable / 1x1 convs in that graph
 _HEAD_TF = {"center": ("center_0", 3, 4), "box_scale": ("box_scale_0", 4, 5), "box_offset": ("box_offset_0", 5, 6),
             "kpt_heatmap": ("kpt_heatmap_0", 6, 7), "kpt_regress": ("kpt_regress_0", 7, 8),
@@ -130,14 +129,14 @@ class MoveNet(nn.Module):
     """
 
     WIDTHS = ("lightning",)
-    STRIDE = 4
+    STRIDE = STRIDE
     #: uint8 RGB -> network input: (x - mean) / std with mean = std = 1 / INPUT_SCALE, i.e. x * INPUT_SCALE - 1
     PIXEL_MEAN = (1.0 / INPUT_SCALE,) * 3
     PIXEL_STD = (1.0 / INPUT_SCALE,) * 3
     #: (map index, channel) of the person-centre logits in ``forward``'s output
     CENTER_LOGITS = (1, 0)
     #: MoveNet's peak test: a centre is a maximum of its 5 x 5 neighbourhood
-    PEAK_KERNEL = 5
+    PEAK_KERNEL = PEAK_KERNEL
     #: sub-modules that stay float32 in an FP16 graph (backends/graph_precision.py): the heads rank people by
     #: their centre logits, and in FP16 neighbouring cells tie (detections moved by a cell against FP32)
     FP32_MODULES = tuple(f"heads.{name}" for name in HEADS)
@@ -180,6 +179,11 @@ class MoveNet(nn.Module):
     def forward(self, x: Tensor) -> list[Tensor]:
         y = self.features(x)
         return [y, torch.cat([head(y) for head in self.heads.values()], dim=1)]
+
+    def keypoints_at(self, maps: list[Tensor], index: Tensor) -> Tensor:
+        """COCO-17 keypoints of the people centred at flat cells ``index`` (B, K) of ``forward``'s maps: (B, K, 17, 3)
+        x, y network-input pixels and score, as MoveNet's own decoding reads them (``movenet_decode.keypoints_at``)."""
+        return keypoints_at(maps[1], index, self.STRIDE)
 
     def load_pretrained(self, source: str | os.PathLike | GraphModel):
         """Copy the published weights in from a TF.js graph model (``model.json`` path or a loaded ``GraphModel``).

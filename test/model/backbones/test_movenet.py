@@ -125,20 +125,24 @@ def test_more_people_than_the_published_six(movenet, photo):
     assert (many.keypoint_scores[:, :6] >= six.keypoint_scores - 1e-6).all()
 
 
-def test_untrained_siam_m_detects_the_people_movenet_detects(movenet, photo):
+def test_untrained_siam_m_detects_the_people_movenet_detects_with_their_keypoints(movenet, photo):
     cfg = SIAMConfig(backbone="movenet", width="lightning", input_size=S, window=2,
                      max_people=6)
     torch.manual_seed(0)
     siam = SIAM(cfg).eval()
     siam.frame_net.backbone.load_pretrained(model_json())
     with torch.no_grad():
-        _, centers, scores, mask = siam.frame_net(torch.from_numpy(photo)[None])
+        _, centers, scores, mask, keypoints = siam.frame_net(torch.from_numpy(photo)[None])
     _, heads = ours(movenet, photo)
     people = decode(heads, k=6)
     torch.testing.assert_close(scores, people.center_scores)
     # SIAM's centres are cell centres (+ half a cell), MoveNet reports the cell's corner
     torch.testing.assert_close(centers, (people.centers + 0.5) * 4)
     assert mask[0, 0] and scores[0, 0] > 0.9
+    # each slot carries MoveNet's own keypoints of that person (what the body is fitted to)
+    # (to float noise: the frame graph normalises the image as (x - mean) / std, MoveNet as x * scale - 1)
+    torch.testing.assert_close(keypoints[..., :2], people.keypoints, atol=1e-3, rtol=0)   # pixels
+    torch.testing.assert_close(keypoints[..., 2], people.keypoint_scores, atol=1e-4, rtol=0)
 
 
 def test_strict_loading_covers_every_parameter(movenet):
