@@ -76,11 +76,12 @@ class FirstPeople(Backend):
         self.name, self.precision, self.device = inner.name, inner.precision, inner.device
         self.selection = inner.selection
         self.sync = inner.device.type == "cuda"
+        self.dynamic_slots = inner.dynamic_slots
 
     def frame(self, image):
         out = self.inner.frame(image)
         keep = torch.arange(out.mask.shape[-1], device=out.mask.device) < self.n
-        out = FrameOutputs(out.tokens, out.centers, out.scores, out.mask & keep)
+        out = out._replace(mask=out.mask & keep)
         if self.sync:
             torch.cuda.synchronize(self.device)
         return out

@@ -30,6 +30,7 @@ from hmr_ros.estimator import CHECKPOINT_CHOICES, EstimatorConfig, default_width
 from hmr_ros.model.backbones import BACKBONES, WIDTHS
 from hmr_ros.model.siam import MODES, SIAMConfig
 from hmr_ros.pipeline import PipelineConfig
+from hmr_ros.smpl.keypoint_fit import FIT_MODES
 from hmr_ros.tracking.tracker import TrackerConfig
 
 _TARGETS = {"network": SIAMConfig, "estimator": EstimatorConfig, "tracker": TrackerConfig}
@@ -135,10 +136,11 @@ PARAMS: tuple[ParamSpec, ...] = (
               _MODEL, range=(0.0, 1.0, 0)),
     ParamSpec("max_gap_s", "estimator.max_gap_s", "a stamp jump larger than this (or any backwards jump, e.g. a "
               "bag loop) resets the temporal window and the tracks, seconds", _MODEL, range=(0.001, 3600.0, 0)),
-    ParamSpec("keypoint_fit", "estimator.keypoint_fit", "place each body on the backbone's 2D keypoints (MoveNet's; "
-              "a backbone without keypoint heads ignores it): the translation and the limbs are fitted to them, so "
-              "meshes of any size line up with the person in the image; false = the network's camera alone",
-              _MODEL),
+    ParamSpec("keypoint_fit", "estimator.keypoint_fit", "place each body on the backbone's 2D keypoints "
+              "(MoveNet's; a backbone without keypoint heads ignores it): 'translation' fits where the body is, so "
+              "meshes of any size line up with the person in the image and the 3D pose stays the network's; "
+              "'limbs' also turns arms and legs towards their keypoints (a tighter overlay, a less accurate 3D "
+              "pose); 'off' = the network's camera alone", _MODEL, choices=FIT_MODES),
     ParamSpec("checkpoint", "estimator.checkpoint", "trained weights: 'synthetic' = the bundled weights trained on "
               "the project's synthetic people (not real humans, see README); 'real' = those fine-tuned on a real "
               "street video labelled by a pose teacher (trained at 384 px); 'movenet' = SIAM-M, MoveNet "

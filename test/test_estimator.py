@@ -101,7 +101,8 @@ def test_streaming_equals_a_full_window_recompute(est):
 def test_backbone_runs_once_per_frame(est):
     est.reset()
     calls = []
-    handle = est.network.frame_net.backbone.register_forward_hook(lambda *a: calls.append(1))
+    # the backend's frame network: on the CPU a copy with batch norms folded (backends/torch_backend.py)
+    handle = est.backend.frame_net.backbone.register_forward_hook(lambda *a: calls.append(1))
     try:
         for i, rgb in enumerate(frames(5)):
             est.step(rgb, i / 10)
@@ -256,3 +257,56 @@ def test_the_bundled_movenet_weights_find_both_men_in_a_photo_of_another_scene()
     centres = sorted(((b.box[:2] + b.box[2:]) / 2).tolist() for b in bodies)
     for (cx, cy), (x0, y0, x1, y1) in zip(centres, sorted(drawn)):
         assert x0 < cx < x1 and y0 < cy < y1       # each mesh centred on its man (the boxes are not tight yet)
+
+
+def _basketball2():
+    from real_data import VTEST, need
+    import cv2
+    import json
+    from pathlib import Path
+
+    rgb = cv2.cvtColor(cv2.imread(str(need(VTEST.with_name("basketball2.png"), "bash scripts/fetch_media.sh"))),
+                       cv2.COLOR_BGR2RGB)
+    drawn = next(p["people"] for p in json.loads((Path(__file__).parent / "data" / "photo_boxes.json").read_text())
+                 ["photos"] if p["image"] == "basketball2.png")
+    return rgb, np.asarray(drawn, np.float64)
+
+
+def _iou(a, b) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def test_the_keypoint_fit_puts_the_mesh_on_the_man_with_the_ball():
+    """The network alone draws him ~0.7x too small (its depth is what its training people taught it); fitted to
+    MoveNet's keypoints, the mesh covers the box drawn around him."""
+    rgb, drawn = _basketball2()
+    man = drawn[np.argmin(drawn[:, 0])]
+    best = {}
+    for fit in ("off", "translation", "limbs"):
+        est = Estimator(EstimatorConfig.from_checkpoint("movenet", window=1, backend="torch", keypoint_fit=fit))
+        best[fit] = max(_iou(b.box, man) for b in est.step(rgb, 0.0))
+    assert best["off"] < 0.5 < 0.7 < best["translation"] < best["limbs"]
+
+
+def test_only_the_slots_with_people_reach_the_temporal_network_with_the_same_bodies():
+    """Two people, 16 slots: the torch backend's temporal network runs on the occupied slots only, and every body
+    is what the full, static-shape window gives."""
+    rgb, _ = _basketball2()
+    est = Estimator(EstimatorConfig.from_checkpoint("movenet", window=3, backend="torch"))
+    assert est.backend.dynamic_slots
+    shapes = []
+    handle = est.network.temporal_net.register_forward_hook(lambda m, args, out: shapes.append(args[0].shape[2]))
+    try:
+        compact = [est.step(rgb, i / 10) for i in range(3)][-1]
+    finally:
+        handle.remove()
+    est.reset()
+    est.backend.dynamic_slots = False
+    full = [est.step(rgb, i / 10) for i in range(3)][-1]
+    assert shapes == [len(compact)] * 3 and len(compact) == 2 < est.network.config.max_people
+    for a, b in zip(compact, full):
+        np.testing.assert_allclose(a.vertices, b.vertices, atol=1e-4)
+        np.testing.assert_allclose(a.translation, b.translation, atol=1e-5)

@@ -56,7 +56,10 @@ def _build(name: str, network, device: torch.device, precision: str, cache_dir, 
     if name == "onnxruntime":
         from hmr_ros.backends.onnx_backend import OnnxRuntimeBackend
 
-        return OnnxRuntimeBackend(network, device, cache_dir, precision=_precision(precision, False))
+        precision = _precision(precision, False)
+        # on the CPU the temporal network runs in PyTorch on the occupied slots only (OnnxRuntimeBackend: temporal)
+        temporal = "torch" if device.type == "cpu" and precision == "fp32" else "onnxruntime"
+        return OnnxRuntimeBackend(network, device, cache_dir, precision=precision, temporal=temporal)
     if name == "tensorrt":
         from hmr_ros.backends.tensorrt_backend import TensorRTBackend
 

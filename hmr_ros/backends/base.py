@@ -54,6 +54,10 @@ class Backend(ABC):
     name: str = ""
     precision: str = "fp32"
     device: torch.device = torch.device("cpu")
+    #: ``temporal`` takes any number of slots K' <= K (the torch backend; exported graphs and engines have static
+    #: shapes). SIA and FD are equivariant to the slots and absent ones never influence present ones, so the
+    #: Estimator may pass only the slots with a person somewhere in the window: same bodies, a fraction of the cost.
+    dynamic_slots: bool = False
 
     def __init__(self, score_threshold: float = 0.3) -> None:
         self.selection: list[str] = []

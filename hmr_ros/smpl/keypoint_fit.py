@@ -18,6 +18,12 @@ order of limbs) and takes the 2D from the keypoints, in two closed-form steps, i
    towards the camera comes from the network for bones short in the image, from the image for long ones). Bone
    lengths, twist and every unobserved joint stay as regressed.
 
+Step 1 alone is the default (``keypoint_fit: translation``): it moves no joint against another, so the network's 3D
+pose is kept whole. Step 2 (``limbs``) makes the 2D overlay tighter at a price in 3D, measured (docs/training.md,
+"Keypoint fit"): on vtest.avi PCK@0.5 0.81 -> 0.85 but PA-MPJPE against the teacher 88 -> 103 mm, and on the varied
+synthetic split, whose 3D is exact, PA-MPJPE 95 -> 130 mm with 5x the 3D acceleration: a turn per frame from noisy
+keypoints is not a better pose.
+
 Keypoints below ``MIN_SCORE`` are not used; a person with fewer than ``MIN_JOINTS`` usable body joints keeps the
 network's translation. A limb correction above ``MAX_TURN`` is refused (a keypoint of another person, most likely).
 """
@@ -29,6 +35,8 @@ import torch
 
 from hmr_ros.smpl.kinematic_tree import NUM_JOINTS, SMPL_PARENTS
 
+#: what the Estimator fits (``EstimatorConfig.keypoint_fit``): nothing, step 1, or steps 1 and 2
+FIT_MODES = ("off", "translation", "limbs")
 #: COCO-17 index -> SMPL joint of the 12 body joints (shoulders, elbows, wrists, hips, knees, ankles)
 COCO_TO_SMPL = {5: 16, 6: 17, 7: 18, 8: 19, 9: 20, 10: 21, 11: 1, 12: 2, 13: 4, 14: 5, 15: 7, 16: 8}
 #: (parent, child) bones turned onto the child's keypoint, parents first: shoulder -> elbow -> wrist,
@@ -216,15 +224,18 @@ def fit_limbs(rotmats: torch.Tensor, positions: torch.Tensor, uv: torch.Tensor, 
 
 
 def fit_to_keypoints(joints: torch.Tensor, rotmats: torch.Tensor, translation: torch.Tensor,
-                     keypoints: torch.Tensor, K: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Both steps: (rotmats (N, 24, 3, 3), translation (N, 3)) of bodies whose joints (N, 24, 3) (model frame,
-    the body model's ``joints``) were regressed with ``rotmats`` and ``translation``, fitted to COCO-17
-    ``keypoints`` (N, 17, 3) (image pixels and score) seen through intrinsics ``K`` (3, 3). Computed in float64."""
+                     keypoints: torch.Tensor, K: torch.Tensor, limbs: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Step 1, and step 2 with ``limbs``: (rotmats (N, 24, 3, 3), translation (N, 3)) of bodies whose joints
+    (N, 24, 3) (model frame, the body model's ``joints``) were regressed with ``rotmats`` and ``translation``,
+    fitted to COCO-17 ``keypoints`` (N, 17, 3) (image pixels and score) seen through intrinsics ``K`` (3, 3).
+    Computed in float64; without ``limbs`` the rotations come back unchanged."""
     dtype = rotmats.dtype
     K = torch.as_tensor(K, device=joints.device)
     joints, rotmats, translation, keypoints, K = (x.double() for x in (joints, rotmats, translation, keypoints, K))
     uv, score = smpl_keypoints(keypoints)
     weight = torch.where(score >= MIN_SCORE, score, torch.zeros_like(score))
     t = fit_translation(joints, uv, weight, K, translation)
+    if not limbs:
+        return rotmats.to(dtype), t.to(dtype)
     rot, _ = fit_limbs(rotmats, joints + t[:, None], uv, weight, K)
     return rot.to(dtype), t.to(dtype)
