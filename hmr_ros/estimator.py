@@ -30,8 +30,9 @@ from hmr_ros.frame_buffer import FrameBuffer, FrameSlot
 from hmr_ros.geometry.projection import project
 from hmr_ros.geometry.rotations import rotmat_to_axis_angle
 from hmr_ros.model.backbones import BACKBONES, backbone_class
+from hmr_ros.model.backbones.movenet_decode import person_scores
 from hmr_ros.model.siam import DEPLOYMENT_FIELDS, SIAM, SIAMConfig
-from hmr_ros.smpl.keypoint_fit import FIT_MODES, fit_to_keypoints
+from hmr_ros.smpl.keypoint_fit import FIT_MODES, place_bodies
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ class EstimatorConfig:
     tensorrt_flavour: str = "auto"    # "auto" | "tensorrt" (10.x/11.x) | "tensorrt_rtx" (backends/tensorrt_flavour)
     allow_pickle: bool = False        # opt-in to read a .pkl body model (pickle can run code)
     max_gap_s: float = 1.0            # a stamp jump larger than this resets the frame buffer, seconds
+    person_score_threshold: float = 0.0  # > 0: a detection with keypoints (MoveNet) also needs MoveNet's person score
+                                         # (centre x mean confident keypoint score) >= this; 0 = the centre score alone
     keypoint_fit: str = "translation"  # place bodies on the backbone's 2D keypoints (smpl/keypoint_fit.py, backbones
                                        # with keypoint heads): "translation" | "limbs" (+ limbs turned) | "off"
     seed: int = 0                     # initialisation of an untrained network (reproducible demos/tests)
@@ -213,6 +216,8 @@ class Estimator:
     """
 
     def __init__(self, config: EstimatorConfig = EstimatorConfig()):
+        if not 0.0 <= config.person_score_threshold <= 1.0:
+            raise ValueError(f"EstimatorConfig.person_score_threshold={config.person_score_threshold!r}: expected 0..1")
         if config.keypoint_fit not in FIT_MODES:
             raise ValueError(f"EstimatorConfig.keypoint_fit={config.keypoint_fit!r}: expected one of {FIT_MODES}")
         if config.max_gap_s <= 0 or not math.isfinite(config.max_gap_s):
@@ -315,6 +320,9 @@ class Estimator:
             # A body centre in the letterbox padding is not a person of this image (an untrained or confused
             # network can fire there): drop it before the temporal network ever attends to it.
             mask = mask & _inside(centers, frame.letterbox)
+            if self.config.person_score_threshold > 0 and bool((keypoints[..., 2] > 0).any()):
+                # a centre peak without a body's keypoints around it (a bicycle, a railing) is not a person
+                mask = mask & (person_scores(scores, keypoints[..., 2]) >= self.config.person_score_threshold)
             self.buffer.push(tokens[0], mask[0], centers[0], scores[0],
                              FrameSlot(frame.stamp, FrameMeta(frame.letterbox, frame.K, frame.default_K, keypoints[0])))
             t_push = time.perf_counter() - t
@@ -405,22 +413,15 @@ class Estimator:
         n = len(keep)
         betas, rotmats = betas[keep], rotmats[keep]
         root = perspective_root(cam[keep].double(), centers[keep].double(), lb, meta.K).float()
-        keypoints = meta.keypoints[keep] if meta.keypoints is not None else None
-        fit = self.config.keypoint_fit
-        if fit != "off" and keypoints is not None and bool((keypoints[..., 2] > 0).any()):
-            joints = self.body_model.joints(betas, rotmats)
-            uv = (keypoints[..., :2] - keypoints.new_tensor([lb.pad_x, lb.pad_y])) / lb.scale
-            rotmats, translation = fit_to_keypoints(joints, rotmats, root - joints[:, 0],
-                                                    torch.cat([uv, keypoints[..., 2:]], -1), meta.K,
-                                                    limbs=fit == "limbs")
-            out = self.body_model(betas, rotmats)
-        else:
-            out = self.body_model(betas, rotmats)
-            translation = root - out.joints[:, 0]
+        keypoints = None
+        if meta.keypoints is not None:  # network pixels -> image pixels, scores kept
+            kp = meta.keypoints[keep]
+            keypoints = torch.cat([(kp[..., :2] - kp.new_tensor([lb.pad_x, lb.pad_y])) / lb.scale, kp[..., 2:]], -1)
+        rotmats, translation, out = place_bodies(self.body_model, betas, rotmats, root, keypoints, meta.K,
+                                                 self.config.keypoint_fit)
         vertices = out.vertices + translation[:, None]
         joints = out.joints + translation[:, None]
-        # the box is the extent of the projected mesh (every vertex, float32)
-        # one reduction over the contiguous (N, V, 2) pixels: per-coordinate views reduce ~20x slower on a CPU
+        # the box: the projected mesh's extent, one reduction over (N, V, 2) (per-coordinate views: ~20x slower)
         lo, hi = torch.aminmax(project(vertices, meta.K), dim=1)
         box = torch.cat([lo, hi], dim=1)
         box = torch.minimum(box.clamp_min(0.0), box.new_tensor([lb.width, lb.height, lb.width, lb.height]))

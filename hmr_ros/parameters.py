@@ -136,6 +136,12 @@ PARAMS: tuple[ParamSpec, ...] = (
               _MODEL, range=(0.0, 1.0, 0)),
     ParamSpec("max_gap_s", "estimator.max_gap_s", "a stamp jump larger than this (or any backwards jump, e.g. a "
               "bag loop) resets the temporal window and the tracks, seconds", _MODEL, range=(0.001, 3600.0, 0)),
+    ParamSpec("person_score_threshold", "estimator.person_score_threshold", "with a backbone that finds keypoints "
+              "(MoveNet), a detection must also reach this person score: its centre score times the mean of its "
+              "keypoint scores above 0.127 (MoveNet's own person score); centre peaks on bicycles and railings "
+              "rarely have a body's keypoints, but neither do small, far people: 0.2 took bikes.mp4's precision from 0.21 to "
+              "0.39 and vtest's recall from 0.87 to 0.73 (docs/training.md). 0 = the centre score alone", _MODEL,
+              range=(0.0, 1.0, 0)),
     ParamSpec("keypoint_fit", "estimator.keypoint_fit", "place each body on the backbone's 2D keypoints "
               "(MoveNet's; a backbone without keypoint heads ignores it): 'translation' fits where the body is, so "
               "meshes of any size line up with the person in the image and the 3D pose stays the network's; "

@@ -310,3 +310,25 @@ def test_only_the_slots_with_people_reach_the_temporal_network_with_the_same_bod
     for a, b in zip(compact, full):
         np.testing.assert_allclose(a.vertices, b.vertices, atol=1e-4)
         np.testing.assert_allclose(a.translation, b.translation, atol=1e-5)
+
+
+def test_a_parked_bicycle_and_a_railing_are_not_people():
+    """bikes.mp4 frames 160 and 220 show a railing with a bicycle and a parked bicycle, nobody: MoveNet's centre
+    heatmap peaks on them (0.33-0.45), but no body's keypoints surround those peaks, and the person score
+    (centre x mean keypoint score, >= 0.2) drops them."""
+    from real_data import VTEST, need
+    import cv2
+
+    cap = cv2.VideoCapture(str(need(VTEST.with_name("bikes.mp4"), "bash scripts/fetch_media.sh")))
+    frames = {}
+    for i in range(221):
+        ok, bgr = cap.read()
+        assert ok
+        if i in (160, 220):
+            frames[i] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    found = {}
+    for threshold in (0.0, 0.2):
+        est = Estimator(EstimatorConfig.from_checkpoint("movenet", window=1, backend="torch",
+                                                        person_score_threshold=threshold))
+        found[threshold] = sum(len(est.step(rgb, i / 25)) for i, rgb in frames.items())
+    assert found[0.0] >= 2 and found[0.2] == 0

@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "given here on top; without --checkpoint, an UNTRAINED network.")
     # every network flag defaults to "not given", so the checkpoint's stored value stands unless one is
     add_cli_flags(p, NETWORK_FLAGS, **{name: None for name in NETWORK_FLAGS})
-    add_cli_flags(p, ("keypoint_fit",))
+    add_cli_flags(p, ("keypoint_fit", "person_score_threshold"))
     p.add_argument("--split", default="bench", choices=sorted(SPLITS),
                    help="clip set: bench (make_clip, the shipped weights' benchmark), varied (make_varied_clip, 1-8 "
                         "people, mixed motions, bench seeds); tiny and varied-tiny: CI smoke tests")
@@ -77,7 +77,7 @@ def estimator_config(args):
     given = {name: getattr(args, name) for name in NETWORK_FLAGS if name != "checkpoint"
              and getattr(args, name) not in (None, SPECS[name].auto)}
     run_as = dict(device=args.device, backend=args.backend, body_model=args.body_model,
-                  keypoint_fit=args.keypoint_fit)
+                  keypoint_fit=args.keypoint_fit, person_score_threshold=args.person_score_threshold)
     if args.checkpoint:
         config = EstimatorConfig.from_checkpoint(args.checkpoint, **given, **run_as)
     else:

@@ -239,3 +239,20 @@ def fit_to_keypoints(joints: torch.Tensor, rotmats: torch.Tensor, translation: t
         return rotmats.to(dtype), t.to(dtype)
     rot, _ = fit_limbs(rotmats, joints + t[:, None], uv, weight, K)
     return rot.to(dtype), t.to(dtype)
+
+
+def place_bodies(body_model, betas: torch.Tensor, rotmats: torch.Tensor, root: torch.Tensor,
+                 keypoints: torch.Tensor | None, K, mode: str = "translation"):
+    """Pose N bodies and place them: (rotmats (N, 24, 3, 3), translation (N, 3), the body model's output).
+
+    ``root`` (N, 3) is the network's root joint in the camera frame (``camera.perspective_root``); ``keypoints``
+    (N, 17, 3) image pixels and score, or None (no keypoint heads); ``mode`` one of ``FIT_MODES``. Without a fit
+    the translation puts the root where the network says; with one, ``fit_to_keypoints`` decides.
+    """
+    if mode != "off" and keypoints is not None and bool((keypoints[..., 2] > 0).any()):
+        joints = body_model.joints(betas, rotmats)
+        rotmats, translation = fit_to_keypoints(joints, rotmats, root - joints[:, 0], keypoints, K,
+                                                limbs=mode == "limbs")
+        return rotmats, translation, body_model(betas, rotmats)
+    out = body_model(betas, rotmats)
+    return rotmats, root - out.joints[:, 0], out

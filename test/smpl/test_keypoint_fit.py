@@ -80,7 +80,7 @@ def test_limbs_turn_onto_their_keypoints_keeping_bone_lengths(body):
     kp = coco_keypoints(truth)
     start = upright(n)
     joints = body.joints(betas, start.float()).double()
-    rot, t_fit = kf.fit_to_keypoints(joints, start, t, kp, K)
+    rot, t_fit = kf.fit_to_keypoints(joints, start, t, kp, K, limbs=True)
     posed = body.joints(betas, rot.float()).double() + t_fit[:, None]
     children = [child for _, child in kf.LIMBS]
     before = (project(joints + t[:, None], K) - project(truth, K))[:, children].norm(dim=-1)
@@ -120,3 +120,13 @@ def test_a_keypoint_of_someone_else_does_not_fold_a_limb(body):
     new_rot, positions = kf.fit_limbs(rot, joints, uv, score, K)
     torch.testing.assert_close(new_rot[:, 4], rot[:, 4])
     assert kf.MAX_TURN < math.pi
+
+
+def test_translation_mode_keeps_the_networks_pose(body):
+    rot = with_limbs(upright(2), seed=3)
+    joints = body.joints(torch.zeros(2, 10), rot.float()).double()
+    kp = coco_keypoints(joints + torch.tensor([[0.0, 0.0, 4.0]], dtype=torch.float64))
+    kp[..., :2] += 7.0  # keypoints off by a few pixels: the translation moves, no joint turns
+    rot_out, t = kf.fit_to_keypoints(joints, rot, torch.tensor([[0.0, 0.0, 5.0]] * 2, dtype=torch.float64), kp, K)
+    assert torch.equal(rot_out, rot)
+    assert (t[:, 2] - 4.0).abs().max() < 0.2

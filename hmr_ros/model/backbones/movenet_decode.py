@@ -126,8 +126,15 @@ def _people_at(maps: dict[str, Tensor], index: Tensor, center_scores: Tensor, st
                             cell[..., None, None].expand(b, k, NUM_KEYPOINTS, 2, 1))[..., 0]
     keypoints = torch.stack([kx.to(dtype) + gathered[..., 1], ky.to(dtype) + gathered[..., 0]], -1) * stride
 
-    above = kscore > KEYPOINT_THRESHOLD
-    mean_above = (kscore * above).sum(-1) / above.sum(-1).clamp(min=1).to(kscore.dtype)
     boxes = torch.stack([x0, y0, x1, y1], dim=-1) * stride
     return MoveNetPeople(keypoints, kscore, boxes, torch.stack([cxf, cyf], -1), center_scores,
-                         center_scores * mean_above)
+                         person_scores(center_scores, kscore))
+
+
+def person_scores(center_scores: Tensor, keypoint_scores: Tensor) -> Tensor:
+    """MoveNet's person score (step 4): centre scores (...) x the mean of the keypoint scores (..., 17) above
+    ``KEYPOINT_THRESHOLD`` (0 when none is). A centre peak on a bicycle or a railing rarely has a body's keypoints
+    around it."""
+    above = keypoint_scores > KEYPOINT_THRESHOLD
+    mean_above = (keypoint_scores * above).sum(-1) / above.sum(-1).clamp(min=1).to(keypoint_scores.dtype)
+    return center_scores * mean_above
