@@ -114,7 +114,8 @@ def fit_translation(joints: torch.Tensor, uv: torch.Tensor, weight: torch.Tensor
     z0 = depth.mean(1)
     spread = (joints - joints.mean(1, keepdim=True)).norm(dim=-1).mean(1)
     reg = PRIOR_WEIGHT * focal * torch.stack([1 / z0, 1 / z0, spread / z0 ** 2], -1)             # (N, 3)
-    ata = a.transpose(1, 2) @ a + torch.diag_embed(reg ** 2)
+    # (+ a floor on the diagonal: a person with no usable joint and a degenerate skeleton must not be singular)
+    ata = a.transpose(1, 2) @ a + torch.diag_embed(reg ** 2 + 1e-9)
     atb = (a.transpose(1, 2) @ b[..., None])[..., 0] + reg ** 2 * prior
     t = torch.linalg.solve(ata, atb)
     ok = ((weight > 0).sum(1) >= MIN_JOINTS) & torch.isfinite(t).all(1) & (t[:, 2] + z[:, 0] > 0.1)

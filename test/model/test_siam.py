@@ -137,7 +137,7 @@ def test_frame_net_masks_its_own_scores_with_the_configured_threshold():
     with torch.no_grad():
         m.frame_net.head.center.out.weight.normal_(0.0, 0.5)  # a non-flat heatmap: scores on both sides of 0.25
     image = torch.randint(0, 256, (2, 64, 64, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
-    tokens, centers, scores = m.frame_net.detect(image)
+    tokens, centers, scores, _ = m.frame_net.detect(image)
     t2, c2, s2, mask, _ = m.frame_net(image)
     assert torch.equal(tokens, t2) and torch.equal(centers, c2) and torch.equal(scores, s2)
     assert torch.equal(mask, scores >= 0.25)

@@ -130,3 +130,17 @@ def test_translation_mode_keeps_the_networks_pose(body):
     rot_out, t = kf.fit_to_keypoints(joints, rot, torch.tensor([[0.0, 0.0, 5.0]] * 2, dtype=torch.float64), kp, K)
     assert torch.equal(rot_out, rot)
     assert (t[:, 2] - 4.0).abs().max() < 0.2
+
+
+def test_nan_or_missing_keypoints_leave_the_network_answer(body):
+    rot = upright(2)
+    joints = body.joints(torch.zeros(2, 10), rot.float()).double()
+    network = torch.tensor([[0.1, 0.0, 5.0], [0.0, 0.2, 7.0]], dtype=torch.float64)
+    kp = coco_keypoints(joints + network[:, None])
+    kp[0, :, :2] = float("nan")   # a corrupt keypoint output
+    kp[1, :, 2] = 0.0             # no keypoint head
+    for limbs in (False, True):
+        rot_out, t = kf.fit_to_keypoints(joints, rot, network, kp, K, limbs=limbs)
+        assert torch.isfinite(t).all() and torch.isfinite(rot_out).all()
+        torch.testing.assert_close(t[1], network[1])
+        torch.testing.assert_close(rot_out[1], rot[1])

@@ -177,3 +177,14 @@ def test_the_fp16_graph_keeps_movenets_heads_in_float32():
         region = net.backbone.module.get_submodule(name)
         assert region.dtype == region.out == torch.float32
         assert all(p.dtype == torch.float32 for p in region.parameters())
+
+
+def test_person_score_is_the_centre_times_the_mean_of_the_confident_keypoints():
+    from hmr_ros.model.backbones.movenet_decode import KEYPOINT_THRESHOLD, person_scores
+
+    centre = torch.tensor([0.8, 0.8, 0.5])
+    kp = torch.zeros(3, 17)
+    kp[0, :4] = torch.tensor([0.9, 0.7, 0.5, KEYPOINT_THRESHOLD])  # the last is not above the threshold
+    kp[1, :] = 0.1                                                   # nothing confident: no person
+    kp[2, :] = 0.6
+    torch.testing.assert_close(person_scores(centre, kp), torch.tensor([0.8 * 0.7, 0.0, 0.5 * 0.6]))
